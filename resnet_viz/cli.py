@@ -1,0 +1,204 @@
+"""Subcommands of the command line; each `add_*` registers one on the argparse subparsers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+# Each entry takes the subparsers object and adds one command whose `func(args)` returns an exit code.
+COMMANDS: list = []
+
+
+def command(register):
+    """Decorator: list a subcommand registrar in COMMANDS."""
+    COMMANDS.append(register)
+    return register
+
+
+@command
+def add_info(sub) -> None:
+    p = sub.add_parser("info", help="device, versions, and which weights are available (and why not)")
+    p.set_defaults(func=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+    import torchvision
+
+    from resnet_viz import weights
+    from resnet_viz.device import available_devices, pick_device
+
+    print(f"python       {platform.python_version()}")
+    print(f"torch        {torch.__version__} (CUDA build: {torch.version.cuda or 'no'})")
+    print(f"torchvision  {torchvision.__version__}")
+    print(f"devices      {', '.join(available_devices())}; chosen: {pick_device()}")
+    print(f"imagenet     cache file {weights.imagenet_cache_path()}")
+    for name, why in weights.availability().items():
+        print(f"weights      {name:<9} {'available' if why is None else why}")
+    return 0
+
+
+@command
+def add_shapes(sub) -> None:
+    p = sub.add_parser("shapes", help="ResNet-18's layer table and totals for an input size")
+    p.add_argument("--size", default="224", help="224 (square) or WIDTHxHEIGHT such as 320x240")
+    p.add_argument("--all", action="store_true", help="also list the layers inside each block")
+    p.set_defaults(func=_run_shapes)
+
+
+def _run_shapes(args: argparse.Namespace) -> int:
+    from torchvision.models import resnet18
+
+    from resnet_viz.architecture import layer_table, parse_size
+
+    try:
+        h, w = parse_size(args.size)
+        table = layer_table(resnet18(), h, w)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'layer':<22}{'type':<31}{'k/s/p':>8}{'output':>14}{'params':>12}{'mult-adds':>15}{'RF':>6}{'jump':>6}")
+    for r in table.rows if args.all else table.compact():
+        ksp = f"{r.kernel}/{r.stride}/{r.padding}" if r.kernel else ""
+        print(f"{r.name:<22}{r.kind:<31}{ksp:>8}{r.shape:>14}{r.params:>12,}{r.macs:>15,}{r.rf:>6}{r.jump:>6}")
+    print(f"input 3x{h}x{w}: {table.params:,} parameters, {table.macs / 1e9:.2f} G multiply-adds")
+    return 0
+
+
+@command
+def add_train_shapes(sub):
+    p = sub.add_parser("train-shapes", help="Train ResNet-18 on the synthetic shapes data (offline checkpoint).")
+    p.add_argument("--size", type=int, default=128, help="canvas size (px) the checkpoint is evaluated and shown at")
+    p.add_argument("--minutes", type=float, default=50.0, help="wall-clock training budget")
+    p.add_argument("--out", default="assets/shapes/resnet18_shapes.pth", help="checkpoint path (.json beside it)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.set_defaults(func=_run_train_shapes)
+
+
+def _run_train_shapes(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
+    import torch
+
+    from resnet_viz import train
+
+    torch.set_num_threads(args.threads)
+    command = "python -m resnet_viz " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    train.train(args.out, args.minutes, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
+                eval_size=args.size, command=command, log=lambda m: print(m, flush=True))
+    return 0
+
+
+@command
+def add_evaluate_shapes(sub):
+    p = sub.add_parser("evaluate-shapes", help="Held-out accuracy, pointing game and shortcut removal on shapes.")
+    p.add_argument("--weights", choices=("shapes", "random"), default="shapes")
+    p.add_argument("--checkpoint", default="assets/shapes/resnet18_shapes.pth", help="used with --weights shapes")
+    p.add_argument("--n", type=int, default=500, help="held-out images (the set's first n)")
+    p.add_argument("--size", type=int, default=128, help="canvas size in pixels")
+    p.add_argument("--per-block", action="store_true", help="also remove each block's shortcut alone")
+    p.add_argument("--write-meta", action="store_true", help="store the results in the checkpoint's JSON")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.set_defaults(func=_run_evaluate_shapes)
+
+
+def _run_evaluate_shapes(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from resnet_viz import train
+
+    torch.set_num_threads(args.threads)
+    if args.weights == "shapes":
+        path = Path(args.checkpoint)
+        if not path.exists() or not path.with_suffix(".json").exists():
+            raise SystemExit(f"No shapes checkpoint at {path} (train one with `python -m resnet_viz train-shapes`).")
+        model, meta = train.load_checkpoint(path)
+    else:
+        model, meta = train.build_model().eval(), None
+    res = train.evaluate(model, n=args.n, size=args.size, per_block=args.per_block)
+    for key, value in res.items():
+        print(f"{key:32s} {value:.3f}" if isinstance(value, float) else f"{key:32s} {value}")
+    if args.write_meta and meta is not None:
+        meta["heldout_accuracy"] = res["accuracy"]
+        meta["heldout_n"] = res["n"]
+        meta["evaluation"] = res
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+        print(f"wrote {path.with_suffix('.json')}")
+    return 0
+
+
+@command
+def add_gradflow(sub) -> None:
+    p = sub.add_parser("gradflow", help="per-layer gradient norms at init, plain vs residual CIFAR-style stacks; "
+                                        "--degradation trains the four-net degradation experiment")
+    p.add_argument("--depth", type=int, default=56, help="6n+2: 8, 14, 20, 32, 44, 56, 110 ...")
+    p.add_argument("--no-bn", action="store_true", help="leave BatchNorm out")
+    p.add_argument("--shortcut", choices=("A", "B"), default="A", help="A: zero-padding, B: 1x1 projection")
+    p.add_argument("--zero-init-residual", action="store_true", help="start every residual block as identity")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--widths", default="16,32,64", help="channels of the three stages, e.g. 8,16,32")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave torch's default)")
+    p.add_argument("--degradation", action="store_true",
+                   help="train plain/residual x shallow/deep with the page's defaults instead")
+    p.add_argument("--out", default="", help="with --degradation: also write the curves to this JSON file")
+    p.set_defaults(func=_run_gradflow)
+
+
+def _run_gradflow(args: argparse.Namespace) -> int:
+    import torch
+
+    from resnet_viz import stacks
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        widths = tuple(int(w) for w in args.widths.split(","))
+        if args.degradation:
+            return _gradflow_degradation(args)
+        results = stacks.compare_init(args.depth, batchnorm=not args.no_bn, shortcut=args.shortcut,
+                                      zero_init_residual=args.zero_init_residual, batch_size=args.batch_size,
+                                      seed=args.seed, widths=widths)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for variant, r in results.items():
+        print(f"\n{variant}-{args.depth}  ({'BN' if not args.no_bn else 'no BN'}, loss {r.loss:.3f})")
+        print(f"  {'layer':<18}{'|dL/dW|':>12}{'|dL/dout|':>12}{'act std':>12}")
+        for name, w, o, a in zip(r.layers, r.weight_grad, r.output_grad, r.activation_std, strict=True):
+            print(f"  {name:<18}{w:>12.4g}{o:>12.4g}{a:>12.4g}")
+    print("\nfirst/last ratios (>1: larger toward the input)")
+    for variant, r in results.items():
+        print(f"  {variant:<9} weight-grad {r.weight_ratio:.4g}   output-grad {r.output_ratio:.4g}   "
+              f"activation std first {r.activation_std[0]:.3g} last {r.activation_std[-1]:.3g}")
+    return 0
+
+
+def _gradflow_degradation(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from resnet_viz import stacks
+
+    configs, settings = stacks.default_degradation(seed=args.seed)
+
+    def report(curves, done, total):
+        print(f"step {done}/{total}: " + "  ".join(f"{k} {c.loss[-1]:.3f}" for k, c in curves.items()), flush=True)
+
+    result = stacks.train_stacks(configs, settings, progress=report)
+    print(f"{'cached' if result.from_cache else 'trained'} in {result.seconds:.1f} s; final losses: "
+          + ", ".join(f"{k} {c.final_loss:.3f}" for k, c in result.curves.items()))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(stacks.result_to_json(result)))
+        print(f"wrote {args.out}")
+    return 0

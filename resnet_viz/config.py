@@ -1,0 +1,44 @@
+"""App defaults and limits in one frozen dataclass each; visual constants live in figures.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The eight BasicBlocks of ResNet-18, named as in print(model).
+BLOCK_NAMES: tuple[str, ...] = (
+    "layer1.0", "layer1.1",
+    "layer2.0", "layer2.1",
+    "layer3.0", "layer3.1",
+    "layer4.0", "layer4.1",
+)
+STAGE_NAMES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Defaults shared by the library, the CLI and the pages."""
+
+    image_size: int = 224
+    seed: int = 0
+    default_layer: str = "layer1.0"
+    weights: str = "auto"
+    # Giving up on an ImageNet download after this many seconds keeps an offline start fast.
+    download_timeout_s: float = 3.0
+    trace_cache_entries: int = 16
+
+
+DEFAULTS = Defaults()
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What resnet_viz.images accepts from an upload; checked before any pixel is decoded."""
+
+    # 40 MP covers any phone camera; beyond that a decoded RGB image costs >120 MB per copy.
+    max_pixels: int = 40_000_000
+    min_side: int = 16
+    max_aspect: float = 20.0
+    max_bytes: int = 25 * 1024 * 1024
+
+
+IMAGE_LIMITS = ImageLimits()

@@ -1,0 +1,185 @@
+"""Plotly figures from numbers the library computed; no torch maths here.
+
+Visual constants live at the top so every page draws at the same, projector-readable size.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import plotly.graph_objects as go
+
+# ---- visual constants (one place) -------------------------------------------------------------
+FONT_SIZE = 18
+TITLE_SIZE = 22
+FIG_HEIGHT = 480
+COLORSCALES = ("Viridis", "Inferno", "Jet", "Greys", "RdBu")
+STAGE_COLORS = {"stem": "#636EFA", "layer1": "#00CC96", "layer2": "#AB63FA", "layer3": "#FFA15A",
+                "layer4": "#EF553B", "head": "#19D3F3"}
+PLAIN_COLOR = "#EF553B"
+RESIDUAL_COLOR = "#1F77B4"
+
+
+def style(fig: go.Figure, title: str = "", height: int = FIG_HEIGHT) -> go.Figure:
+    """Large fonts, a title and tight margins, so a figure reads on a projector."""
+    fig.update_layout(title={"text": title, "font": {"size": TITLE_SIZE}}, font={"size": FONT_SIZE},
+                      height=height, margin={"l": 70, "r": 30, "t": 70 if title else 30, "b": 60},
+                      template="plotly_white", legend={"font": {"size": FONT_SIZE}})
+    return fig
+
+
+# ---- architecture -----------------------------------------------------------------------------
+def stage_shapes(stages: list[dict]) -> go.Figure:
+    """Channels (bars) and spatial side (line) after each stage: depth grows as the map shrinks."""
+    names = [s["stage"] for s in stages]
+    fig = go.Figure()
+    fig.add_bar(x=names, y=[s["out_c"] for s in stages], name="channels",
+                marker_color=[STAGE_COLORS[n] for n in names],
+                text=[f"{s['out_c']}×{s['out_h']}×{s['out_w']}" for s in stages], textposition="outside",
+                textfont={"size": FONT_SIZE})
+    fig.add_scatter(x=names, y=[s["out_h"] for s in stages], name="height of the map (px)", yaxis="y2",
+                    mode="lines+markers", line={"width": 4, "color": "#333"}, marker={"size": 12})
+    fig.update_layout(yaxis={"title": "channels", "type": "log"},
+                      yaxis2={"title": "map height", "overlaying": "y", "side": "right", "type": "log"},
+                      legend={"orientation": "h", "y": -0.2})
+    return style(fig, "Channels grow as the feature map shrinks")
+
+
+def param_share(stages: list[dict]) -> go.Figure:
+    """Share of the parameters per stage (layer4 holds most of them)."""
+    names = [s["stage"] for s in stages]
+    fig = go.Figure(go.Bar(x=[100 * s["share"] for s in stages], y=names, orientation="h",
+                           marker_color=[STAGE_COLORS[n] for n in names],
+                           text=[f"{100 * s['share']:.1f}% ({s['params'] / 1e6:.2f} M)" for s in stages],
+                           textposition="outside", textfont={"size": FONT_SIZE}))
+    fig.update_layout(xaxis={"title": "% of all parameters", "range": [0, 100]},
+                      yaxis={"autorange": "reversed"})
+    return style(fig, "Where the parameters are", height=400)
+
+
+def block_diagram(blocks: list[dict], mask: tuple[bool, ...] | None = None) -> go.Figure:
+    """The eight blocks in a row; a 1x1 projection shortcut is marked, and a switched-off shortcut is grey."""
+    fig = go.Figure()
+    for i, b in enumerate(blocks):
+        on = True if mask is None else mask[i]
+        stage = b["block"].split(".")[0]
+        fig.add_shape(type="rect", x0=i, x1=i + 0.85, y0=0, y1=1, fillcolor=STAGE_COLORS[stage],
+                      opacity=0.85, line={"width": 0})
+        fig.add_annotation(x=i + 0.425, y=0.5, showarrow=False, font={"size": FONT_SIZE, "color": "white"},
+                           text=f"<b>{b['block']}</b><br>{b['in_c']}→{b['out_c']}<br>stride {b['stride']}")
+        label = "1×1 conv" if b["projection"] else "identity"
+        fig.add_shape(type="path", path=f"M {i + 0.05} 1.05 C {i + 0.2} 1.6, {i + 0.65} 1.6, {i + 0.8} 1.05",
+                      line={"width": 4, "color": "#222" if on else "#bbb", "dash": "solid" if on else "dot"})
+        fig.add_annotation(x=i + 0.425, y=1.55, showarrow=False, font={"size": FONT_SIZE - 2},
+                           text=(f"<b>{label}</b>" if b["projection"] else label) + ("" if on else " (off)"))
+    fig.update_xaxes(visible=False, range=[-0.1, len(blocks)])
+    fig.update_yaxes(visible=False, range=[-0.1, 1.8])
+    return style(fig, "The 8 blocks and their shortcuts (bold: 1×1 projection)", height=340)
+
+
+# ---- Grad-CAM and other attributions ------------------------------------------------------------
+CAM_COLORSCALE = "Jet"
+
+
+@functools.lru_cache(maxsize=16)
+def _lut(colorscale: str) -> np.ndarray:
+    """(256, 3) uint8 colours sampled from a plotly colour scale."""
+    from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
+
+    colours = sample_colorscale(get_colorscale(colorscale), list(np.linspace(0, 1, 256)), colortype="rgb")
+    return np.array([unlabel_rgb(c) for c in colours]).round().clip(0, 255).astype(np.uint8)
+
+
+def colorize(values: np.ndarray, colorscale: str = CAM_COLORSCALE, signed: bool = False) -> np.ndarray:
+    """A map already scaled to [0, 1] (or [-1, 1] when signed) -> (H, W, 3) uint8 colours."""
+    v = np.asarray(values, dtype=np.float32)
+    v = (v + 1) / 2 if signed else v
+    return _lut(colorscale)[np.clip(np.rint(v * 255), 0, 255).astype(np.intp)]
+
+
+def cam_overlay_rgb(image: np.ndarray, heat: np.ndarray, opacity: float = 0.5,
+                    colorscale: str = CAM_COLORSCALE) -> np.ndarray:
+    """Blend a [0, 1] map's colours over an (H, W, 3) uint8 image: what the slides and the CLI use."""
+    if image.shape[:2] != np.shape(heat):
+        raise ValueError(f"Image {image.shape[:2]} and map {np.shape(heat)} differ in size.")
+    a = float(np.clip(opacity, 0.0, 1.0))
+    out = (1 - a) * image.astype(np.float32) + a * colorize(heat, colorscale).astype(np.float32)
+    return out.round().astype(np.uint8)
+
+
+def cam_image_row(images: dict[str, np.ndarray], title: str = "", peaks: dict | None = None,
+                  height: int = 360) -> go.Figure:
+    """RGB images side by side with their titles; an optional (row, col) peak marker on each."""
+    from plotly.subplots import make_subplots
+
+    names = list(images)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.02)
+    for i, name in enumerate(names, start=1):
+        fig.add_trace(go.Image(z=images[name], hoverinfo="skip"), row=1, col=i)
+        if peaks and name in peaks:
+            r, c = peaks[name]
+            fig.add_scatter(x=[c], y=[r], mode="markers", row=1, col=i, showlegend=False, hoverinfo="skip",
+                            marker={"symbol": "x-thin", "size": 22, "color": "white",
+                                    "line": {"width": 4, "color": "white"}})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_annotations(font={"size": FONT_SIZE})
+    return style(fig, title, height=height)
+
+
+def cam_overlay_figure(image: np.ndarray, heat: np.ndarray, opacity: float = 0.5,
+                       colorscale: str = CAM_COLORSCALE, peak: tuple[float, float] | None = None,
+                       title: str = "") -> go.Figure:
+    """One large overlay with a low-to-high colour bar and the peak cell marked."""
+    fig = cam_image_row({"": cam_overlay_rgb(image, heat, opacity, colorscale)}, title,
+                        {"": peak} if peak else None, height=FIG_HEIGHT + 120)
+    # An invisible marker carries the colour bar, so the colours have a legend on the slide.
+    fig.add_scatter(x=[0], y=[0], mode="markers", showlegend=False, hoverinfo="skip",
+                    marker={"size": 0.1, "opacity": 0, "color": [0, 1], "colorscale": colorscale, "cmin": 0,
+                            "cmax": 1, "showscale": True,
+                            "colorbar": {"title": {"text": "Grad-CAM", "side": "right"}, "tickvals": [0, 1],
+                                         "ticktext": ["low", "high"], "tickfont": {"size": FONT_SIZE}}})
+    return fig
+
+
+def cam_topk(top: list[tuple[int, str, float]], title: str = "Top-5 predictions",
+             highlight: int | None = None) -> go.Figure:
+    """Horizontal bars of (index, label, probability); the explained class in a strong colour."""
+    labels = [f"{name} ({i})" for i, name, _ in top]
+    colours = [RESIDUAL_COLOR if i == highlight else "#9aa5b1" for i, _, _ in top]
+    fig = go.Figure(go.Bar(x=[100 * p for *_, p in top], y=labels, orientation="h", marker_color=colours,
+                           text=[f"{100 * p:.1f}%" for *_, p in top], textposition="outside",
+                           textfont={"size": FONT_SIZE}))
+    top_p = max((100 * p for *_, p in top), default=100)
+    fig.update_layout(xaxis={"title": "probability (%)", "range": [0, min(100, top_p * 1.3 + 5)]},
+                      yaxis={"autorange": "reversed"})
+    return style(fig, title, height=60 * len(top) + 160)
+
+
+def cam_sanity(steps: list[str], correlations: dict[str, list[float]]) -> go.Figure:
+    """Rank correlation with the trained model's map as layers are randomised from the top down."""
+    names = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM"}
+    fig = go.Figure()
+    for method, values in correlations.items():
+        fig.add_scatter(x=steps, y=values, mode="lines+markers", name=names.get(method, method),
+                        line={"width": 4}, marker={"size": 12}, connectgaps=False)
+    fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})
+    fig.update_layout(xaxis={"title": "randomised down to (cumulative)"},
+                      yaxis={"title": "Spearman ρ with the original map", "range": [-1.05, 1.05]},
+                      legend={"orientation": "h", "y": -0.35})
+    return style(fig, "Sanity check: does the map change when the weights do?", height=FIG_HEIGHT + 60)
+
+
+def cam_deletion(fractions: np.ndarray, probs: np.ndarray, random_probs: np.ndarray, area: float,
+                 random_area: float, label: str) -> go.Figure:
+    """Class probability as pixels are removed: map order (should fall fast) against a random order."""
+    fig = go.Figure()
+    pct = 100 * np.asarray(fractions)
+    fig.add_scatter(x=pct, y=100 * np.asarray(probs), mode="lines+markers", name=f"map order (area {area:.3f})",
+                    line={"width": 4, "color": PLAIN_COLOR})
+    fig.add_scatter(x=pct, y=100 * np.asarray(random_probs), mode="lines+markers",
+                    name=f"random order (area {random_area:.3f})", line={"width": 4, "color": "#888", "dash": "dash"})
+    fig.update_layout(xaxis={"title": "pixels removed (%)"}, yaxis={"title": f"P({label}) (%)", "rangemode": "tozero"},
+                      legend={"orientation": "h", "y": -0.3})
+    return style(fig, "Deletion: remove the most important pixels first", height=FIG_HEIGHT)

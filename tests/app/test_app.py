@@ -1,0 +1,62 @@
+"""The app shell and the Architecture page under Streamlit's AppTest."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+
+
+def _rerun(at: AppTest) -> AppTest:
+    # AppTest (streamlit 1.67) reruns only the page script once st.navigation has picked a page, so the
+    # sidebar in app.py would not run; an empty page hash makes it run app.py again, like a browser does.
+    at._finished_page_script_hash = ""
+    return at.run()
+
+
+def test_home_runs_and_sidebar_sets_the_mask():
+    at = _app().run()
+    assert not at.exception
+    assert at.session_state["mask"] == (True,) * 8
+    assert any("Live:" in s.value for s in at.success)
+    at.toggle(key="shortcuts_all").set_value(False)
+    _rerun(at)
+    assert not at.exception
+    assert at.session_state["mask"] == (False,) * 8
+    at.toggle(key="shortcuts_all").set_value(True)
+    _rerun(at)
+    at.checkbox(key="sc_layer3.0").uncheck()
+    _rerun(at)
+    assert at.session_state["mask"] == (True,) * 4 + (False,) + (True,) * 3
+    assert "layer3.0" in at.sidebar.caption[-1].value
+
+
+def test_architecture_table_follows_the_input_size():
+    at = AppTest.from_file(str(ROOT / "pages/1_Architecture.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.metric[0].value == "3×224×224"
+    assert at.metric[1].value == "11,689,512"
+    first = at.dataframe[0].value
+    assert first.loc[first["layer"] == "layer4.1", "output C×H×W"].item() == "512x7x7"
+    at.number_input(key="arch_h").set_value(320).run()
+    assert not at.exception
+    df = at.dataframe[0].value
+    assert df.loc[df["layer"] == "layer4.1", "output C×H×W"].item() == "512x10x10"
+    at.toggle(key="arch_square").set_value(False).run()
+    at.number_input(key="arch_w").set_value(480).run()
+    df = at.dataframe[0].value
+    assert df.loc[df["layer"] == "layer4.1", "output C×H×W"].item() == "512x10x15"
+    assert at.metric[0].value == "3×320×480"
+
+
+def test_every_page_runs_on_its_own():
+    from pages.common import PAGE_SPECS
+
+    for path, _, _ in PAGE_SPECS:
+        at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT).run()
+        assert not at.exception, (path, at.exception)

@@ -1,0 +1,22 @@
+"""Shared test set-up: no network, an empty torch hub cache, one seed."""
+
+import os
+import tempfile
+
+import pytest
+import torch
+
+# Set before any test imports the app: tests must never reach for the network or a user's hub cache.
+os.environ["RESNET_VIZ_OFFLINE"] = "1"
+os.environ.setdefault("TORCH_HOME", tempfile.mkdtemp(prefix="resnet-viz-torch-home-"))
+os.environ.setdefault("RESNET_VIZ_CACHE", tempfile.mkdtemp(prefix="resnet-viz-cache-"))
+os.environ["RESNET_VIZ_DEVICE"] = "cpu"
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def random_handle():
+    """The seeded random-weights model, shared by the tests as the app shares it."""
+    from resnet_viz import weights
+
+    return weights.load("random", device="cpu")
