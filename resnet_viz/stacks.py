@@ -425,7 +425,7 @@ def degradation_configs(shallow: int = 8, deep: int = 32, widths: tuple[int, int
 
 
 # The degradation run's defaults, chosen by measurement (see default_degradation) so that it is quick on a CPU.
-DEGRADATION = {"shallow": 8, "deep": 32, "widths": (8, 16, 32), "zero_init_residual": True,
+DEGRADATION = {"shallow": 8, "deep": 32, "widths": (8, 16, 32), "zero_init_residual": False,
                "settings": {"steps": 200, "batch_size": 32, "lr": 0.002, "optimizer": "adam", "image_size": 16,
                             "log_every": 10}}
 
@@ -556,3 +556,45 @@ def load_cached(key: str) -> TrainResult | None:
         return None  # a corrupt or stale file is recomputed, not shown
     result.from_cache = True
     return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The real network: ResNet-18's gradient at every conv output
+
+
+@dataclass
+class ResNetGradNorms:
+    """‖∂(class logit)/∂(conv output)‖ at ResNet-18's 17 main-path convs, all shortcuts on vs a mask."""
+
+    layers: list[str]
+    target: int  # the class whose logit is differentiated: top-1 with all shortcuts on
+    all_on: list[float]
+    masked: list[float]
+    mask: tuple[bool, ...]
+
+
+def resnet_conv_names() -> list[str]:
+    from resnet_viz.config import BLOCK_NAMES
+
+    return ["conv1"] + [f"{b}.{c}" for b in BLOCK_NAMES for c in ("conv1", "conv2")]
+
+
+def resnet_conv_grad_norms(handle, x: torch.Tensor, mask) -> ResNetGradNorms:
+    """Gradient norms at every conv output of the shared model for one image (1, 3, H, W), through the same
+    traced forward as every page. torch.autograd.grad on the trace's tensors: no hooks, no requires_grad
+    changes on parameters, nothing accumulated in their .grad; all under the handle's lock."""
+    from resnet_viz import forward
+
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one image as a (1, 3, H, W) tensor, got shape {tuple(x.shape)}")
+    mask = forward.normalise_mask(mask)
+    names = resnet_conv_names()
+    # The input (our own copy) requires grad, so a graph exists even if the model's parameters were frozen.
+    x = x.detach().to(handle.device).requires_grad_(True)
+    with handle.lock, torch.enable_grad():
+        full = forward.trace(handle.model, x, forward.ALL_ON)
+        target = int(full.logits[0].argmax())
+        all_on = torch.autograd.grad(full.logits[0, target], [full.layers[n] for n in names])
+        cut = forward.trace(handle.model, x, mask)
+        masked = torch.autograd.grad(cut.logits[0, target], [cut.layers[n] for n in names])
+    return ResNetGradNorms(names, target, [float(g.norm()) for g in all_on], [float(g.norm()) for g in masked], mask)

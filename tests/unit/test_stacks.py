@@ -239,3 +239,32 @@ def test_bad_training_settings_are_refused() -> None:
 def test_pad_shortcut_has_no_parameters() -> None:
     assert sum(p.numel() for p in stacks.PadShortcut(4, 8, 2).parameters()) == 0
     assert isinstance(build_stack(StackConfig(depth=8, shortcut="B")).layer2[0].downsample, nn.Sequential)
+
+
+def test_resnet_conv_grad_norms_match_torchvision_forward(random_handle) -> None:
+    import copy
+
+    from resnet_viz.forward import hooks_left, param_hash
+
+    model = random_handle.model
+    before = param_hash(model)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    mask = (True, False) * 4
+    got = stacks.resnet_conv_grad_norms(random_handle, x, mask)
+    # Reference: torchvision's own forward on a private copy, conv outputs caught by hooks on that copy.
+    ref_model = copy.deepcopy(model)
+    outs: dict[str, torch.Tensor] = {}
+    modules = dict(ref_model.named_modules())
+    for name in got.layers:
+        modules[name].register_forward_hook(lambda m, i, o, name=name: outs.__setitem__(name, o))
+    logits = ref_model(x.clone().requires_grad_(True))  # the shared model's parameters are frozen
+    assert got.target == int(logits[0].argmax())
+    grads = torch.autograd.grad(logits[0, got.target], [outs[n] for n in got.layers])
+    assert got.all_on == pytest.approx([g.norm().item() for g in grads], rel=1e-4)
+    assert len(got.layers) == 17 and got.mask == mask
+    assert got.masked != pytest.approx(got.all_on)
+    # The shared model is untouched: same weights, no hooks, no gradients accumulated.
+    assert param_hash(model) == before and hooks_left(model) == 0
+    assert all(p.grad is None for p in model.parameters())
+    same = stacks.resnet_conv_grad_norms(random_handle, x, None)
+    assert same.masked == pytest.approx(same.all_on)
