@@ -31,19 +31,23 @@ def style(fig: go.Figure, title: str = "", height: int = FIG_HEIGHT) -> go.Figur
 
 # ---- architecture -----------------------------------------------------------------------------
 def stage_shapes(stages: list[dict]) -> go.Figure:
-    """Channels (bars) and spatial side (line) after each stage: depth grows as the map shrinks."""
-    names = [s["stage"] for s in stages]
+    """Channels (bars) and map height (line) after each stage: depth grows as the map shrinks."""
+    stages = [st for st in stages if st["stage"] != "head"]  # logits are not a feature map
+    names = [st["stage"] for st in stages]
     fig = go.Figure()
-    fig.add_bar(x=names, y=[s["out_c"] for s in stages], name="channels",
+    fig.add_bar(x=names, y=[st["out_c"] for st in stages], name="channels",
                 marker_color=[STAGE_COLORS[n] for n in names],
-                text=[f"{s['out_c']}×{s['out_h']}×{s['out_w']}" for s in stages], textposition="outside",
-                textfont={"size": FONT_SIZE})
-    fig.add_scatter(x=names, y=[s["out_h"] for s in stages], name="height of the map (px)", yaxis="y2",
+                text=[f"{st['out_c']}×{st['out_h']}×{st['out_w']}" for st in stages], textposition="outside",
+                textfont={"size": FONT_SIZE}, cliponaxis=False)
+    fig.add_scatter(x=names, y=[st["out_h"] for st in stages], name="map height (px)", yaxis="y2",
                     mode="lines+markers", line={"width": 4, "color": "#333"}, marker={"size": 12})
-    fig.update_layout(yaxis={"title": "channels", "type": "log"},
-                      yaxis2={"title": "map height", "overlaying": "y", "side": "right", "type": "log"},
-                      legend={"orientation": "h", "y": -0.2})
-    return style(fig, "Channels grow as the feature map shrinks")
+    top_c = max(st["out_c"] for st in stages)
+    top_h = max(st["out_h"] for st in stages)
+    fig.update_layout(yaxis={"title": "channels", "range": [0, top_c * 1.2]},
+                      yaxis2={"title": "map height (px)", "overlaying": "y", "side": "right",
+                              "range": [0, top_h * 1.2], "showgrid": False},
+                      legend={"orientation": "h", "y": -0.15})
+    return style(fig, "Channels grow as the map shrinks")
 
 
 def param_share(stages: list[dict]) -> go.Figure:
@@ -59,23 +63,24 @@ def param_share(stages: list[dict]) -> go.Figure:
 
 
 def block_diagram(blocks: list[dict], mask: tuple[bool, ...] | None = None) -> go.Figure:
-    """The eight blocks in a row; a 1x1 projection shortcut is marked, and a switched-off shortcut is grey."""
+    """The eight blocks in a row, each with its shortcut drawn over it; a switched-off shortcut is grey and dotted."""
     fig = go.Figure()
     for i, b in enumerate(blocks):
         on = True if mask is None else mask[i]
         stage = b["block"].split(".")[0]
-        fig.add_shape(type="rect", x0=i, x1=i + 0.85, y0=0, y1=1, fillcolor=STAGE_COLORS[stage],
-                      opacity=0.85, line={"width": 0})
-        fig.add_annotation(x=i + 0.425, y=0.5, showarrow=False, font={"size": FONT_SIZE, "color": "white"},
+        x0, x1 = i + 0.08, i + 0.92
+        fig.add_shape(type="rect", x0=x0, x1=x1, y0=0, y1=1, fillcolor=STAGE_COLORS[stage], opacity=0.9,
+                      line={"width": 0})
+        fig.add_annotation(x=i + 0.5, y=0.5, showarrow=False, font={"size": FONT_SIZE - 2, "color": "white"},
                            text=f"<b>{b['block']}</b><br>{b['in_c']}→{b['out_c']}<br>stride {b['stride']}")
-        label = "1×1 conv" if b["projection"] else "identity"
-        fig.add_shape(type="path", path=f"M {i + 0.05} 1.05 C {i + 0.2} 1.6, {i + 0.65} 1.6, {i + 0.8} 1.05",
+        fig.add_shape(type="path", path=f"M {x0 + 0.05} 1 L {x0 + 0.05} 1.35 L {x1 - 0.05} 1.35 L {x1 - 0.05} 1",
                       line={"width": 4, "color": "#222" if on else "#bbb", "dash": "solid" if on else "dot"})
-        fig.add_annotation(x=i + 0.425, y=1.55, showarrow=False, font={"size": FONT_SIZE - 2},
-                           text=(f"<b>{label}</b>" if b["projection"] else label) + ("" if on else " (off)"))
-    fig.update_xaxes(visible=False, range=[-0.1, len(blocks)])
-    fig.update_yaxes(visible=False, range=[-0.1, 1.8])
-    return style(fig, "The 8 blocks and their shortcuts (bold: 1×1 projection)", height=340)
+        label = "<b>1×1 conv</b>" if b["projection"] else "identity"
+        fig.add_annotation(x=i + 0.5, y=1.55, showarrow=False, font={"size": FONT_SIZE - 2},
+                           text=label if on else "off")
+    fig.update_xaxes(visible=False, range=[0, len(blocks)])
+    fig.update_yaxes(visible=False, range=[-0.05, 1.75])
+    return style(fig, "The 8 blocks and their shortcuts (grey dotted: switched off)", height=320)
 
 
 # ---- Grad-CAM and other attributions ------------------------------------------------------------
