@@ -21,6 +21,7 @@ from resnet_viz.forward import ALL_ON
 PAGE_SPECS = [
     ("pages/0_Home.py", "Home", "🏠"),
     ("pages/1_Architecture.py", "Architecture", "📐"),
+    ("pages/2_Feature_Maps.py", "Feature maps", "🔬"),
 ]
 SOURCE_KEY = "weights_source"
 DEVICE_KEY = "device"
