@@ -202,3 +202,62 @@ def _gradflow_degradation(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(stacks.result_to_json(result)))
         print(f"wrote {args.out}")
     return 0
+
+
+@command
+def add_gradcam(sub) -> None:
+    p = sub.add_parser("gradcam", help="Grad-CAM overlays (PNG) for images, and each image's predicted class")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, ...)")
+    p.add_argument("--layer", default="layer4", help="conv1, layer1..layer4, a block (layer3.1) or a block part")
+    p.add_argument("--target", default="auto", help="'auto' (top-1), a class index, or a class name")
+    p.add_argument("--out", default="gradcam_out", help="folder for the overlays (created if missing)")
+    p.add_argument("--no-shortcuts", action="store_true", help="switch every shortcut off")
+    p.add_argument("--weights", default="auto", help="auto, imagenet, shapes, random, or a path to a .pth file")
+    p.add_argument("--opacity", type=float, default=0.5, help="heat-map opacity, 0..1")
+    p.add_argument("--colormap", default="Jet", help="a plotly colour scale name (Jet, Viridis, Inferno, ...)")
+    p.set_defaults(func=_run_gradcam)
+
+
+def _run_gradcam(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from resnet_viz import attribution, figures, images, weights
+
+    try:
+        path = Path(args.weights)
+        handle = (weights.load("file", file=path) if args.weights.endswith(".pth") or path.is_file()
+                  else weights.load(args.weights))
+    except weights.WeightsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.layer not in attribution.cam_layer_names():
+        print(f"error: unknown layer {args.layer!r}; try conv1, layer1..layer4 or a block such as layer3.1",
+              file=sys.stderr)
+        return 2
+    mask = (False,) * 8 if args.no_shortcuts else None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"weights: {handle.describe()} ({handle.reason}); {'all shortcuts off' if mask else 'all shortcuts on'}")
+    failed = 0
+    for name in args.images:
+        try:
+            image = images.load_image(Path(name).read_bytes())
+            x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W)
+            cam = attribution.grad_cam(handle, x, [args.layer], args.target, mask)
+            picture = images.denormalise(x, handle.mean, handle.std)
+            heat = attribution.for_display(cam.maps[args.layer])
+            rgb = figures.cam_overlay_rgb(picture, heat, args.opacity, args.colormap)
+        except (OSError, ValueError) as exc:  # ImageError and AttributionError are ValueErrors
+            print(f"{name}: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        safe = "".join(c if c.isalnum() else "_" for c in cam.label)
+        dst = out / f"{Path(name).stem}_{args.layer}_{safe}.png"
+        Image.fromarray(np.ascontiguousarray(rgb)).save(dst)
+        _, top_label, top_p = cam.top[0]
+        print(f"{name}: predicted {top_label} ({100 * top_p:.1f}%); Grad-CAM of {cam.label} "
+              f"({100 * cam.prob:.1f}%) at {args.layer} -> {dst}")
+    return 1 if failed else 0

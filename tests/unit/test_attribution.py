@@ -233,3 +233,21 @@ def test_for_display():
     np.testing.assert_allclose(A.for_display(v), v / 4)
     assert not A.for_display(np.zeros((2, 2))).any()
     np.testing.assert_allclose(A.for_display(np.array([-2.0, 1.0]), signed=True), [-1.0, 0.5])
+
+
+def test_cli_writes_overlays_and_prints_the_prediction(tmp_path, capsys):
+    from PIL import Image
+
+    from resnet_viz.__main__ import main
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "noise.png"
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(src)
+    code = main(["gradcam", str(src), str(tmp_path / "missing.png"), "--weights", "random", "--target", "auto",
+                 "--out", str(tmp_path / "out"), "--no-shortcuts"])
+    printed = capsys.readouterr()
+    assert code == 1 and "missing.png: error" in printed.err  # one bad file, the other still done
+    written = list((tmp_path / "out").glob("noise_layer4_*.png"))
+    assert len(written) == 1 and Image.open(written[0]).size == (224, 224)
+    assert "noise.png: predicted" in printed.out and "all shortcuts off" in printed.out
+    assert main(["gradcam", str(src), "--weights", "random", "--layer", "layer9", "--out", str(tmp_path)]) == 2
