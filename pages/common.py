@@ -17,6 +17,21 @@ from resnet_viz.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.device import available_devices
 from resnet_viz.forward import ALL_ON
 
+
+def _leave_legacy_pages_mode() -> None:
+    # Streamlit treats a folder named pages/ beside app.py as an old-style page list until app.py has
+    # called st.navigation once in this server process; a first visitor arriving on a deep link
+    # (/Architecture) would then run the page alone, without app.py's sidebar. Switch that mode off and
+    # rerun, so app.py runs (streamlit/runtime/pages_manager.py, `uses_pages_directory`).
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_pages_mode()
+
 # (file, title, icon) of every page, in menu order; app.py builds st.navigation from it.
 PAGE_SPECS = [
     ("pages/0_Home.py", "Home", "🏠"),

@@ -37,7 +37,9 @@ def test_home_runs_and_sidebar_sets_the_mask():
 
 
 def test_architecture_table_follows_the_input_size():
-    at = AppTest.from_file(str(ROOT / "pages/1_Architecture.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / "pages/1_Architecture.py"), default_timeout=TIMEOUT)
+    at.session_state["weights_source"] = "random"  # 1000 ImageNet classes, as in the seed's table
+    at.run()
     assert not at.exception
     assert at.metric[0].value == "3×224×224"
     assert at.metric[1].value == "11,689,512"
