@@ -37,6 +37,8 @@ PAGE_SPECS = [
     ("pages/0_Home.py", "Home", "🏠"),
     ("pages/1_Architecture.py", "Architecture", "📐"),
     ("pages/2_Feature_Maps.py", "Feature maps", "🔬"),
+    ("pages/3_Grad_CAM.py", "Grad-CAM", "🎯"),
+    ("pages/4_Gradient_Flow.py", "Gradient flow", "📉"),
 ]
 SOURCE_KEY = "weights_source"
 DEVICE_KEY = "device"
