@@ -328,3 +328,76 @@ def residual_ratio_chart(ratios: dict[str, float], highlight: str | None = None,
     fig.update_layout(xaxis={"title": "block"}, yaxis={"title": "‖F(x)‖ / ‖x‖", "rangemode": "tozero",
                                                        "range": [0, max([1.2, *values]) * 1.2]})
     return style(fig, "How much each block changes what passes through it", height=FIG_HEIGHT)
+
+
+# ---- gradient flow (plain vs residual stacks) ---------------------------------------------------
+GRADFLOW_QUANTITIES = {
+    "output_grad": ("‖∂L/∂(layer output)‖", "output-grad", "output_ratio"),
+    "weight_grad": ("‖∂L/∂W‖ of the conv", "weight-grad", "weight_ratio"),
+    "activation_std": ("std of the layer's output", "activation std", None),
+}
+
+
+def _variant_colour(name: str) -> str:
+    return PLAIN_COLOR if name.startswith("plain") else RESIDUAL_COLOR
+
+
+def _fmt_ratio(r: float) -> str:
+    if r != r or r in (float("inf"), float("-inf")):
+        return "∞"
+    return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
+
+
+def gradflow_profile(norms: dict, quantity: str = "output_grad", title: str = "") -> go.Figure:
+    """One value per layer (log scale), input on the left; `norms` maps a variant to an object with
+    `layers`, the quantity's list and its first/last ratio (stacks.LayerNorms), shown in the legend."""
+    axis_title, short, ratio_attr = GRADFLOW_QUANTITIES[quantity]
+    fig = go.Figure()
+    for name, n in norms.items():
+        values = list(getattr(n, quantity))
+        if ratio_attr:
+            label = f"{name}: first/last {short} = {_fmt_ratio(getattr(n, ratio_attr))}"
+        else:
+            label = f"{name}: first {values[0]:.3g}, last {values[-1]:.3g}"
+        fig.add_scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=label,
+                        customdata=list(n.layers), hovertemplate="%{customdata}<br>%{y:.3g}<extra></extra>",
+                        line={"width": 4, "color": _variant_colour(name)}, marker={"size": 7})
+    fig.update_layout(xaxis={"title": "layer (1 = next to the input)"},
+                      yaxis={"title": axis_title, "type": "log", "exponentformat": "power"},
+                      legend={"orientation": "h", "y": -0.25})
+    return style(fig, title or f"{axis_title} per layer at initialisation", height=FIG_HEIGHT + 60)
+
+
+def degradation_curves(curves: dict, total_steps: int, chance: float | None = None,
+                       title: str = "Training loss while they train") -> go.Figure:
+    """Training loss against step for the four nets: plain red, residual blue, deep solid, shallow dashed.
+    `curves` maps a name like 'plain-32' to an object with `steps` and `loss`; the x range covers the
+    whole run, so the curves visibly grow."""
+    depths = sorted({int(k.rsplit("-", 1)[1]) for k in curves})
+    fig = go.Figure()
+    for name, c in curves.items():
+        deep = int(name.rsplit("-", 1)[1]) == depths[-1]
+        fig.add_scatter(x=list(c.steps), y=list(c.loss), mode="lines+markers", name=name,
+                        line={"width": 5 if deep else 3, "color": _variant_colour(name),
+                              "dash": "solid" if deep else "dash"}, marker={"size": 6})
+    if chance is not None:
+        fig.add_hline(y=chance, line={"color": "#888", "dash": "dot"}, annotation_text="uniform guess",
+                      annotation_font_size=FONT_SIZE)
+    fig.update_layout(xaxis={"title": "training step", "range": [0, total_steps * 1.02]},
+                      yaxis={"title": "training loss (cross-entropy)"}, legend={"orientation": "h", "y": -0.25})
+    return style(fig, title, height=FIG_HEIGHT + 60)
+
+
+def resnet_grad_norms(layers: list[str], series: dict[str, list[float]],
+                      title: str = "ResNet-18: gradient at every conv output") -> go.Figure:
+    """Gradient norm at each conv output of the real network (log scale), one line per shortcut setting."""
+    colours = [RESIDUAL_COLOR, PLAIN_COLOR, "#555"]
+    fig = go.Figure()
+    for i, (name, values) in enumerate(series.items()):
+        fig.add_scatter(x=layers, y=values, mode="lines+markers", name=name,
+                        line={"width": 4, "color": colours[i % len(colours)], "dash": "solid" if i == 0 else "dash"},
+                        marker={"size": 9})
+    fig.update_layout(xaxis={"title": "conv layer (input on the left)", "tickangle": -45},
+                      yaxis={"title": "‖∂(top-1 logit)/∂(conv output)‖", "type": "log", "exponentformat": "power"},
+                      legend={"orientation": "h", "y": -0.45})
+    return style(fig, title, height=FIG_HEIGHT + 120)
