@@ -1,0 +1,92 @@
+"""The Feature Maps page under AppTest: sample, layer and channel; the mask changes the maps; one forward per key."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from resnet_viz import featuremaps, images
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages/2_Feature_Maps.py")
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Count the model runs behind the page's cache (a fresh cache, so earlier tests do not hide a run)."""
+    st.cache_resource.clear()
+    seen = []
+    real = featuremaps.compute
+
+    def counting(handle, image, mask=None, center_crop=True):
+        seen.append((tuple(mask), center_crop))
+        return real(handle, image, mask, center_crop)
+
+    monkeypatch.setattr(featuremaps, "compute", counting)
+    return seen
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["weights_source"] = "random"
+    return at
+
+
+def _stats(at: AppTest) -> list[str]:
+    return [m.value for m in at.metric]
+
+
+def test_sample_layer_channel_and_one_forward_per_key(calls, random_handle):
+    at = _page().run()
+    assert not at.exception
+    assert len(calls) == 1
+    at.selectbox(key="pick_sample").set_value("coffee").run()
+    assert not at.exception and len(calls) == 2
+    at.selectbox(key="fm_layer").set_value("layer2").run()
+    at.number_input(key="fm_channel").set_value(100).run()
+    assert not at.exception
+    # The metrics are channel 100 of layer2's output, traced here without the page.
+    x = images.to_tensor(images.load_sample("coffee"), random_handle.mean, random_handle.std)
+    ref = random_handle.trace(x).layers["layer2"][0, 100]
+    assert _stats(at) == [f"{ref.min():.3g}", f"{ref.mean():.3g}", f"{ref.max():.3g}"]
+    # Colour scale, sort, channel, block and layer changes reuse the cached forward.
+    at.radio(key="fm_scale").set_value("shared").run()
+    at.toggle(key="fm_sort").set_value(True).run()
+    at.number_input(key="fm_channel").set_value(3).run()
+    at.selectbox(key="fm_block").set_value("layer4.0").run()
+    at.selectbox(key="fm_layer").set_value("conv1").run()
+    assert not at.exception and len(calls) == 2
+    assert any("Whole image" not in c.value and "cropped the central" in c.value for c in at.caption)
+    at.toggle(key="fm_whole").set_value(True).run()
+    assert not at.exception and len(calls) == 3 and calls[-1] == ((True,) * 8, False)
+    assert any("without cropping" in c.value for c in at.caption)
+
+
+def test_all_shortcuts_off_changes_the_maps_and_shows_the_difference(calls):
+    at = _page()
+    at.run()
+    at.selectbox(key="fm_layer").set_value("layer3.1").run()
+    on = _stats(at)
+    assert any("nothing to compare" in i.value for i in at.info)
+    at.session_state["mask"] = (False,) * 8
+    at.run()
+    assert not at.exception
+    assert _stats(at) != on
+    assert not at.info  # the difference view replaced the note
+    # The masked run plus the full network's, which the first run had already cached.
+    assert calls == [((True,) * 8, True), ((False,) * 8, True)]
+    note = next(c.value for c in at.caption if "Largest change" in c.value)
+    assert float(re.search(r"Largest change ([0-9.e+-]+)\.", note).group(1)) > 0
+
+
+def test_channel_index_is_clamped_when_the_layer_shrinks(calls):
+    at = _page().run()
+    at.selectbox(key="fm_layer").set_value("layer4").run()
+    at.number_input(key="fm_channel").set_value(500).run()
+    at.selectbox(key="fm_layer").set_value("conv1").run()
+    assert not at.exception
+    assert at.number_input(key="fm_channel").value == 0
+    assert np.isfinite([float(v) for v in _stats(at)]).all()
