@@ -268,3 +268,48 @@ def test_resnet_conv_grad_norms_match_torchvision_forward(random_handle) -> None
     assert all(p.grad is None for p in model.parameters())
     same = stacks.resnet_conv_grad_norms(random_handle, x, None)
     assert same.masked == pytest.approx(same.all_on)
+
+
+def test_degradation_shows_on_a_cheap_seeded_run(tmp_path, monkeypatch) -> None:
+    # A narrower, shorter cousin of the page's default run (measured: holds for seeds 0, 1, 2).
+    monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))
+    cfgs = stacks.degradation_configs(shallow=8, deep=20, widths=(4, 8, 16), seed=0)
+    settings = TrainSettings(steps=100, batch_size=16, lr=0.003, optimizer="adam", image_size=16, log_every=20,
+                             pool_size=256, seed=0)
+    final = {k: c.final_loss for k, c in stacks.train_stacks(cfgs, settings, cache=False).curves.items()}
+    assert final["plain-20"] > final["plain-8"]
+    assert final["residual-20"] <= final["residual-8"]
+    assert final["residual-20"] < final["plain-20"]
+    text = " ".join(stacks.explain_degradation(stacks.TrainResult(settings, {}, True)))
+    assert "ln 10 = 2.30" in text
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shipped_default_curves_match_the_defaults_and_show_degradation(seed: int, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))  # so only the shipped file can answer
+    configs, settings = stacks.default_degradation(seed)
+    result = stacks.find_run(configs, settings)
+    assert result is not None and result.source == "precomputed" and result.finished
+    final = {k: c.final_loss for k, c in result.curves.items()}
+    assert final["plain-32"] > final["plain-8"] and final["residual-32"] <= final["residual-8"]
+    lines = stacks.explain_degradation(result)
+    assert lines[0].startswith("Plain: the deeper net trains **worse**")
+    assert lines[1].startswith("Residual: the deeper net trains **better**")
+
+
+def _norms(residual: bool, out_grad: list[float], act: list[float], w_grad: list[float]) -> stacks.LayerNorms:
+    cfg = StackConfig(depth=8, residual=residual)
+    return stacks.LayerNorms(cfg, ["a", "b"], w_grad, out_grad, act, 2.3)
+
+
+def test_explain_init_reads_the_numbers() -> None:
+    lines = stacks.explain_init({
+        "plain": _norms(False, [2000.0, 1.0], [0.6, 0.6], [1500.0, 1.0]),
+        "residual": _norms(True, [1.0, 1.0], [1.0, 1e4], [0.01, 1.0]),
+    })
+    assert "grows steeply toward the input" in lines[0] and "2,000×" in lines[0]
+    assert "keeps its scale" in lines[0] and "different story" not in lines[0]
+    assert "keeps roughly its size" in lines[1] and "blows up" in lines[1]
+    assert "weight-gradient ratio (0.01) tells a different story" in lines[1]
+    fading = stacks.explain_init({"p": _norms(False, [0.01, 1.0], [1.0, 0.001], [0.01, 1.0])})[0]
+    assert "fades toward the input" in fading and "100× smaller" in fading and "forward signal fades" in fading
