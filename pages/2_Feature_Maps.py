@@ -60,25 +60,26 @@ order = featuremaps.channel_order(maps, sort)
 shrink = featuremaps.shrink_for(side)
 tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), shared=shared == "shared", order=order,
                          upscale=featuremaps.upscale_for(side // shrink))
-title = f"{layer}: all {channels} channels, {side}×{maps.shape[2]} each" + (", by mean" if sort else "")
-fig, png_bytes = figures.feature_tiles(tiled, title)
-event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="fm_tiles")
-_channel_from_click(event, tiled, "fm_channel")
-st.caption(f"Reading order, left to right; hover a tile for its channel, click it to pick it. "
-           f"Sent as one {png_bytes / 1024:.0f} KB PNG"
-           + (f" (tiles averaged {shrink}×{shrink} for the overview; the channel view below is full size)."
-              if shrink > 1 else "."))
-
-st.subheader("One channel over the picture")
-c1, c2, c3, c4 = st.columns(4)
-channel = int(c1.number_input(f"Channel (0 to {channels - 1})", 0, channels - 1, key="fm_channel"))
-stats = featuremaps.channel_stats(maps, channel)
-c2.metric("min", f"{stats['min']:.3g}")
-c3.metric("mean", f"{stats['mean']:.3g}")
-c4.metric("max", f"{stats['max']:.3g}")
-zrange = (float(maps.min()), float(maps.max())) if shared == "shared" else (stats["min"], stats["max"])
-st.plotly_chart(figures.channel_overlay(ft.picture, maps[channel], f"{layer}, channel {channel}", zrange),
-                width="stretch")
+title = f"{layer}: {channels} channels of {side}×{maps.shape[2]}" + (", by mean" if sort else "")
+fig, png_bytes = figures.feature_tiles(tiled, title, height=640)
+tiles_col, channel_col = st.columns(2)
+with tiles_col:
+    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="fm_tiles")
+    _channel_from_click(event, tiled, "fm_channel")
+    st.caption(f"Reading order, left to right; hover a tile for its channel number, click it to pick it. "
+               f"Sent as one {png_bytes / 1024:.0f} KB PNG"
+               + (f" (tiles averaged {shrink}×{shrink} for the overview; the channel view is full size)."
+                  if shrink > 1 else "."))
+with channel_col:
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+    channel = int(c1.number_input(f"Channel (0 to {channels - 1})", 0, channels - 1, key="fm_channel"))
+    stats = featuremaps.channel_stats(maps, channel)
+    c2.metric("min", f"{stats['min']:.3g}")
+    c3.metric("mean", f"{stats['mean']:.3g}")
+    c4.metric("max", f"{stats['max']:.3g}")
+    zrange = (float(maps.min()), float(maps.max())) if shared == "shared" else (stats["min"], stats["max"])
+    st.plotly_chart(figures.channel_overlay(ft.picture, maps[channel], f"{layer}, channel {channel} over the input",
+                                            zrange, height=540), width="stretch")
 
 st.subheader("Residual decomposition: H(x) = F(x) + x")
 default_block = featuremaps.resolve_layer(layer) if featuremaps.resolve_layer(layer) in BLOCK_NAMES else "layer1.0"
@@ -105,7 +106,9 @@ else:
     dtiled, biggest = featuremaps.signed_tile(featuremaps.shrink(diff, shrink), order=order,
                                               upscale=featuremaps.upscale_for(side // shrink))
     dfig, _ = figures.feature_tiles(dtiled, f"{layer}: ({common.mask_label(mask)}) minus (all shortcuts on)",
-                                    colorscale=figures.DIFF_COLORSCALE, colorbar_title="difference")
+                                    colorscale=figures.DIFF_COLORSCALE, colorbar_title="difference",
+                                    gap_rgb=figures.DIFF_GAP_RGB)
     st.plotly_chart(dfig, width="stretch", key="fm_diff")
-    st.caption(f"Red: larger than in the full network; blue: smaller; white: unchanged. Largest change {biggest:.3g}."
+    st.caption(f"Red: larger than in the full network; blue: smaller; white: unchanged (grey lines separate the "
+               f"channels). Largest change {biggest:.3g}."
                + (" Blocks before the first switched-off shortcut are unchanged." if mask[0] else ""))

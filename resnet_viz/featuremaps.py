@@ -59,6 +59,23 @@ class FeatureTrace:
         return self.layers[resolve_layer(layer)]
 
 
+def model_input(handle, image, center_crop: bool = True):
+    """(1, 3, H, W) normalised input and a sentence saying how it was made.
+
+    With the crop, the weights' own transforms (handle.preprocess) decide: ImageNet's resize-256/crop-224,
+    or the shapes checkpoint's resize-to-128. Without it, the whole image with its shorter side at image_size.
+    """
+    if not center_crop:
+        x = images.to_tensor(image, handle.mean, handle.std, size=handle.image_size, center_crop=False)
+        return x, images.describe_preprocessing(image.size, handle.image_size, center_crop=False)
+    x = handle.preprocess(image).unsqueeze(0)  # (1, 3, crop, crop)
+    resize, crop = getattr(handle.preprocess, "resize_size", None), getattr(handle.preprocess, "crop_size", None)
+    if resize and crop:
+        return x, (f"Resized the {image.width} × {image.height} image so its shorter side is {resize[0]} px, then "
+                   f"cropped the central {crop[0]} × {crop[0]} square (the weights' own transforms).")
+    return x, f"Preprocessed the {image.width} × {image.height} image with the weights' own transforms."
+
+
 def compute(handle, image, mask: Sequence[bool] | None = None, center_crop: bool = True) -> FeatureTrace:
     """ONE traced forward of `image` (PIL RGB) through handle's model under `mask`, kept as numpy.
 
@@ -68,7 +85,7 @@ def compute(handle, image, mask: Sequence[bool] | None = None, center_crop: bool
     """
     import torch
 
-    x = images.to_tensor(image, handle.mean, handle.std, size=handle.image_size, center_crop=center_crop)
+    x, how = model_input(handle, image, center_crop)
     tr = handle.trace(x, mask)  # no grad: nothing is kept for a backward pass
 
     def arr(t: torch.Tensor) -> np.ndarray:
@@ -82,7 +99,7 @@ def compute(handle, image, mask: Sequence[bool] | None = None, center_crop: bool
               for i, (name, b) in enumerate(tr.blocks.items())}
     return FeatureTrace(top5=top5, layers=layers, blocks=blocks, mask=tr.mask,
                         picture=images.denormalise(x, handle.mean, handle.std),
-                        preprocessing=images.describe_preprocessing(image.size, handle.image_size, center_crop))
+                        preprocessing=how)
 
 
 # ---------------------------------------------------------------- channels
