@@ -67,7 +67,7 @@ with tiles_col:
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="fm_tiles")
     _channel_from_click(event, tiled, "fm_channel")
     st.caption(f"Reading order, left to right; hover a tile for its channel number, click it to pick it. "
-               f"Sent as one {png_bytes / 1024:.0f} KB PNG"
+               f"Sent as one {png_bytes / 1024:.0f} KB PNG ({4 * -(-png_bytes // 3) / 1024:.0f} KB as base64)"
                + (f" (tiles averaged {shrink}×{shrink} for the overview; the channel view is full size)."
                   if shrink > 1 else "."))
 with channel_col:
