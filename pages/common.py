@@ -12,6 +12,7 @@ import io
 import streamlit as st
 from PIL import Image
 
+from pages.ui import t
 from resnet_viz import images, weights
 from resnet_viz.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.device import available_devices
@@ -39,6 +40,8 @@ PAGE_SPECS = [
     ("pages/2_Feature_Maps.py", "Feature maps", "🔬"),
     ("pages/3_Grad_CAM.py", "Grad-CAM", "🎯"),
     ("pages/4_Gradient_Flow.py", "Gradient flow", "📉"),
+    ("pages/5_Shortcut_Lab.py", "Shortcut Lab", "🧪"),
+    ("pages/6_Lecture.py", "Lecture", "🎓"),
 ]
 SOURCE_KEY = "weights_source"
 DEVICE_KEY = "device"
@@ -46,6 +49,7 @@ FILE_KEY = "weights_file"  # (name, bytes) of an uploaded checkpoint
 MASK_KEY = "mask"
 ALL_KEY = "shortcuts_all"
 IMAGE_KEY = "image"  # (name, bytes) of the chosen image; survives page changes
+SOURCE_LABELS = {"Samples": "common.from.samples", "Upload": "common.from.upload", "Camera": "common.from.camera"}
 
 
 def _digest(data: bytes) -> str:
@@ -71,6 +75,11 @@ def get_handle() -> weights.ModelHandle:
         return _load("auto", device, None, None)
 
 
+def weights_key(handle: weights.ModelHandle) -> str:
+    """Names the live weights for caches keyed by weights (one handle object per source/device/file)."""
+    return f"{handle.source}:{handle.device}:{id(handle)}"
+
+
 def get_mask() -> tuple[bool, ...]:
     """The sidebar's shortcut mask: one bool per block, all on by default."""
     return tuple(st.session_state.get(MASK_KEY, ALL_ON))
@@ -79,10 +88,10 @@ def get_mask() -> tuple[bool, ...]:
 def mask_label(mask: tuple[bool, ...]) -> str:
     """'all shortcuts on', 'all shortcuts off', or the blocks whose shortcut is off."""
     if all(mask):
-        return "all shortcuts on"
+        return t("common.mask.all_on")
     if not any(mask):
-        return "all shortcuts off"
-    return "shortcuts off in " + ", ".join(n for n, on in zip(BLOCK_NAMES, mask, strict=True) if not on)
+        return t("common.mask.all_off")
+    return t("common.mask.some_off", blocks=", ".join(n for n, on in zip(BLOCK_NAMES, mask, strict=True) if not on))
 
 
 def show_error(exc: BaseException, what: str = "") -> None:
@@ -96,9 +105,10 @@ def image_png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def image_download(img: Image.Image, name: str, label: str = "Download PNG") -> None:
+def image_download(img: Image.Image, name: str, label: str | None = None) -> None:
     """A download button for an image (for slides)."""
-    st.download_button(label, image_png(img), file_name=f"{name}.png", mime="image/png", key=f"dl_{name}")
+    st.download_button(label or t("common.download_png"), image_png(img), file_name=f"{name}.png",
+                       mime="image/png", key=f"dl_{name}")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -139,21 +149,21 @@ def pick_image(where=st.sidebar) -> Image.Image:
     if IMAGE_KEY not in st.session_state:
         st.session_state[IMAGE_KEY] = (samples[0].name, _sample_bytes(samples[0].name))
     with where.container(border=True):
-        st.markdown("**Image**")
-        how = st.radio("Image from", ["Samples", "Upload", "Camera"], horizontal=True, key="pick_how",
-                       label_visibility="collapsed")
+        st.markdown(f"**{t('common.image')}**")
+        how = st.radio(t("common.image_from"), ["Samples", "Upload", "Camera"], horizontal=True, key="pick_how",
+                       label_visibility="collapsed", format_func=lambda h: t(SOURCE_LABELS[h]))
         names = [s.name for s in samples]
         current = st.session_state[IMAGE_KEY][0]
         if how == "Samples":
-            st.selectbox("Sample", names, index=names.index(current) if current in names else 0,
+            st.selectbox(t("common.sample"), names, index=names.index(current) if current in names else 0,
                          key="pick_sample", on_change=_on_sample)
         elif how == "Upload":
-            st.file_uploader("Upload an image (JPEG, PNG, WebP, BMP, GIF, TIFF)", key="pick_upload",
+            st.file_uploader(t("common.upload"), key="pick_upload",
                              on_change=_on_upload, args=("pick_upload",))
         else:
-            st.camera_input("Take a photo", key="pick_camera", on_change=_on_upload, args=("pick_camera",))
+            st.camera_input(t("common.camera"), key="pick_camera", on_change=_on_upload, args=("pick_camera",))
         if "image_error" in st.session_state:
-            st.error(st.session_state["image_error"] + " The previous image is still in use.")
+            st.error(st.session_state["image_error"] + t("common.image_kept"))
         name, data = st.session_state[IMAGE_KEY]
         image = _decode(_digest(data), data)
         st.image(image, caption=f"{name} ({image.width}×{image.height})", width="stretch")
