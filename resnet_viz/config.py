@@ -25,6 +25,10 @@ class Defaults:
     # Giving up on an ImageNet download after this many seconds keeps an offline start fast.
     download_timeout_s: float = 3.0
     trace_cache_entries: int = 16
+    # Lesion study on held-out shapes: 17 lesioned networks each see every image, so n stays modest on a CPU;
+    # 64 px is the checkpoint's most frequent training size (objects keep their pixel size on any canvas).
+    lesion_n: int = 100
+    lesion_size: int = 64
 
 
 DEFAULTS = Defaults()

@@ -404,3 +404,47 @@ def resnet_grad_norms(layers: list[str], series: dict[str, list[float]],
                       legend={"orientation": "h", "y": -0.45})
     return style(fig, title, height=FIG_HEIGHT + 120)
 
+
+
+# ---- lesion study (Shortcut Lab) ----------------------------------------------------------------
+LESION_COLORS = {"intact": "#2CA02C", "no_shortcut": PLAIN_COLOR, "no_branch": RESIDUAL_COLOR, "no_shortcuts": "#555"}
+
+
+def lesion_chart(values: dict[str, float], names: dict[str, str], title: str, y_title: str,
+                 chance: float | None = None, height: int = FIG_HEIGHT) -> go.Figure:
+    """One bar per lesion variant, in percent: intact, then per block (shortcut removed / residual branch
+    removed, side by side), then all shortcuts removed; the intact value as a dotted reference line.
+
+    `values` maps lesion variant keys ("intact", "no_shortcut:layer1.0", ...) to [0, 1]; `names` gives the
+    legend and tick texts ("intact", "no_shortcut", "no_branch", "no_shortcuts", "chance").
+    """
+    blocks = [k.split(":", 1)[1] for k in values if k.startswith("no_shortcut:")]
+    pct = {k: 100 * v for k, v in values.items()}
+    fig = go.Figure()
+    ends = [("intact", names["intact"]), ("no_shortcuts", names["no_shortcuts"])]
+    for kind in ("no_shortcut", "no_branch"):
+        ys = [pct[f"{kind}:{b}"] for b in blocks]
+        fig.add_bar(x=blocks, y=ys, name=names[kind], marker_color=LESION_COLORS[kind],
+                    text=[f"{y:.0f}" for y in ys], textposition="outside", textfont={"size": FONT_SIZE - 2},
+                    cliponaxis=False, hovertemplate="%{x}: %{y:.1f}%<extra>" + names[kind] + "</extra>")
+    for key, label in ends:
+        fig.add_bar(x=[label], y=[pct[key]], name=label, marker_color=LESION_COLORS[key], showlegend=False,
+                    text=[f"{pct[key]:.0f}"], textposition="outside", textfont={"size": FONT_SIZE - 2},
+                    cliponaxis=False, hovertemplate="%{x}: %{y:.1f}%<extra></extra>")
+    order = [names["intact"], *blocks, names["no_shortcuts"]]
+    lines = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": pct["intact"], "y1": pct["intact"],
+              "line": {"color": LESION_COLORS["intact"], "dash": "dot", "width": 3}}]
+    notes = [{"xref": "paper", "x": 1, "y": pct["intact"], "yanchor": "bottom", "xanchor": "right",
+              "text": f"{names['intact']} {pct['intact']:.0f}%", "showarrow": False,
+              "font": {"size": FONT_SIZE, "color": LESION_COLORS["intact"]}}]
+    if chance:
+        lines.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 100 * chance, "y1": 100 * chance,
+                      "line": {"color": "#888", "dash": "dash", "width": 2}})
+        notes.append({"xref": "paper", "x": 0, "y": 100 * chance, "yanchor": "bottom", "xanchor": "left",
+                      "text": f"{names['chance']} {100 * chance:.0f}%", "showarrow": False,
+                      "font": {"size": FONT_SIZE - 2, "color": "#666"}})
+    fig.update_layout(shapes=lines, annotations=notes, barmode="group", bargap=0.25,
+                      xaxis={"categoryorder": "array", "categoryarray": order},
+                      yaxis={"title": y_title, "range": [0, 112]},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0.5, "xanchor": "center"})
+    return style(fig, title, height=height)

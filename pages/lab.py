@@ -1,0 +1,57 @@
+"""The Shortcut Lab's page-side pieces (cached study, chart, reading), shared by the lab and the Lecture pages."""
+
+import streamlit as st
+
+from pages import common
+from pages.ui import t
+from resnet_viz import figures, lesion
+from resnet_viz.config import DEFAULTS
+
+N_CHOICES = (DEFAULTS.lesion_n, 200, 500)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def study(weights_key: str, data: str, n: int, size: int | None, _handle) -> lesion.LesionResult:
+    # Per weights (the key) and evaluation set; the library adds a disk cache keyed by the parameters' hash.
+    return lesion.cached_run(_handle, data, n, size)
+
+
+def bar_names() -> dict[str, str]:
+    return {"intact": t("lab.bar.intact"), "no_shortcut": t("lab.bar.no_shortcut"),
+            "no_branch": t("lab.bar.no_branch"), "no_shortcuts": t("lab.bar.no_shortcuts"),
+            "chance": t("lab.bar.chance")}
+
+
+def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.FIG_HEIGHT):
+    """The lesion bar chart of the metric (accuracy / agreement) or of the intact top-1 probability."""
+    if what == "prob":
+        return figures.lesion_chart(res.prob, bar_names(), t("lab.chart.prob_title"), t("lab.axis.prob"),
+                                    height=height)
+    title = t("lab.chart.acc_title", n=res.n, size=res.image_size) if res.metric == "accuracy" else \
+        t("lab.chart.agree_title", n=res.n)
+    y = t("lab.axis.accuracy") if res.metric == "accuracy" else t("lab.axis.agreement")
+    return figures.lesion_chart(res.values, bar_names(), title, y, chance=res.chance or None, height=height)
+
+
+def reading(res: lesion.LesionResult) -> str:
+    """One paragraph, written from the measured numbers."""
+    s = {k: (100 * v if isinstance(v, float) else v) for k, v in lesion.summary(res).items()}
+    what = t("lab.read.accuracy") if res.metric == "accuracy" else t("lab.read.agreement")
+    parts = [t("lab.read.intact", what=what, **s),
+             t("lab.read.branch_small" if s["branch_drop"] <= 10 else "lab.read.branch_large", **s),
+             t("lab.read.shortcut", **s),
+             t("lab.read.collapse" if s["all_off"] <= max(s["chance"], 0) + 15 else "lab.read.survive", **s),
+             t("lab.read.not_plain")]
+    if res.data == "photos":
+        parts.append(t("lab.read.photos_note"))
+    return " ".join(parts)
+
+
+def load(handle, data: str, n: int) -> lesion.LesionResult | None:
+    try:
+        with st.spinner(t("lab.spinner")):
+            return study(f"{handle.source}:{id(handle.model)}", data, n, DEFAULTS.lesion_size if data == "shapes"
+                         else None, handle)
+    except (ValueError, RuntimeError) as exc:
+        common.show_error(exc, t("lab.error"))
+        return None

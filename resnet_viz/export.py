@@ -1,0 +1,54 @@
+"""Figures for slides: render plotly figures to PNG on the server (kaleido + a local Chromium), zipped.
+
+Kaleido is optional: without it, or without a Chrome/Chromium binary, `renderer()` says None and the pages
+point to the PNG button (camera icon) in each figure's own toolbar instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+import os
+import re
+import shutil
+import zipfile
+
+CHROME_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+SCALE = 2  # twice the on-screen pixels: sharp on a projector and in slides
+
+
+@functools.lru_cache(maxsize=1)
+def renderer() -> str | None:
+    """Path of the browser kaleido will drive, or None when server-side rendering is unavailable."""
+    if importlib.util.find_spec("kaleido") is None:
+        return None
+    path = os.environ.get("BROWSER_PATH")
+    if path and os.path.exists(path):
+        return path
+    for name in CHROME_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            os.environ["BROWSER_PATH"] = found  # kaleido's browser driver (choreographer) reads this
+            return found
+    return None
+
+
+def _filename(title: str, i: int) -> str:
+    stem = re.sub(r"[^\w\-]+", "_", title, flags=re.UNICODE).strip("_")[:60] or "figure"
+    return f"{i + 1:02d}_{stem}.png"
+
+
+def figures_zip(figs: dict, width: int = 1280, height: int | None = None) -> bytes:
+    """name -> plotly figure, rendered to PNG (offline) and zipped in order."""
+    if renderer() is None:
+        raise RuntimeError("No server-side renderer: install kaleido and Chromium, or use each figure's "
+                           "camera icon to save it as PNG.")
+    import plotly.io as pio
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, (name, fig) in enumerate(figs.items()):
+            h = height or fig.layout.height or 500
+            zf.writestr(_filename(name, i), pio.to_image(fig, format="png", width=width, height=h, scale=SCALE))
+    return buf.getvalue()
