@@ -2,43 +2,50 @@
 
 import streamlit as st
 
-from pages import common
+from pages import common, ui
+from pages.ui import t
 from resnet_viz import architecture, figures
 
-st.title("ResNet-18, stage by stage")
+st.title(t("arch.title"))
 handle = common.get_handle()
 c1, c2, c3 = st.columns([1, 1, 2])
-square = c3.toggle("Square input", value=True, key="arch_square")
-height = c1.number_input("Input height (px)", 32, 1024, 224, step=16, key="arch_h")
-width = height if square else c2.number_input("Input width (px)", 32, 1024, 224, step=16, key="arch_w")
+square = c3.toggle(t("arch.square"), value=True, key="arch_square")
+height = c1.number_input(t("arch.height"), 32, 1024, 224, step=16, key="arch_h")
+width = height if square else c2.number_input(t("arch.width"), 32, 1024, 224, step=16, key="arch_w")
 
 table = architecture.layer_table(handle.model, int(height), int(width))
 stages = architecture.stage_summary(table)
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Input", f"3×{table.in_h}×{table.in_w}")
-m2.metric("Parameters", f"{table.params:,}")
-m3.metric("Multiply-adds", f"{table.macs / 1e9:.2f} G")
-m4.metric("Receptive field of layer4", f"{table.row('layer4.1').rf} px")
+m1.metric(t("arch.m.input"), f"3×{table.in_h}×{table.in_w}")
+m2.metric(t("arch.m.params"), f"{table.params:,}")
+m3.metric(t("arch.m.macs"), f"{table.macs / 1e9:.2f} G")
+m4.metric(t("arch.m.rf"), f"{table.row('layer4.1').rf} px")
 
+shapes_fig = figures.stage_shapes(stages)
+shapes_fig.update_layout(title_text=t("arch.fig.shapes"), yaxis_title=t("arch.axis.channels"),
+                         yaxis2_title=t("arch.axis.height"))
+shapes_fig.update_traces(selector={"type": "bar"}, name=t("arch.axis.channels"))
+shapes_fig.update_traces(selector={"type": "scatter"}, name=t("arch.axis.height"))
+share_fig = figures.param_share(stages).update_layout(title_text=t("arch.fig.params"),
+                                                      xaxis_title=t("arch.axis.share"))
+blocks_fig = figures.block_diagram(architecture.block_summary(handle.model), common.get_mask())
+blocks_fig.update_layout(title_text=t("arch.fig.blocks"))
 left, right = st.columns(2)
-left.plotly_chart(figures.stage_shapes(stages), width="stretch")
-right.plotly_chart(figures.param_share(stages), width="stretch")
-st.plotly_chart(figures.block_diagram(architecture.block_summary(handle.model), common.get_mask()),
-                width="stretch")
-st.caption("The first block of layer2, layer3 and layer4 halves the map and doubles the channels, so its input x "
-           "no longer has F(x)'s shape: a 1×1 convolution with stride 2 (plus BatchNorm) reshapes the shortcut. "
-           "The other five shortcuts are plain identities.")
+left.plotly_chart(shapes_fig, width="stretch")
+right.plotly_chart(share_fig, width="stretch")
+st.plotly_chart(blocks_fig, width="stretch")
+st.caption(t("arch.projection"))
 
-st.subheader("How each size comes about")
-st.markdown("Every convolution and pooling layer shrinks its input by the same rule: "
-            "**out = floor((in + 2·padding − kernel) / stride) + 1**. "
-            "Worked through for your input (height, then width):")
+st.subheader(t("arch.how"))
+st.markdown(t("arch.formula"))
 st.table(architecture.worked_steps(table))
 
-st.subheader("Every layer")
-detail = st.toggle("Show the layers inside each block", value=False, key="arch_detail")
+st.subheader(t("arch.every"))
+detail = st.toggle(t("arch.detail"), value=False, key="arch_detail")
 rows = table.rows if detail else table.compact()
 st.dataframe([{"layer": r.name, "type": r.kind, "k/s/p": f"{r.kernel}/{r.stride}/{r.padding}" if r.kernel else "",
                "output C×H×W": r.shape, "parameters": r.params, "multiply-adds": r.macs,
                "receptive field": r.rf, "jump": r.jump, "path": r.path} for r in rows],
              width="stretch", hide_index=True, height=520)
+st.caption(t("arch.columns"))
+ui.figures_zip_button({"stage_shapes": shapes_fig, "parameters": share_fig, "blocks": blocks_fig}, "architecture")

@@ -88,7 +88,7 @@ def fig_features(ft):
 
 def fig_gradcam(handle, image):
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W), exactly what the model sees
-    cam = _cam(f"{handle.source}:{id(handle.model)}", common.image_key(), handle, x)
+    cam = _cam(common.weights_key(handle), common.image_key(), handle, x)
     picture = images.denormalise(x, handle.mean, handle.std)
     shown = {n: figures.cam_overlay_rgb(picture, attribution.for_display(cam.maps[n])) for n in STAGE_NAMES}
     fig = figures.cam_image_row(shown, t("lec.gradcam.fig", label=cam.label))
@@ -126,7 +126,7 @@ def present(fig, presenter: bool, height: int):
 
 
 def step_figure(name: str, handle, image):
-    weights_key = f"{handle.source}:{id(handle.model)}"
+    weights_key = common.weights_key(handle)
     if name == "degradation":
         return fig_degradation()
     if name == "stages":

@@ -50,7 +50,7 @@ def reading(res: lesion.LesionResult) -> str:
 def load(handle, data: str, n: int) -> lesion.LesionResult | None:
     try:
         with st.spinner(t("lab.spinner")):
-            return study(f"{handle.source}:{id(handle.model)}", data, n, DEFAULTS.lesion_size if data == "shapes"
+            return study(common.weights_key(handle), data, n, DEFAULTS.lesion_size if data == "shapes"
                          else None, handle)
     except (ValueError, RuntimeError) as exc:
         common.show_error(exc, t("lab.error"))

@@ -44,11 +44,19 @@ def figures_zip(figs: dict, width: int = 1280, height: int | None = None) -> byt
     if renderer() is None:
         raise RuntimeError("No server-side renderer: install kaleido and Chromium, or use each figure's "
                            "camera icon to save it as PNG.")
+    import tempfile
+    from pathlib import Path
+
     import plotly.io as pio
 
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i, (name, fig) in enumerate(figs.items()):
-            h = height or fig.layout.height or 500
-            zf.writestr(_filename(name, i), pio.to_image(fig, format="png", width=width, height=h, scale=SCALE))
+    names = [_filename(name, i) for i, name in enumerate(figs)]
+    heights = [height or fig.layout.height or 500 for fig in figs.values()]
+    with tempfile.TemporaryDirectory(prefix="resnet-viz-png-") as tmp:
+        paths = [Path(tmp) / n for n in names]
+        # One browser session for every figure: several times faster than one to_image call each.
+        pio.write_images(list(figs.values()), paths, format="png", width=width, height=heights, scale=SCALE)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in paths:
+                zf.write(path, path.name)
     return buf.getvalue()
