@@ -669,6 +669,21 @@ def chance_loss(settings: TrainSettings) -> float:
     return math.log(num_classes_for(settings.data))
 
 
+def degradation_shows(result: TrainResult) -> bool:
+    """True when the run shows the paper's pattern: the deep plain net ends above the shallow one, and the
+    deep residual net ends at or below the shallow one."""
+    final = {k: c.final_loss for k, c in result.curves.items()}
+    pairs = {}
+    for name, loss in final.items():
+        kind, depth = name.rsplit("-", 1)
+        pairs.setdefault(kind, []).append((int(depth), loss))
+    if set(pairs) != {"plain", "residual"} or any(len(v) != 2 for v in pairs.values()):
+        return False
+    (_, p_shallow), (_, p_deep) = sorted(pairs["plain"])
+    (_, r_shallow), (_, r_deep) = sorted(pairs["residual"])
+    return p_deep > p_shallow and r_deep <= r_shallow
+
+
 def explain_degradation(result: TrainResult) -> list[str]:
     """What the final training losses say: did depth hurt the plain nets, and did it hurt the residual ones?"""
     final = {k: c.final_loss for k, c in result.curves.items()}

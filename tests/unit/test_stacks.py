@@ -280,6 +280,13 @@ def test_degradation_shows_on_a_cheap_seeded_run(tmp_path, monkeypatch) -> None:
     assert final["plain-20"] > final["plain-8"]
     assert final["residual-20"] <= final["residual-8"]
     assert final["residual-20"] < final["plain-20"]
+    result = stacks.TrainResult(settings, {k: stacks.TrainCurve(k, cfgs[k], [], [100], [v]) for k, v in final.items()},
+                                True)
+    assert stacks.degradation_shows(result)
+    final["residual-20"] = final["residual-8"] + 0.1
+    worse = stacks.TrainResult(settings, {k: stacks.TrainCurve(k, cfgs[k], [], [100], [v]) for k, v in final.items()},
+                               True)
+    assert not stacks.degradation_shows(worse)
     text = " ".join(stacks.explain_degradation(stacks.TrainResult(settings, {}, True)))
     assert "ln 10 = 2.30" in text
 
@@ -292,6 +299,7 @@ def test_shipped_default_curves_match_the_defaults_and_show_degradation(seed: in
     assert result is not None and result.source == "precomputed" and result.finished
     final = {k: c.final_loss for k, c in result.curves.items()}
     assert final["plain-32"] > final["plain-8"] and final["residual-32"] <= final["residual-8"]
+    assert stacks.degradation_shows(result)
     lines = stacks.explain_degradation(result)
     assert lines[0].startswith("Plain: the deeper net trains **worse**")
     assert lines[1].startswith("Residual: the deeper net trains **better**")
