@@ -5,9 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Gradient_Flow.py")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # AppTest runs the page in this process; tiny convs on a busy 2-core machine are far faster on one thread.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture()
@@ -32,6 +42,7 @@ def test_page_runs_with_defaults(page) -> None:
 def test_train_live_draws_the_curves_and_caches_them(page, tmp_path) -> None:
     page.session_state["gf_steps"] = 20
     page.session_state["gf_deep"] = 20
+    page.session_state["gf_resnet"] = False  # Figure 1b is covered by the first test
     page.run()
     assert not page.exception
     assert any("Train live" in i.value for i in page.info)  # nothing cached for these settings yet
