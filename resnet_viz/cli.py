@@ -269,3 +269,32 @@ def _run_gradcam(args: argparse.Namespace) -> int:
         print(f"{name}: predicted {top_label} ({100 * top_p:.1f}%); Grad-CAM of {cam.label} "
               f"({100 * cam.prob:.1f}%) at {args.layer} -> {dst}")
     return 1 if failed else 0
+
+
+@command
+def add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="measure every speed goal side by side (table + JSON); ratios, not timed tests")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--json", default="", metavar="FILE", help="also write the results as one JSON object")
+    p.add_argument("--quick", action="store_true", help="smoke run: small inputs, few repetitions, no training run")
+    p.set_defaults(func=_run_bench)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from resnet_viz import bench
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: --device cuda, but torch sees no CUDA GPU here", file=sys.stderr)
+        return 2
+    result, rows = bench.run(bench.BenchSettings.make(args.device, args.quick),
+                             log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(bench.table(result, rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
