@@ -192,9 +192,14 @@ def read_checkpoint(data: bytes | str | Path) -> dict:
         obj = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = str(exc)
-        if "weights_only" in text or "Unsupported global" in text or "WeightsUnpickler" in text:
+        # Only a blocked GLOBAL (a class or function the pickle would call) is a refusal; torch's message also
+        # says "weights_only" for bytes that are no pickle at all ("Unsupported operand 255" for a JPEG).
+        if "unsupported global" in text.lower():
             raise WeightsError("Refused: this file contains Python objects other than tensors, which could run "
                                "code when loaded. Save a plain state_dict instead.") from exc
+        if "central directory" in text or "zip archive" in text:
+            raise WeightsError("This is not a readable PyTorch checkpoint: it is truncated or damaged (its zip "
+                               "index is missing). Please upload the complete file again.") from exc
         raise WeightsError(f"This is not a readable PyTorch checkpoint ({type(exc).__name__}).") from exc
     return _unwrap(obj)
 

@@ -93,15 +93,29 @@ def page(browser):
 
 
 def wait_idle(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished the current run (no running indicator), then let figures draw."""
+    """Wait until Streamlit has finished the current run, then let figures draw.
+
+    Idle means the app's script state is "notRunning" and no running indicator shows, three polls in a row:
+    right after a click the state can still read "notRunning" from the run before.
+    """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(300)
+    busy = page.locator('[data-testid="stApp"]:not([data-test-script-state="notRunning"]), '
+                        '[data-testid="stStatusWidget"]')
     deadline = time.monotonic() + timeout_ms / 1000
-    while time.monotonic() < deadline:
-        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
-            break
-        page.wait_for_timeout(200)
-    page.wait_for_timeout(1200)
+    calm = 0
+    while calm < 3 and time.monotonic() < deadline:
+        calm = 0 if busy.count() else calm + 1
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(400)
+
+
+def wait_text(scope, text: str, timeout_ms: int = 60_000) -> None:
+    """Wait (event-driven) until `text` shows inside the locator `scope`, then until the run ends."""
+    from playwright.sync_api import expect
+
+    expect(scope).to_contain_text(text, timeout=timeout_ms)
+    wait_idle(scope.page)
 
 
 def assert_no_error(page) -> None:
