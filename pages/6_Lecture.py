@@ -22,11 +22,11 @@ BODY_KEYS = {"degradation": "lec.degradation.body", "residual": "lec.residual.bo
 PRESENTER_CSS = """<style>
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {font-size: 1.55rem; line-height: 1.45;}
 [data-testid="stMarkdownContainer"] h2 {font-size: 2.6rem;}
-.block-container {padding-top: 2.2rem; padding-bottom: 0; max-width: 100%;}
+.block-container {padding-top: 3.6rem; padding-bottom: 0; max-width: 100%;}
 </style>"""
 NORMAL_CSS = """<style>
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {font-size: 1.15rem;}
-.block-container {padding-top: 2.6rem; padding-bottom: 0;}
+.block-container {padding-top: 3.6rem; padding-bottom: 0;}
 </style>"""
 
 
@@ -122,6 +122,7 @@ def present(fig, presenter: bool, height: int):
     fig.update_xaxes(tickfont_size=size, title_font_size=size)
     fig.update_yaxes(tickfont_size=size, title_font_size=size)
     fig.update_annotations(font_size=size)
+    fig.update_traces(textfont_size=size, selector={"type": "bar"})
     return fig
 
 
@@ -155,14 +156,14 @@ name = STEPS[step]
 
 nav = st.columns([1, 6, 1], vertical_alignment="center")
 nav[0].button(t("lec.prev"), on_click=_go, args=(-1,), disabled=step == 0, key="lec_prev", width="stretch")
-nav[1].markdown(f"<div style='text-align:center'><b>{t('lec.step', i=step + 1, n=len(STEPS))}</b> &nbsp; "
-                + " ".join("●" if i == step else "○" for i in range(len(STEPS))) + "</div>",
-                unsafe_allow_html=True)
+dots = " ".join("●" if i == step else "○" for i in range(len(STEPS)))
+nav[1].markdown(f"<div style='text-align:center; font-size:1.3rem'><b>{t('lec.step', i=step + 1, n=len(STEPS))}</b>"
+                f" &nbsp; {dots}</div>", unsafe_allow_html=True)
 nav[2].button(t("lec.next"), on_click=_go, args=(1,), disabled=step == len(STEPS) - 1, key="lec_next",
               type="primary", width="stretch")
 st.markdown(f"## {step + 1}. {t(TITLE_KEYS[name])}")
 
-text_col, fig_col = st.columns([2, 3] if not presenter else [5, 8], gap="large")
+text_col, fig_col = st.columns([2, 3], gap="large")
 height = 640 if presenter else 540
 try:
     with st.spinner(t("lec.computing")):
@@ -173,14 +174,15 @@ except (ValueError, RuntimeError, attribution.AttributionError) as exc:
 with text_col:
     st.markdown(t(BODY_KEYS[name]))
     if caption:
-        st.markdown(f"*{caption}*" if name != "lesion" else caption)
+        st.markdown(caption)
 with fig_col:
     if isinstance(fig, tuple):
         cols = st.columns(2)
         for col, f in zip(cols, fig, strict=True):
             col.plotly_chart(present(f, presenter, height - 80), width="stretch")
     elif fig is not None:
-        st.plotly_chart(present(fig, presenter, height), width="stretch")
+        # The x / F(x) / F(x)+x squares are width-bound: a shorter figure just drops empty space.
+        st.plotly_chart(present(fig, presenter, height * 3 // 4 if name == "block" else height), width="stretch")
 with text_col:
     figs = dict(enumerate(fig if isinstance(fig, tuple) else [fig] if fig is not None else []))
     ui.figures_zip_button({f"{name}_{i}": f for i, f in figs.items()}, f"lecture_{step + 1}_{name}")
