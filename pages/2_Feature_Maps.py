@@ -41,6 +41,8 @@ except ValueError as exc:
     common.show_error(exc, "This image cannot go through the network")
     st.stop()
 st.caption(f"{ft.preprocessing} Weights: {handle.describe()}; {common.mask_label(mask)}.")
+if ft.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.fallback)
+    st.warning(ft.note)
 
 left, right = st.columns([3, 2])
 left.plotly_chart(figures.cam_topk(ft.top5, f"Top-5 predictions ({common.mask_label(mask)})"), width="stretch")

@@ -94,6 +94,8 @@ scale = c4.selectbox("Colour map", figures.COLORSCALES, index=figures.COLORSCALE
                      if figures.CAM_COLORSCALE in figures.COLORSCALES else 0, key="cam_scale")
 
 cam = auto if target is None else _cam(w_key, img_key, mask, target, handle, x)
+if cam.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.fallback)
+    st.warning(cam.note)
 
 # ---- top-5 and the chosen stage
 left, right = st.columns([2, 3])

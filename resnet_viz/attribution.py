@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from resnet_viz import fallback
 from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
 from resnet_viz.forward import Mask, iter_blocks, normalise_mask, trace
 from resnet_viz.shapes import peak_cell_center
@@ -187,6 +188,7 @@ class GradCam:
     peaks: dict[str, tuple[float, float]]  # layer -> (row, col) centre of the strongest cell
     mask: Mask = (True,) * len(BLOCK_NAMES)
     seconds: float = 0.0
+    note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
 
 
 def grad_cam(handle: ModelHandle, x: Tensor, layers: Sequence[str] = STAGE_NAMES, target: int | str | None = None,
@@ -197,13 +199,12 @@ def grad_cam(handle: ModelHandle, x: Tensor, layers: Sequence[str] = STAGE_NAMES
     if x.shape[0] != 1:
         raise AttributionError("grad_cam takes one image; use cams_one_pass for a batch.")
     t0 = time.perf_counter()
-    with handle.lock:
-        x = x.to(handle.device)
-        if target is None or (isinstance(target, str) and target.strip().lower() in ("", "auto")):
-            idx = None
-        else:
-            idx = resolve_target(target, handle.labels)
-        logits, cams = cams_one_pass(handle.model, x, layers, idx, mask)
+    if target is None or (isinstance(target, str) and target.strip().lower() in ("", "auto")):
+        idx = None
+    else:
+        idx = resolve_target(target, handle.labels)
+    (logits, cams), note = fallback.run(handle.model, handle.device, handle.lock,
+                                        lambda model, device: cams_one_pass(model, x.to(device), layers, idx, mask))
     idx = resolve_target(idx, handle.labels, logits)
     hw = tuple(x.shape[-2:])
     raw = {n: c[0, 0].cpu().numpy() for n, c in cams.items()}
@@ -211,7 +212,7 @@ def grad_cam(handle: ModelHandle, x: Tensor, layers: Sequence[str] = STAGE_NAMES
                    top=top_k(logits, handle.labels), raw=raw,
                    maps={n: upsample(c, hw)[0, 0].cpu().numpy() for n, c in cams.items()},
                    peaks={n: tuple(float(v) for v in peak_cell_center(r, hw)) for n, r in raw.items()}, mask=mask,
-                   seconds=time.perf_counter() - t0)
+                   seconds=time.perf_counter() - t0, note=note)
 
 
 # ---------------------------------------------------------------- the private copy for captum

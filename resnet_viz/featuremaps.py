@@ -54,6 +54,7 @@ class FeatureTrace:
     picture: np.ndarray  # (H, W, 3) uint8: the exact picture the model saw
     mask: tuple[bool, ...]
     preprocessing: str  # one sentence saying how the image was resized / cropped
+    note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
 
     def maps(self, layer: str) -> np.ndarray:
         return self.layers[resolve_layer(layer)]
@@ -99,7 +100,7 @@ def compute(handle, image, mask: Sequence[bool] | None = None, center_crop: bool
               for i, (name, b) in enumerate(tr.blocks.items())}
     return FeatureTrace(top5=top5, layers=layers, blocks=blocks, mask=tr.mask,
                         picture=images.denormalise(x, handle.mean, handle.std),
-                        preprocessing=how)
+                        preprocessing=how, note=tr.note)
 
 
 # ---------------------------------------------------------------- channels

@@ -37,6 +37,7 @@ class Trace:
     layers: dict[str, Tensor] = field(default_factory=dict)
     blocks: dict[str, BlockTrace] = field(default_factory=dict)
     mask: Mask = ALL_ON
+    note: str = ""  # set by ModelHandle.trace when the request fell back to the CPU (resnet_viz.fallback)
 
 
 def normalise_mask(mask: Sequence[bool] | None, what: str = "mask") -> Mask:

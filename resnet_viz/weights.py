@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torchvision.models import ResNet18_Weights, resnet18
 from torchvision.transforms._presets import ImageClassification
 
+from resnet_viz import fallback
 from resnet_viz.config import DEFAULTS
 from resnet_viz.device import pick_device
 from resnet_viz.forward import Trace, trace
@@ -71,9 +72,14 @@ class ModelHandle:
 
     def trace(self, x: Tensor, mask: Sequence[bool] | None = None, branches: Sequence[bool] | None = None,
               grad: bool = False) -> Trace:
-        """Traced forward on this model, under its lock, on its device."""
-        with self.lock, torch.set_grad_enabled(grad):
-            return trace(self.model, x.to(self.device), mask, branches)
+        """Traced forward on this model, under its lock, on its device (the CPU if the GPU runs out of memory)."""
+        def forward(model: nn.Module, device: torch.device) -> Trace:
+            with torch.set_grad_enabled(grad):
+                return trace(model, x.to(device), mask, branches)
+
+        result, note = fallback.run(self.model, self.device, self.lock, forward)
+        result.note = note
+        return result
 
     def describe(self) -> str:
         return f"{DESCRIPTIONS.get(self.source, self.source)} on {self.device.type}"
