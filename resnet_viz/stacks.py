@@ -9,6 +9,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -104,6 +105,25 @@ class TrainSettings:
             raise ValueError(f"data must be one of {DATA_SOURCES}; got {self.data!r}")
         if self.image_size < 8:
             raise ValueError("image_size must be at least 8 (three stages halve it twice)")
+
+
+@contextmanager
+def torch_threads(n: int | None):
+    """Run the body with n intra-op CPU threads (None: leave torch's setting), then restore the old count.
+
+    Why: these stacks have 4-64 channels, too small to gain much from threads, and on a busy 2-core CPU
+    (a lecture laptop running the app, or a shared machine) two OpenMP threads that wait on each other were
+    measured 5-15x slower than one. torch keeps the count per process, so it is restored right after.
+    """
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -361,18 +381,21 @@ def init_batch(batch_size: int = 64, image_size: int = 32, seed: int = 0, data: 
 def compare_init(depth: int, batchnorm: bool = True, shortcut: str = "A", zero_init_residual: bool = False,
                  batch_size: int = 64, seed: int = 0, widths: tuple[int, int, int] = (16, 32, 64),
                  variants: tuple[str, ...] = ("plain", "residual"), data: str = "random",
-                 image_size: int = 32) -> dict[str, LayerNorms]:
-    """Init norms for plain and/or residual stacks of one depth, on the same batch and the same seed."""
+                 image_size: int = 32, threads: int | None = 1) -> dict[str, LayerNorms]:
+    """Init norms for plain and/or residual stacks of one depth, on the same batch and the same seed
+    (on `threads` CPU threads, see torch_threads)."""
     unknown = set(variants) - {"plain", "residual"}
     if unknown or not variants:
         raise ValueError(f"variants must be 'plain' and/or 'residual'; got {variants}")
     n_classes = num_classes_for(data)
     x, y = init_batch(batch_size, image_size, seed, data, n_classes)
     out = {}
-    for variant in variants:
-        cfg = StackConfig(depth=depth, residual=variant == "residual", batchnorm=batchnorm, shortcut=shortcut,
-                          zero_init_residual=zero_init_residual, widths=widths, num_classes=n_classes, seed=seed)
-        out[variant] = layer_norms(cfg, x, y)
+    with torch_threads(threads):
+        for variant in variants:
+            cfg = StackConfig(depth=depth, residual=variant == "residual", batchnorm=batchnorm, shortcut=shortcut,
+                              zero_init_residual=zero_init_residual, widths=widths, num_classes=n_classes,
+                              seed=seed)
+            out[variant] = layer_norms(cfg, x, y)
     return out
 
 
@@ -460,12 +483,12 @@ def _optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimiz
 
 
 def train_stacks(configs: dict[str, StackConfig], settings: TrainSettings, progress: ProgressFn | None = None,
-                 cache: bool = True, replay: bool = True) -> TrainResult:
+                 cache: bool = True, replay: bool = True, threads: int | None = 1) -> TrainResult:
     """Train every net on the same seeded batches, round-robin one logging window at a time, so that
     all curves grow together and a stop leaves them at the same step.
 
     With cache, a finished run is saved on disk and, with replay, a saved (or shipped) one is returned
-    instead of training again."""
+    instead of training again. Runs on `threads` CPU threads (see torch_threads)."""
     if not configs:
         raise ValueError("no networks to train")
     configs = _with_classes(configs, settings)
@@ -476,6 +499,12 @@ def train_stacks(configs: dict[str, StackConfig], settings: TrainSettings, progr
             if progress is not None:
                 progress(hit.curves, settings.steps, settings.steps)
             return hit
+    with torch_threads(threads):
+        return _train(configs, settings, progress, key if cache else None)
+
+
+def _train(configs: dict[str, StackConfig], settings: TrainSettings, progress: ProgressFn | None,
+           key: str | None) -> TrainResult:
     t0 = time.perf_counter()
     models = {k: build_stack(c).train() for k, c in configs.items()}
     opts = {k: _optimizer(m, settings) for k, m in models.items()}
@@ -493,7 +522,7 @@ def train_stacks(configs: dict[str, StackConfig], settings: TrainSettings, progr
             finished = False
             break
     result = TrainResult(settings, curves, finished, seconds=time.perf_counter() - t0)
-    if cache and finished:
+    if key is not None and finished:
         save_cached(key, result)
     return result
 

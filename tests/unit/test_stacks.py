@@ -321,3 +321,13 @@ def test_explain_init_reads_the_numbers() -> None:
     assert "weight-gradient ratio (0.01) tells a different story" in lines[1]
     fading = stacks.explain_init({"p": _norms(False, [0.01, 1.0], [1.0, 0.001], [0.01, 1.0])})[0]
     assert "fades toward the input" in fading and "100× smaller" in fading and "forward signal fades" in fading
+
+
+def test_torch_threads_restores_the_count_even_on_error() -> None:
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), stacks.torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+        raise RuntimeError("interrupted, as a Streamlit stop would")
+    assert torch.get_num_threads() == before
+    with stacks.torch_threads(None):
+        assert torch.get_num_threads() == before
