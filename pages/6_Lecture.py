@@ -51,15 +51,18 @@ def fig_degradation():
     configs, settings = stacks.default_degradation(0)
     run = stacks.find_run(configs, settings)
     if run is not None:
-        return figures.degradation_curves(run.curves, run.settings.steps, chance=stacks.chance_loss(run.settings),
-                                          title=t("lec.degradation.fig")), t("lec.degradation.caption_run")
+        fig = figures.degradation_curves(run.curves, run.settings.steps, chance=stacks.chance_loss(run.settings),
+                                         title=t("lec.degradation.fig"))
+        fig.update_layout(xaxis_title=t("lec.axis.step"), yaxis_title=t("lec.axis.loss"))
+        return fig, t("lec.degradation.caption_run")
     named = {f"{k}-20": v for k, v in _init_norms(20).items()}
     return figures.gradflow_profile(named), t("lec.degradation.caption_init")
 
 
 def fig_residual(ft):
     fig = figures.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks))
-    return fig.update_layout(title_text=t("lec.residual.fig")), t("lec.residual.caption")
+    fig.update_layout(title_text=t("lec.residual.fig"), xaxis_title=t("lec.axis.block"))
+    return fig, t("lec.residual.caption")
 
 
 def fig_block(ft):
@@ -74,7 +77,11 @@ def fig_block(ft):
 def fig_stages(handle):
     table = architecture.layer_table(handle.model, 224, 224)
     fig = figures.stage_shapes(architecture.stage_summary(table))
-    return fig.update_layout(title_text=t("lec.stages.fig")), t("lec.stages.caption", params=table.params)
+    fig.update_layout(title_text=t("lec.stages.fig"), yaxis_title=t("arch.axis.channels"),
+                      yaxis2_title=t("arch.axis.height"))
+    fig.update_traces(selector={"type": "bar"}, name=t("arch.axis.channels"))
+    fig.update_traces(selector={"type": "scatter"}, name=t("arch.axis.height"))
+    return fig, t("lec.stages.caption", params=table.params)
 
 
 def fig_features(ft):
@@ -91,13 +98,15 @@ def fig_gradcam(handle, image):
     cam = _cam(common.weights_key(handle), common.image_key(), handle, x)
     picture = images.denormalise(x, handle.mean, handle.std)
     shown = {n: figures.cam_overlay_rgb(picture, attribution.for_display(cam.maps[n])) for n in STAGE_NAMES}
-    fig = figures.cam_image_row(shown, t("lec.gradcam.fig", label=cam.label))
-    return fig, t("lec.gradcam.caption")
+    # Two rows of two: four in one row would leave each overlay too small for the back of a hall.
+    top = figures.cam_image_row(dict(list(shown.items())[:2]), t("lec.gradcam.fig", label=cam.label))
+    bottom = figures.cam_image_row(dict(list(shown.items())[2:]))
+    return [top, bottom], t("lec.gradcam.caption")
 
 
 def fig_off(on, off):
-    a = figures.cam_topk(on.top5, t("lec.off.fig_on"))
-    b = figures.cam_topk(off.top5, t("lec.off.fig_off"))
+    a = figures.cam_topk(on.top5, t("lec.off.fig_on")).update_layout(xaxis_title=t("lab.axis.prob"))
+    b = figures.cam_topk(off.top5, t("lec.off.fig_off")).update_layout(xaxis_title=t("lab.axis.prob"))
     same = on.top5[0][0] == off.top5[0][0]
     return (a, b), t("lec.off.caption_same" if same else "lec.off.caption_changed", on=on.top5[0][1],
                      off=off.top5[0][1], p=100 * off.top5[0][2])
@@ -176,7 +185,10 @@ with text_col:
     if caption:
         st.markdown(caption)
 with fig_col:
-    if isinstance(fig, tuple):
+    if isinstance(fig, list):  # stacked rows sharing the column's height
+        for i, f in enumerate(fig):
+            st.plotly_chart(present(f, presenter, height // 2 + (40 if i == 0 else -20)), width="stretch")
+    elif isinstance(fig, tuple):
         cols = st.columns(2)
         for col, f in zip(cols, fig, strict=True):
             col.plotly_chart(present(f, presenter, height - 80), width="stretch")
@@ -184,5 +196,5 @@ with fig_col:
         # The x / F(x) / F(x)+x squares are width-bound: a shorter figure just drops empty space.
         st.plotly_chart(present(fig, presenter, height * 3 // 4 if name == "block" else height), width="stretch")
 with text_col:
-    figs = dict(enumerate(fig if isinstance(fig, tuple) else [fig] if fig is not None else []))
+    figs = dict(enumerate(fig if isinstance(fig, tuple | list) else [fig] if fig is not None else []))
     ui.figures_zip_button({f"{name}_{i}": f for i, f in figs.items()}, f"lecture_{step + 1}_{name}")

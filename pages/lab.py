@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pages import common
-from pages.ui import t
+from pages.ui import lang, t
 from resnet_viz import figures, lesion
 from resnet_viz.config import DEFAULTS
 
@@ -46,7 +46,7 @@ def reading(res: lesion.LesionResult) -> str:
              t("lab.read.not_plain")]
     if res.data == "photos":
         parts.append(t("lab.read.photos_note"))
-    return " ".join(parts)
+    return ("" if lang() == "zh" else " ").join(parts)  # Chinese puts no space between sentences
 
 
 def load(handle, data: str, n: int) -> lesion.LesionResult | None:

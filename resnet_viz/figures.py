@@ -431,7 +431,7 @@ def lesion_chart(values: dict[str, float], names: dict[str, str], title: str, y_
         fig.add_bar(x=[label], y=[pct[key]], name=label, marker_color=LESION_COLORS[key], showlegend=False,
                     offset=-0.2, width=0.4,
                     text=[f"{pct[key]:.0f}%"], textposition="outside", textfont={"size": FONT_SIZE},
-                    cliponaxis=False, hovertemplate="%{x}: %{y:.1f}%<extra></extra>")
+                    constraintext="none", cliponaxis=False, hovertemplate="%{x}: %{y:.1f}%<extra></extra>")
     order = [names["intact"], *blocks, names["no_shortcuts"]]
     lines = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": pct["intact"], "y1": pct["intact"],
               "line": {"color": LESION_COLORS["intact"], "dash": "dot", "width": 3}}]
@@ -447,5 +447,5 @@ def lesion_chart(values: dict[str, float], names: dict[str, str], title: str, y_
     fig.update_layout(shapes=lines, annotations=notes,
                       xaxis={"categoryorder": "array", "categoryarray": order, "tickangle": -35},
                       yaxis={"title": y_title, "range": [0, 112]},
-                      legend={"orientation": "h", "y": -0.32, "yanchor": "top", "x": 0.5, "xanchor": "center"})
+                      legend={"orientation": "h", "y": -0.36, "yanchor": "top", "x": 0.5, "xanchor": "center"})
     return style(fig, title, height=height)
