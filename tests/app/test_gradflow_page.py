@@ -34,7 +34,7 @@ def test_page_runs_with_defaults(page) -> None:
     page.run()
     assert not page.exception, page.exception
     text = " ".join(m.value for m in page.markdown)
-    assert "plain-20" in text and "residual-20" in text
+    assert "**plain-20**" in text and "**residual-20**" in text
     assert "27.94" in text and "25.03" in text  # He et al. 2015, Table 2
     assert len(page.get("plotly_chart")) >= 2
 
@@ -53,3 +53,16 @@ def test_train_live_draws_the_curves_and_caches_them(page, tmp_path) -> None:
     assert list((tmp_path / "gradflow").glob("*.json"))
     page.run()  # a rerun replays the cache instead of training
     assert any("cache" in c.value for c in page.caption)
+
+
+def test_zero_init_without_batchnorm_is_explained(page) -> None:
+    page.session_state["gf_bn"] = False
+    page.session_state["gf_zero"] = True
+    page.session_state["gf_shortcut"] = "B"
+    page.session_state["gf_which"] = "residual"
+    page.session_state["gf_resnet"] = False
+    page.run()
+    assert not page.exception, page.exception
+    text = " ".join(m.value for m in page.markdown)
+    assert "**residual-20**" in text and "**plain-20**" not in text
+    assert "(without BatchNorm)" in text and "each block starts as the identity" in text
