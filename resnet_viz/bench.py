@@ -375,8 +375,25 @@ def _goal_text(key: str, value: float | None) -> str:
     return f"{op} {bound:g}: {'met' if ok else 'MISSED'}"
 
 
-def run(s: BenchSettings, log: Callable[[str], None] = print) -> tuple[dict, list[Row]]:
-    """Every measure in order; returns the JSON object and the table rows."""
+STEPS = ("trace", "gradcam", "payload", "pages", "gradflow")
+
+
+def _get(d: dict, *path):
+    """d[path[0]][path[1]]..., or None where a measure was skipped or failed."""
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def run(s: BenchSettings, log: Callable[[str], None] = print, only: tuple[str, ...] = STEPS
+        ) -> tuple[dict, list[Row]]:
+    """The measures in `only`, in order; returns the JSON object and the table rows.
+
+    A measure that fails is reported (row and details["errors"]) and the others still run: one broken page
+    must not cost the whole, slow, run.
+    """
     import torch
 
     from resnet_viz import weights
@@ -384,36 +401,41 @@ def run(s: BenchSettings, log: Callable[[str], None] = print) -> tuple[dict, lis
     torch.set_num_threads(os.cpu_count() or 1)
     handle = weights.load("random", device=s.device)
     x = torch.randn(1, 3, s.image_size, s.image_size, generator=torch.Generator().manual_seed(0)).to(handle.device)
+    steps = {"trace": lambda: bench_trace(handle, s), "gradcam": lambda: bench_gradcam(handle, x, s),
+             "payload": lambda: bench_payload(handle), "pages": lambda: bench_pages(s),
+             "gradflow": lambda: bench_gradflow(s)}
     rows: list[Row] = []
-    details: dict = {}
-    for name, step in (("trace", lambda: bench_trace(handle, s)), ("gradcam", lambda: bench_gradcam(handle, x, s)),
-                       ("payload", lambda: bench_payload(handle)), ("pages", lambda: bench_pages(s)),
-                       ("gradflow", lambda: bench_gradflow(s))):
+    details: dict = {"errors": {}}
+    for name in only:
         t0 = time.perf_counter()
-        details[name], new = step()
+        try:
+            details[name], new = steps[name]()
+        except Exception as exc:  # reported in the table and the JSON, never swallowed
+            details["errors"][name] = f"{type(exc).__name__}: {exc}"
+            new = [Row(name, f"FAILED: {type(exc).__name__}: {exc}"[:120])]
         log(f"... {name} measured in {time.perf_counter() - t0:.1f} s")
         rows += new
-    g, pages = details["gradcam"], details["pages"]
+    pages = details.get("pages", {})
     resnet_pages = [v["median_s"] for p, v in pages.items() if p in RESNET_PAGES]
     result = {
         "device": str(handle.device),
         "machine": machine(),
         "torch_threads": torch.get_num_threads(),
         "quick": s.quick,
-        "trace_overhead": details["trace"][f"batch{s.batches[0]}"]["ratio"],
-        "trace_overhead_batch16": details["trace"].get("batch16", {}).get("ratio"),
-        "gradcam_speedup_vs_captum": g["speedup_vs_captum"],
-        "gradcam_vs_lower_bound": g["vs_lower_bound"],
-        "gradcam_speedup_vs_pytorch_grad_cam": g["speedup_vs_pytorch_grad_cam"],
-        "gradcam_max_abs_diff": g["max_abs_diff"],
-        "gradcam_maps_equal": g["equal"],
-        "layer1_payload_kb": details["payload"]["layer1"]["figure_json_kb"],
-        "layer1_png_kb": details["payload"]["layer1"]["png_kb"],
-        "layer4_payload_kb": details["payload"]["layer4"]["figure_json_kb"],
-        "page_warm_s_max": max(v["median_s"] for v in pages.values()),
+        "trace_overhead": _get(details, "trace", f"batch{s.batches[0]}", "ratio"),
+        "trace_overhead_batch16": _get(details, "trace", "batch16", "ratio"),
+        "gradcam_speedup_vs_captum": _get(details, "gradcam", "speedup_vs_captum"),
+        "gradcam_vs_lower_bound": _get(details, "gradcam", "vs_lower_bound"),
+        "gradcam_speedup_vs_pytorch_grad_cam": _get(details, "gradcam", "speedup_vs_pytorch_grad_cam"),
+        "gradcam_max_abs_diff": _get(details, "gradcam", "max_abs_diff"),
+        "gradcam_maps_equal": _get(details, "gradcam", "equal"),
+        "layer1_payload_kb": _get(details, "payload", "layer1", "figure_json_kb"),
+        "layer1_png_kb": _get(details, "payload", "layer1", "png_kb"),
+        "layer4_payload_kb": _get(details, "payload", "layer4", "figure_json_kb"),
+        "page_warm_s_max": max(v["median_s"] for v in pages.values()) if pages else None,
         "page_warm_s_max_resnet18": max(resnet_pages) if resnet_pages else None,
-        "gradflow_init_s": details["gradflow"]["init"]["median_s"],
-        "degradation_s": details["gradflow"].get("degradation", {}).get("seconds"),
+        "gradflow_init_s": _get(details, "gradflow", "init", "median_s"),
+        "degradation_s": _get(details, "gradflow", "degradation", "seconds"),
         "pytorch_grad_cam": _version("grad-cam"),
         "details": details,
     }
@@ -449,6 +471,8 @@ def table(result: dict, rows: list[Row]) -> str:
         value = result[key]
         shown = "null" if value is None else f"{value:.3g}"
         lines.append(f"  {key:<28}{shown:>10}   {_goal_text(key, value)}")
+    for name, err in result["details"]["errors"].items():
+        lines.append(f"  {name} FAILED: {err}")
     if result["pytorch_grad_cam"] is None:
         lines.append("  pytorch-grad-cam: not installed, so its row is missing (pip install grad-cam)")
     return "\n".join(lines)
