@@ -277,6 +277,7 @@ def add_bench(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--json", default="", metavar="FILE", help="also write the results as one JSON object")
     p.add_argument("--quick", action="store_true", help="smoke run: small inputs, few repetitions, no training run")
+    p.add_argument("--only", default="", help="comma-separated measures to run: trace,gradcam,payload,pages,gradflow")
     p.set_defaults(func=_run_bench)
 
 
@@ -291,10 +292,15 @@ def _run_bench(args: argparse.Namespace) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda, but torch sees no CUDA GPU here", file=sys.stderr)
         return 2
+    only = tuple(m for m in args.only.split(",") if m) or bench.STEPS
+    unknown = set(only) - set(bench.STEPS)
+    if unknown:
+        print(f"error: unknown measure {sorted(unknown)[0]!r}; choose from {', '.join(bench.STEPS)}", file=sys.stderr)
+        return 2
     result, rows = bench.run(bench.BenchSettings.make(args.device, args.quick),
-                             log=lambda m: print(m, file=sys.stderr, flush=True))
+                             log=lambda m: print(m, file=sys.stderr, flush=True), only=only)
     print(bench.table(result, rows))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
-    return 0
+    return 1 if result["details"]["errors"] else 0
