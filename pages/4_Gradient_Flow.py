@@ -25,6 +25,11 @@ def init_norms(depth: int, variants: tuple[str, ...], bn: bool, shortcut: str, z
                                batch_size=batch, seed=seed, variants=variants)
 
 
+@st.cache_data(max_entries=16, show_spinner="Gradients at 32 nearby inputs…")
+def gradient_correlation(depth: int, bn: bool, shortcut: str, seed: int) -> dict[str, list[float]]:
+    return stacks.compare_correlation(depth, batchnorm=bn, shortcut=shortcut, seed=seed)
+
+
 # ---- Figure 1 ------------------------------------------------------------------------------------------
 st.header("1 · Gradient norm per layer at initialisation")
 c = st.columns([1, 1.3, 1, 1.3, 1, 1, 1])
@@ -81,6 +86,19 @@ with st.expander("Who claims what, and what these numbers say", expanded=False):
         "ImageNet, top-1 error (10-crop testing), from He et al. 2015, Table 2: plain-18 **27.94 %**, plain-34 "
         "**28.54 %** (deeper is worse), ResNet-18 **27.88 %**, ResNet-34 **25.03 %** (deeper is better)."
     )
+
+with st.expander("Shattered gradients (Balduzzi et al. 2017)", expanded=False):
+    st.markdown("Take inputs on a straight line between two random images and compare the gradient of one output "
+                "with respect to neighbouring inputs. A smooth function gives nearly the same gradient to "
+                "neighbours; a deep plain net gives gradients that look like white noise, which an optimiser "
+                "following them can hardly use.")
+    if st.toggle("Compute for this depth", value=False, key="gf_shatter"):
+        corr = gradient_correlation(depth, bn, shortcut, seed)
+        st.plotly_chart(figures.gradient_correlation_chart(corr, 32), width="stretch")
+        p_lab, r_lab = f"plain-{depth}", f"residual-{depth}"
+        st.markdown(f"Neighbouring inputs' gradients correlate **{corr[p_lab][0]:.2f}** in {p_lab} and "
+                    f"**{corr[r_lab][0]:.2f}** in {r_lab} (1 = identical, 0 = unrelated); 32 points, "
+                    "one output logit, at initialisation.")
 
 # ---- Figure 1b -----------------------------------------------------------------------------------------
 st.header("1b · The same question in ResNet-18")

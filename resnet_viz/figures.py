@@ -449,3 +449,18 @@ def lesion_chart(values: dict[str, float], names: dict[str, str], title: str, y_
                       yaxis={"title": y_title, "range": [0, 112]},
                       legend={"orientation": "h", "y": -0.36, "yanchor": "top", "x": 0.5, "xanchor": "center"})
     return style(fig, title, height=height)
+
+
+def gradient_correlation_chart(series: dict[str, list[float]], n_points: int) -> go.Figure:
+    """Shattered gradients: mean correlation between the input gradients of points k steps apart on a line
+    of n_points inputs, one line per network (plain red, residual blue)."""
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_scatter(x=list(range(1, len(values) + 1)), y=list(values), mode="lines+markers",
+                        name=f"{name}: neighbours {values[0]:.2f}",
+                        line={"width": 4, "color": _variant_colour(name)}, marker={"size": 8})
+    fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})
+    fig.update_layout(xaxis={"title": f"distance along the line (steps of 1/{n_points})"},
+                      yaxis={"title": "correlation of input gradients", "range": [-0.1, 1.02]},
+                      legend={"orientation": "h", "y": -0.25})
+    return style(fig, "Shattered gradients: do nearby inputs get similar gradients?", height=FIG_HEIGHT)

@@ -399,6 +399,48 @@ def compare_init(depth: int, batchnorm: bool = True, shortcut: str = "A", zero_i
     return out
 
 
+def gradient_correlation(cfg: StackConfig, n_points: int = 32, image_size: int = 32, max_lag: int = 16,
+                         threads: int | None = 1) -> list[float]:
+    """Shattered gradients (Balduzzi et al. 2017): how alike the input gradients of nearby inputs are.
+
+    Inputs x_i = x0 + (i / n) d on a line (x0, d standard normal), gradient g_i = d(logit 0)/d(x_i) of a freshly
+    initialised net. Returns the mean Pearson correlation of g_i with g_(i+k) for lags k = 1..max_lag: near 1
+    for a smooth function, near 0 for gradients like white noise. BatchNorm uses the statistics of the n
+    points (one pass in training mode), then is frozen, so each point's gradient is its own.
+    """
+    if n_points < 3 or not 1 <= max_lag < n_points:
+        raise ValueError("need at least 3 points and 1 <= max_lag < n_points")
+    gen = torch.Generator().manual_seed(cfg.seed + 7)
+    x0 = torch.randn(1, 3, image_size, image_size, generator=gen)
+    d = torch.randn(1, 3, image_size, image_size, generator=gen)
+    t = torch.arange(n_points, dtype=torch.float32).view(-1, 1, 1, 1) / n_points
+    x = (x0 + t * d).requires_grad_(True)  # (n, 3, S, S)
+    with torch_threads(threads):
+        model = build_stack(cfg)
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.momentum = None  # cumulative average: after one pass, exactly this batch's statistics
+            model.train()(x)
+        model.eval()
+        (g,) = torch.autograd.grad(model(x)[:, 0].sum(), x)
+    g = g.flatten(1)  # (n, 3*S*S)
+    g = (g - g.mean(1, keepdim=True)) / (g.std(1, keepdim=True) + 1e-12)
+    corr = (g @ g.T) / (g.shape[1] - 1)  # (n, n) Pearson correlations
+    return [float(torch.diagonal(corr, k).mean()) for k in range(1, max_lag + 1)]
+
+
+def compare_correlation(depth: int, batchnorm: bool = True, shortcut: str = "A", seed: int = 0,
+                        widths: tuple[int, int, int] = (16, 32, 64)) -> dict[str, list[float]]:
+    """gradient_correlation for the plain and the residual stack of one depth, keyed by their labels."""
+    out = {}
+    for residual in (False, True):
+        cfg = StackConfig(depth=depth, residual=residual, batchnorm=batchnorm, shortcut=shortcut, widths=widths,
+                          seed=seed)
+        out[cfg.label] = gradient_correlation(cfg)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Short training runs
 

@@ -61,8 +61,10 @@ def test_zero_init_without_batchnorm_is_explained(page) -> None:
     page.session_state["gf_shortcut"] = "B"
     page.session_state["gf_which"] = "residual"
     page.session_state["gf_resnet"] = False
+    page.session_state["gf_shatter"] = True
     page.run()
     assert not page.exception, page.exception
     text = " ".join(m.value for m in page.markdown)
     assert "**residual-20**" in text and "**plain-20**" not in text
     assert "(without BatchNorm)" in text and "each block starts as the identity" in text
+    assert "Neighbouring inputs' gradients correlate" in text

@@ -331,3 +331,34 @@ def test_torch_threads_restores_the_count_even_on_error() -> None:
     assert torch.get_num_threads() == before
     with stacks.torch_threads(None):
         assert torch.get_num_threads() == before
+
+
+def test_gradient_correlation_matches_per_point_gradients() -> None:
+    cfg = StackConfig(depth=8, widths=(4, 8, 8), seed=2)
+    got = stacks.gradient_correlation(cfg, n_points=6, image_size=16, max_lag=2)
+    # Reference: the same line of inputs, BatchNorm frozen at the line's statistics, one point at a time.
+    gen = torch.Generator().manual_seed(cfg.seed + 7)
+    x0, d = torch.randn(1, 3, 16, 16, generator=gen), torch.randn(1, 3, 16, 16, generator=gen)
+    xs = [x0 + (i / 6) * d for i in range(6)]
+    model = build_stack(cfg)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = None
+    with torch.no_grad():
+        model.train()(torch.cat(xs))
+    model.eval()
+    grads = []
+    for x in xs:
+        x = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(model(x)[0, 0], x)
+        grads.append(g.flatten())
+    ref = [sum(torch.corrcoef(torch.stack([grads[i], grads[i + k]]))[0, 1].item() for i in range(6 - k)) / (6 - k)
+           for k in (1, 2)]
+    assert got == pytest.approx(ref, abs=1e-5)
+
+
+def test_plain_gradients_shatter_and_residual_ones_do_not() -> None:
+    corr = stacks.compare_correlation(56, batchnorm=True)
+    # Measured (seed 0): neighbouring inputs' gradients correlate 0.003 in plain-56 and 0.53 in residual-56.
+    assert abs(corr["plain-56"][0]) < 0.05
+    assert corr["residual-56"][0] > 0.3
