@@ -54,7 +54,8 @@ def fig_degradation():
         fig = figures.degradation_curves(run.curves, run.settings.steps, chance=stacks.chance_loss(run.settings),
                                          title=t("lec.degradation.fig"))
         fig.update_layout(xaxis_title=t("lec.axis.step"), yaxis_title=t("lec.axis.loss"))
-        return fig, t("lec.degradation.caption_run")
+        shows = stacks.degradation_shows(run)  # the caption only claims what this run shows
+        return fig, t("lec.degradation.caption_run" if shows else "lec.degradation.caption_noshow")
     named = {f"{k}-20": v for k, v in _init_norms(20).items()}
     return figures.gradflow_profile(named), t("lec.degradation.caption_init")
 
