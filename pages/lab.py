@@ -36,10 +36,10 @@ def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.
 def reading(res: lesion.LesionResult) -> str:
     """One paragraph, written from the measured numbers."""
     s = {k: (100 * v if isinstance(v, float) else v) for k, v in lesion.summary(res).items()}
-    what = t("lab.read.accuracy") if res.metric == "accuracy" else t("lab.read.agreement")
     # Judged against the network's skill above chance, so a weak checkpoint is read on its own scale.
     skill = max(s["intact"] - s["chance"], 1e-9)
-    parts = [t("lab.read.intact", what=what, **s),
+    first = t("lab.read.intact", **s) if res.metric == "accuracy" else t("lab.read.intact_agree", **s)
+    parts = [first,
              t("lab.read.branch_small" if s["branch_drop"] <= 0.3 * skill else "lab.read.branch_large", **s),
              t("lab.read.shortcut", **s),
              t("lab.read.collapse" if s["all_off"] - s["chance"] <= 0.25 * skill else "lab.read.survive", **s),
