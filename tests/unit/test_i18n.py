@@ -56,3 +56,10 @@ def test_t_fills_placeholders_and_falls_back():
     assert i18n.t("no.such.key", "zh") == "no.such.key"
     with pytest.raises(ValueError, match="Unknown language"):
         i18n.t("lec.step", "fr")
+
+
+def test_chinese_has_no_fake_italics():
+    # Browsers slant CJK glyphs artificially for *emphasis*, which reads badly; the Chinese uses bold instead.
+    italic_cjk = re.compile(r"(?<!\*)\*(?!\*)[^*]*[\u4e00-\u9fff][^*]*(?<!\*)\*(?!\*)")
+    bad = {k: v for k, v in i18n.texts("zh").items() if italic_cjk.search(v.replace("**", "")) or "***" in v}
+    assert not bad, bad
