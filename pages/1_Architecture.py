@@ -31,9 +31,9 @@ share_fig = figures.param_share(stages).update_layout(title_text=t("arch.fig.par
 blocks_fig = figures.block_diagram(architecture.block_summary(handle.model), common.get_mask())
 blocks_fig.update_layout(title_text=t("arch.fig.blocks"))
 left, right = st.columns(2)
-left.plotly_chart(shapes_fig, width="stretch")
-right.plotly_chart(share_fig, width="stretch")
-st.plotly_chart(blocks_fig, width="stretch")
+left.plotly_chart(shapes_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+right.plotly_chart(share_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+st.plotly_chart(blocks_fig, width="stretch", config=ui.PLOTLY_CONFIG)
 st.caption(t("arch.projection"))
 
 st.subheader(t("arch.how"))

@@ -28,10 +28,10 @@ m[2].metric(t("lab.m.shortcut_mean"), f"{100 * s['shortcut_mean']:.1f}%",
             f"{-100 * s['shortcut_drop']:+.1f}", delta_color="normal")
 m[3].metric(t("lab.m.all_off"), f"{100 * s['all_off']:.1f}%", f"{100 * (s['all_off'] - s['intact']):+.1f}")
 figs = {"lesion": lab.chart(res)}
-st.plotly_chart(figs["lesion"], width="stretch")
+st.plotly_chart(figs["lesion"], width="stretch", config=ui.PLOTLY_CONFIG)
 st.markdown(lab.reading(res))
 if res.data == "photos":
     figs["lesion_probability"] = lab.chart(res, "prob")
-    st.plotly_chart(figs["lesion_probability"], width="stretch")
+    st.plotly_chart(figs["lesion_probability"], width="stretch", config=ui.PLOTLY_CONFIG)
 st.caption(t("lab.how", n=res.n, seconds=res.seconds, weights=handle.describe()))
 ui.figures_zip_button(figs, "shortcut_lab")

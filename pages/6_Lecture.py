@@ -136,6 +136,10 @@ def present(fig, presenter: bool, height: int):
     return fig
 
 
+def show(where, fig, height: int) -> None:
+    where.plotly_chart(present(fig, presenter, height), width="stretch", config=ui.PLOTLY_CONFIG)
+
+
 def step_figure(name: str, handle, image):
     weights_key = common.weights_key(handle)
     if name == "degradation":
@@ -188,14 +192,13 @@ with text_col:
 with fig_col:
     if isinstance(fig, list):  # stacked rows sharing the column's height
         for i, f in enumerate(fig):
-            st.plotly_chart(present(f, presenter, height // 2 + (40 if i == 0 else -20)), width="stretch")
+            show(st, f, height // 2 + (40 if i == 0 else -20))
     elif isinstance(fig, tuple):
-        cols = st.columns(2)
-        for col, f in zip(cols, fig, strict=True):
-            col.plotly_chart(present(f, presenter, height - 80), width="stretch")
+        for col, f in zip(st.columns(2), fig, strict=True):
+            show(col, f, height - 80)
     elif fig is not None:
         # The x / F(x) / F(x)+x squares are width-bound: a shorter figure just drops empty space.
-        st.plotly_chart(present(fig, presenter, height * 3 // 4 if name == "block" else height), width="stretch")
+        show(st, fig, height * 3 // 4 if name == "block" else height)
 with text_col:
     figs = dict(enumerate(fig if isinstance(fig, tuple | list) else [fig] if fig is not None else []))
     ui.figures_zip_button({f"{name}_{i}": f for i, f in figs.items()}, f"lecture_{step + 1}_{name}")

@@ -17,6 +17,8 @@ PAGE_TITLE_KEYS = {
     "pages/5_Shortcut_Lab.py": "nav.shortcut_lab",
     "pages/6_Lecture.py": "nav.lecture",
 }
+# The camera icon in every figure's toolbar saves a PNG; at twice the on-screen pixels it stays sharp on a slide.
+PLOTLY_CONFIG = {"toImageButtonOptions": {"format": "png", "scale": 2}}
 WEIGHTS_KEYS = {"auto": "weights.auto", "imagenet": "weights.imagenet", "shapes": "weights.shapes",
                 "random": "weights.random", "file": "weights.file"}
 
