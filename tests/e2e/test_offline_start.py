@@ -24,9 +24,9 @@ LIMIT_S = 10.0
 
 
 def _limit_s() -> float:
-    """10 s; on a machine already running more than one busy process per core, 10 s scaled by that overload."""
+    """10 s; on a machine already running more than one busy process per core, scaled by that overload (at most 2x)."""
     overload = os.getloadavg()[0] / (os.cpu_count() or 1)
-    return LIMIT_S * max(1.0, overload)
+    return LIMIT_S * min(2.0, max(1.0, overload))
 
 
 @pytest.fixture
