@@ -9,7 +9,8 @@ import math
 from resnet_viz.__main__ import main
 
 NUMBERS = ("trace_overhead", "gradcam_speedup_vs_captum", "gradcam_vs_lower_bound", "layer1_payload_kb",
-           "page_warm_s_max", "gradflow_init_s", "peak_rss_mb")
+           "page_warm_s_max", "gradflow_init_s", "peak_rss_mb", "trace_overhead_min", "gradcam_speedup_vs_captum_min",
+           "gradcam_vs_lower_bound_min")
 
 
 def test_quick_bench_writes_every_key_and_checks_the_maps(tmp_path, capsys):
@@ -24,6 +25,9 @@ def test_quick_bench_writes_every_key_and_checks_the_maps(tmp_path, capsys):
     assert result["details"]["gradcam"]["checked"] is True
     assert result["gradcam_maps_equal"]["captum"] is True
     assert result["gradcam_max_abs_diff"]["captum"] < 1e-4
+    # Counted, not timed: one pass does exactly the lower bound's arithmetic, and captum's four calls more than 3x.
+    flops = result["gradcam_gflops"]
+    assert flops["one pass"] == flops["lower bound"] and flops["4x captum"] > 3 * flops["one pass"]
     if result["pytorch_grad_cam"] is not None:
         assert result["gradcam_maps_equal"]["pytorch_grad_cam"] is True
     else:
