@@ -77,6 +77,7 @@ def add_train_shapes(sub):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--init", default=None, help="continue training from this checkpoint")
     p.set_defaults(func=_run_train_shapes)
 
 
@@ -91,7 +92,7 @@ def _run_train_shapes(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     command = "python -m resnet_viz " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     train.train(args.out, args.minutes, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
-                eval_size=args.size, command=command, log=lambda m: print(m, flush=True))
+                eval_size=args.size, command=command, log=lambda m: print(m, flush=True), init=args.init)
     return 0
 
 

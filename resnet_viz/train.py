@@ -1,0 +1,208 @@
+"""Train and evaluate torchvision's ResNet-18 on the synthetic shapes data (the offline `shapes` checkpoint).
+
+Training runs for a wall-clock budget with a cosine learning rate over that time, on canvases of varying size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.models import resnet18
+
+from resnet_viz import shapes
+from resnet_viz.config import BLOCK_NAMES
+
+# Canvas sizes for training batches and how often each is drawn: mostly small (fast), some large so the
+# network meets big canvases with mostly background, as the app shows it.
+TRAIN_SIZES: tuple[int, ...] = (64, 80, 96, 128)
+TRAIN_SIZE_WEIGHTS: tuple[float, ...] = (0.55, 0.15, 0.15, 0.15)
+
+
+def build_model(num_classes: int = len(shapes.CLASSES), seed: int = 0) -> nn.Module:
+    """torchvision's resnet18, unchanged, with a seeded initialisation."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return resnet18(num_classes=num_classes)
+
+
+def to_tensor(imgs: np.ndarray, mean: Sequence[float] = shapes.MEAN, std: Sequence[float] = shapes.STD) -> Tensor:
+    """Uint8 images (B, H, W, 3) -> normalised float tensor (B, 3, H, W)."""
+    x = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2).float() / 255.0
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, meta: dict) -> None:
+    """Write the float16 state dict to `path` and its metadata to the same name with .json."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a reader never sees half a file
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
+    """Read a checkpoint written by `save_checkpoint` back as a float32 model in eval mode, plus metadata."""
+    path = Path(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    model = resnet18(num_classes=len(meta["classes"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.eval(), meta
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, imgs: np.ndarray, labels: np.ndarray, mask: Sequence[bool] | None = None,
+             batch_size: int = 50) -> float:
+    """Top-1 accuracy of `model` (eval mode) on uint8 images, with an optional shortcut mask."""
+    from resnet_viz.forward import trace
+
+    correct = 0
+    for i in range(0, len(imgs), batch_size):
+        x = to_tensor(imgs[i:i + batch_size])
+        pred = trace(model, x, mask).logits.argmax(1).numpy()
+        correct += int((pred == labels[i:i + batch_size]).sum())
+    return correct / len(imgs)
+
+
+def train(out: str | Path, minutes: float, seed: int = shapes.TRAIN_SEED, batch_size: int = 32,
+          lr: float = 1e-3, weight_decay: float = 0.05, save_every_min: float = 5.0, eval_n: int = 200,
+          eval_size: int = shapes.HELDOUT_SIZE, command: str = "", log: Callable[[str], None] = print,
+          init: str | Path | None = None) -> dict:
+    """Train for `minutes` of wall time; save a checkpoint every `save_every_min` and at the end.
+
+    `init` continues from a checkpoint written by `save_checkpoint` (a fresh schedule, a new stretch of the
+    data stream, minutes added up); otherwise training starts from a seeded initialisation.
+    Returns the final metadata (also written beside the checkpoint).
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng((seed, 1))  # picks canvas sizes; the images have their own seeds
+    prior: dict = {}
+    if init is not None:
+        model, prior = load_checkpoint(init)
+    else:
+        model = build_model(seed=seed)
+    # A continued run must not replay the batches its parent saw: start after them in the stream.
+    step0 = int(prior.get("train_steps", 0))
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    ev_imgs, ev_labels, _ = shapes.to_arrays(shapes.heldout_set(eval_n, eval_size))
+    budget = minutes * 60.0
+    warmup = min(60.0, 0.05 * budget)
+    t0 = time.time()
+    last_save = t0
+    step, seen, run_loss, run_acc = 0, 0, 0.0, 0.0
+    best = {}
+
+    def snapshot(final: bool) -> dict:
+        model.eval()
+        acc = accuracy(model, ev_imgs, ev_labels)
+        model.train()
+        meta = {
+            "classes": list(shapes.CLASSES), "image_size": eval_size, "mean": list(shapes.MEAN),
+            "std": list(shapes.STD), "seed": seed, "heldout_accuracy": acc, "heldout_n": eval_n,
+            "heldout_seed": shapes.HELDOUT_SEED, "train_command": command,
+            "train_minutes": round(prior.get("train_minutes", 0.0) + (time.time() - t0) / 60.0, 2),
+            "train_images": prior.get("train_images", 0) + seen, "train_steps": step0 + step,
+            "train_sizes": list(TRAIN_SIZES), "train_size_weights": list(TRAIN_SIZE_WEIGHTS),
+            "batch_size": batch_size, "optimizer": f"AdamW(lr={lr}, weight_decay={weight_decay}), cosine over time",
+            "final": final,
+        }
+        if prior:
+            meta["continued_from"] = {k: prior.get(k) for k in ("train_command", "train_minutes", "train_steps")}
+        save_checkpoint(model, out, meta)
+        log(f"saved {out}: held-out acc {acc:.3f} on {eval_n} at {eval_size}px after {meta['train_minutes']} min")
+        return meta
+
+    while True:
+        elapsed = time.time() - t0
+        if elapsed >= budget:
+            break
+        frac = elapsed / budget
+        scale = elapsed / warmup if elapsed < warmup else 0.5 * (1 + math.cos(math.pi * frac))
+        for g in opt.param_groups:
+            g["lr"] = lr * max(scale, 0.01)
+        size = int(rng.choice(TRAIN_SIZES, p=TRAIN_SIZE_WEIGHTS))
+        imgs, labels = shapes.training_batch(seed, step0 + step, batch_size, size)
+        x, y = to_tensor(imgs), torch.from_numpy(labels)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += batch_size
+        run_loss = 0.98 * run_loss + 0.02 * loss.item()
+        run_acc = 0.98 * run_acc + 0.02 * (logits.argmax(1) == y).float().mean().item()
+        if step % 20 == 0:
+            log(f"step {step} {elapsed / 60:.1f} min {seen / max(elapsed, 1e-6):.1f} img/s lr {lr * scale:.2e} "
+                f"loss {run_loss / (1 - 0.98 ** step):.3f} acc {run_acc / (1 - 0.98 ** step):.3f}")
+        if time.time() - last_save >= save_every_min * 60:
+            best = snapshot(final=False)
+            last_save = time.time()
+    best = snapshot(final=True)
+    return best
+
+
+def pointing_game(model: nn.Module, imgs: np.ndarray, labels: np.ndarray, masks: np.ndarray,
+                  layers: Sequence[str] = ("layer3", "layer4"), dilate_px: int = 3,
+                  batch_size: int = 50) -> dict[str, float]:
+    """Share of images whose Grad-CAM peak (centre of the winning cell) falls in the object mask.
+
+    Keys: "<layer>" (plain mask) and "<layer>_dilated" (mask grown by `dilate_px`), for the true class.
+    Grad-CAM comes from attribution.cams_one_pass (one traced forward, one backward, no hooks).
+    """
+    from resnet_viz.attribution import cams_one_pass
+
+    hits = {f"{n}{s}": 0 for n in layers for s in ("", "_dilated")}
+    H, W = imgs.shape[1:3]
+    for i in range(0, len(imgs), batch_size):
+        x = to_tensor(imgs[i:i + batch_size])
+        y = torch.from_numpy(labels[i:i + batch_size])
+        _, cams = cams_one_pass(model, x, layers, target=y)
+        for name in layers:
+            for b, cam in enumerate(cams[name][:, 0].numpy()):  # (h, w) each
+                peak = shapes.peak_cell_center(cam, (H, W))
+                hits[name] += shapes.point_in_mask(masks[i + b], peak)
+                hits[f"{name}_dilated"] += shapes.point_in_mask(masks[i + b], peak, dilate_px)
+    return {k: v / len(imgs) for k, v in hits.items()}
+
+
+def centre_baseline(masks: np.ndarray, dilate_px: int = 3) -> dict[str, float]:
+    """Pointing game of always answering the image centre."""
+    H, W = masks.shape[1:3]
+    c = (H / 2, W / 2)
+    plain = np.mean([shapes.point_in_mask(m, c) for m in masks])
+    dil = np.mean([shapes.point_in_mask(m, c, dilate_px) for m in masks])
+    return {"centre": float(plain), "centre_dilated": float(dil)}
+
+
+def evaluate(model: nn.Module, n: int = 500, size: int = shapes.HELDOUT_SIZE, per_block: bool = False,
+             per_block_n: int = 200) -> dict:
+    """Held-out top-1, pointing game at layer3/layer4, accuracy with every shortcut removed, centre baseline.
+
+    With `per_block`, also the accuracy with one block's shortcut removed, on the first `per_block_n` images.
+    """
+    imgs, labels, masks = shapes.to_arrays(shapes.heldout_set(n, size))
+    res = {"n": n, "size": size, "accuracy": accuracy(model, imgs, labels)}
+    res["accuracy_no_shortcuts"] = accuracy(model, imgs, labels, mask=[False] * len(BLOCK_NAMES))
+    res.update({f"pointing_{k}": v for k, v in pointing_game(model, imgs, labels, masks).items()})
+    res.update({f"pointing_{k}": v for k, v in centre_baseline(masks).items()})
+    if per_block:
+        k = min(per_block_n, n)
+        res["per_block_n"] = k
+        for i, name in enumerate(BLOCK_NAMES):
+            mask = [j != i for j in range(len(BLOCK_NAMES))]
+            res[f"accuracy_without_{name}"] = accuracy(model, imgs[:k], labels[:k], mask=mask)
+    return res
