@@ -9,6 +9,7 @@ import functools
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # ---- visual constants (one place) -------------------------------------------------------------
 FONT_SIZE = 18
@@ -21,11 +22,15 @@ PLAIN_COLOR = "#EF553B"
 RESIDUAL_COLOR = "#1F77B4"
 
 
+# The template object, not its name: looking the name up re-validates it on every figure (20-100 ms each).
+_TEMPLATE = pio.templates["plotly_white"]
+
+
 def style(fig: go.Figure, title: str = "", height: int = FIG_HEIGHT) -> go.Figure:
     """Large fonts, a title and tight margins, so a figure reads on a projector."""
     fig.update_layout(title={"text": title, "font": {"size": TITLE_SIZE}}, font={"size": FONT_SIZE},
                       height=height, margin={"l": 70, "r": 30, "t": 70 if title else 30, "b": 60},
-                      template="plotly_white", legend={"font": {"size": FONT_SIZE}})
+                      template=_TEMPLATE, legend={"font": {"size": FONT_SIZE}})
     # Explicit axis fonts: Streamlit's chart theme sets its own (small) tick fonts otherwise.
     axis_fonts = {"tickfont": {"size": FONT_SIZE}, "title_font": {"size": FONT_SIZE}}
     fig.update_xaxes(**axis_fonts)
@@ -403,7 +408,6 @@ def resnet_grad_norms(layers: list[str], series: dict[str, list[float]],
                       yaxis={"title": "‖∂(top-1 logit)/∂(conv output)‖", "type": "log", "exponentformat": "power"},
                       legend={"orientation": "h", "y": -0.45})
     return style(fig, title, height=FIG_HEIGHT + 120)
-
 
 
 # ---- lesion study (Shortcut Lab) ----------------------------------------------------------------
