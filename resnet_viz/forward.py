@@ -79,11 +79,8 @@ def _block(block: BasicBlock, name: str, x: Tensor, shortcut: bool, branch: bool
     if not branch:
         # Deleting the block (Veit et al. 2016): only the shortcut path goes on.
         fx = torch.zeros_like(fx)
-    if shortcut:
-        # The sum is a fresh tensor nobody recorded, so its relu can run in place (one allocation fewer).
-        out = (fx + identity).relu_()
-    else:
-        out = F.relu(fx)  # fx is recorded: no in-place here
+    # The sum is a fresh tensor nobody recorded, so its relu can run in place; fx is recorded, so not that.
+    out = (fx + identity).relu_() if shortcut else F.relu(fx)
     layers[name] = out
     return BlockTrace(x=identity, fx=fx, out=out)
 

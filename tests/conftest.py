@@ -14,6 +14,15 @@ os.environ["RESNET_VIZ_DEVICE"] = "cpu"
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny convs on a shared 2-core machine run several times faster on one torch thread than on two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def random_handle():
     """The seeded random-weights model, shared by the tests as the app shares it."""

@@ -65,6 +65,11 @@ def server(tmp_path_factory):
         proc.kill()
         raise RuntimeError("streamlit did not start within 60 s")
     yield url
+    stop(proc, log)
+
+
+def stop(proc: subprocess.Popen, log) -> None:
+    """Terminate a server started by a test, kill it if it lingers, close its log."""
     proc.terminate()
     try:
         proc.wait(10)

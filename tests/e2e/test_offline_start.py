@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.conftest import ROOT, _free_port, _need_browser, assert_no_error, shot
+from tests.e2e.conftest import ROOT, _free_port, _need_browser, assert_no_error, shot, stop
 from tests.e2e.test_hostile import settled
 
 pytestmark = pytest.mark.e2e
@@ -79,9 +79,4 @@ def test_offline_start_is_usable_within_10_s(browser, black_hole, tmp_path):
         assert usable_s <= limit, f"usable only after {usable_s:.1f} s (limit {limit:.0f} s)"
     finally:
         page.close()
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop(proc, log)

@@ -10,14 +10,7 @@ from torch import nn
 from resnet_viz import stacks
 from resnet_viz.stacks import StackConfig, TrainSettings, build_stack, count_params
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny convs on a shared 2-core machine run several times faster on one thread than on two.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _bn_params(cfg: StackConfig) -> int:
