@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from pages import common
+from pages import common, ui
+from pages.ui import t
 from resnet_viz import featuremaps, figures
 from resnet_viz.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.forward import ALL_ON
 
 
-@st.cache_resource(max_entries=DEFAULTS.trace_cache_entries, show_spinner="Running the network on the image…")
+@st.cache_resource(max_entries=DEFAULTS.trace_cache_entries, show_spinner=False)
 def _features(image_digest: str, mask: tuple[bool, ...], weights_key: str, center_crop: bool,
               _handle, _image) -> featuremaps.FeatureTrace:
     # ONE traced forward per (image, mask, weights, crop); channel, layer and colour changes reuse it.
@@ -28,31 +29,34 @@ def _channel_from_click(event, tiled, key: str) -> None:
             st.session_state[key] = channel
 
 
-st.title("Feature maps: what each layer sees")
+st.title(t("fm.title"))
 handle = common.get_handle()
 mask = common.get_mask()
 image = common.pick_image()
-whole = st.sidebar.toggle("Whole image (no centre crop)", value=False, key="fm_whole",
-                          help="Show the model the whole picture instead of the central square of the ImageNet recipe.")
+whole = st.sidebar.toggle(t("fm.whole"), value=False, key="fm_whole", help=t("fm.whole_help"))
 weights_key = f"{handle.source}:{id(handle)}"
 try:
-    ft = _features(common.image_key(), mask, weights_key, not whole, handle, image)
+    with st.spinner(t("fm.spinner")):
+        ft = _features(common.image_key(), mask, weights_key, not whole, handle, image)
 except ValueError as exc:
-    common.show_error(exc, "This image cannot go through the network")
+    common.show_error(exc, t("fm.error"))
     st.stop()
-st.caption(f"{ft.preprocessing} Weights: {handle.describe()}; {common.mask_label(mask)}.")
+st.caption(t("fm.caption", how=ft.preprocessing, weights=ui.weights_name(handle.source), mask=common.mask_label(mask)))
 if ft.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.fallback)
     st.warning(ft.note)
 
 left, right = st.columns([3, 2])
-left.plotly_chart(figures.cam_topk(ft.top5, f"Top-5 predictions ({common.mask_label(mask)})"), width="stretch")
+top5_fig = figures.cam_topk(ft.top5, t("fm.top5", mask=common.mask_label(mask)))
+top5_fig.update_layout(xaxis_title=t("fm.axis.prob"))
+left.plotly_chart(top5_fig, width="stretch", config=ui.PLOTLY_CONFIG)
 with right:
-    layer = st.selectbox("Layer", featuremaps.layer_choices(),
+    layer = st.selectbox(t("fm.layer"), featuremaps.layer_choices(),
                          index=featuremaps.layer_choices().index(DEFAULTS.default_layer), key="fm_layer",
-                         help="Stem layers, any of the 8 blocks, or a stage (its last block's output).")
-    shared = st.radio("Colour scale", ["per channel", "shared"], horizontal=True, key="fm_scale",
-                      help="Per channel: every tile uses its own min..max. Shared: one scale, so tiles compare.")
-    sort = st.toggle("Sort channels by mean activation (highest first)", value=False, key="fm_sort")
+                         help=t("fm.layer_help"))
+    shared = st.radio(t("fm.scale"), ["per channel", "shared"], horizontal=True, key="fm_scale",
+                      format_func=lambda s: t("fm.scale.shared") if s == "shared" else t("fm.scale.per_channel"),
+                      help=t("fm.scale_help"))
+    sort = st.toggle(t("fm.sort"), value=False, key="fm_sort")
 
 maps = ft.maps(layer)  # (C, H, W)
 channels, side = maps.shape[0], maps.shape[1]
@@ -62,55 +66,55 @@ order = featuremaps.channel_order(maps, sort)
 shrink = featuremaps.shrink_for(side)
 tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), shared=shared == "shared", order=order,
                          upscale=featuremaps.upscale_for(side // shrink))
-title = f"{layer}: {channels} channels of {side}×{maps.shape[2]}" + (", by mean" if sort else "")
+title = t("fm.tiles_title", layer=layer, c=channels, h=side, w=maps.shape[2]) + (t("fm.by_mean") if sort else "")
 fig, png_bytes = figures.feature_tiles(tiled, title, height=640)
 tiles_col, channel_col = st.columns(2)
 with tiles_col:
-    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="fm_tiles")
+    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="fm_tiles",
+                            config=ui.PLOTLY_CONFIG)
     _channel_from_click(event, tiled, "fm_channel")
-    st.caption(f"Reading order, left to right; hover a tile for its channel number, click it to pick it. "
-               f"Sent as one {png_bytes / 1024:.0f} KB PNG ({4 * -(-png_bytes // 3) / 1024:.0f} KB as base64)"
-               + (f" (tiles averaged {shrink}×{shrink} for the overview; the channel view is full size)."
-                  if shrink > 1 else "."))
+    st.caption(t("fm.tiles_caption", kb=png_bytes / 1024, b64=4 * -(-png_bytes // 3) / 1024)
+               + (t("fm.tiles_shrunk", k=shrink) if shrink > 1 else t("fm.period")))
 with channel_col:
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
-    channel = int(c1.number_input(f"Channel (0 to {channels - 1})", 0, channels - 1, key="fm_channel"))
+    channel = int(c1.number_input(t("fm.channel", last=channels - 1), 0, channels - 1, key="fm_channel"))
     stats = featuremaps.channel_stats(maps, channel)
-    c2.metric("min", f"{stats['min']:.3g}")
-    c3.metric("mean", f"{stats['mean']:.3g}")
-    c4.metric("max", f"{stats['max']:.3g}")
+    c2.metric(t("fm.min"), f"{stats['min']:.3g}")
+    c3.metric(t("fm.mean"), f"{stats['mean']:.3g}")
+    c4.metric(t("fm.max"), f"{stats['max']:.3g}")
     zrange = (float(maps.min()), float(maps.max())) if shared == "shared" else (stats["min"], stats["max"])
-    st.plotly_chart(figures.channel_overlay(ft.picture, maps[channel], f"{layer}, channel {channel} over the input",
-                                            zrange, height=540), width="stretch")
+    overlay_fig = figures.channel_overlay(ft.picture, maps[channel], t("fm.overlay_title", layer=layer, ch=channel),
+                                          zrange, height=540)
+    st.plotly_chart(overlay_fig, width="stretch", config=ui.PLOTLY_CONFIG)
 
-st.subheader("Residual decomposition: H(x) = F(x) + x")
+st.subheader(t("fm.decomp"))
 default_block = featuremaps.resolve_layer(layer) if featuremaps.resolve_layer(layer) in BLOCK_NAMES else "layer1.0"
-block_name = st.selectbox("Block", BLOCK_NAMES, index=BLOCK_NAMES.index(default_block), key="fm_block")
+block_name = st.selectbox(t("fm.block"), BLOCK_NAMES, index=BLOCK_NAMES.index(default_block), key="fm_block")
 block = ft.blocks[block_name]
 block_channel = channel if channel < block.fx.shape[0] else 0
 parts = featuremaps.decomposition(block, block_channel)
-st.plotly_chart(figures.residual_row(parts, featuremaps.common_range(list(parts.values())),
-                                     f"{block_name}, channel {block_channel}: shortcut x, residual F(x), their sum"),
-                width="stretch")
-st.caption("x is what the shortcut carries (after the 1×1 projection in layer2.0, layer3.0, layer4.0); F(x) is what "
-           "the two 3×3 convolutions add. The block's output is relu of the third map. "
-           + ("" if block_channel == channel else f"Channel {channel} does not exist here; showing channel 0."))
-st.plotly_chart(figures.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks), block_name,
-                                             dict(zip(BLOCK_NAMES, mask, strict=True))), width="stretch")
+row_fig = figures.residual_row(parts, featuremaps.common_range(list(parts.values())),
+                               t("fm.row_title", block=block_name, ch=block_channel))
+st.plotly_chart(row_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+st.caption(t("fm.row_caption") + ("" if block_channel == channel else t("fm.no_channel", ch=channel)))
+ratio_fig = figures.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks), block_name,
+                                         dict(zip(BLOCK_NAMES, mask, strict=True)))
+ratio_fig.update_layout(title_text=t("fm.ratio_title"), xaxis_title=t("lec.axis.block"))
+st.plotly_chart(ratio_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+figs = {"top5": top5_fig, "tiles": fig, "channel": overlay_fig, "decomposition": row_fig, "ratios": ratio_fig}
 
-st.subheader("Shortcuts on vs off")
+st.subheader(t("fm.onoff"))
 if all(mask):
-    st.info("All shortcuts are on, so there is nothing to compare. Switch some off in the sidebar to see how this "
-            "layer's maps change without them.")
+    st.info(t("fm.onoff_none"))
 else:
     full = _features(common.image_key(), ALL_ON, weights_key, not whole, handle, image)
     diff = featuremaps.difference(maps, full.maps(layer))
     dtiled, biggest = featuremaps.signed_tile(featuremaps.shrink(diff, shrink), order=order,
                                               upscale=featuremaps.upscale_for(side // shrink))
-    dfig, _ = figures.feature_tiles(dtiled, f"{layer}: ({common.mask_label(mask)}) minus (all shortcuts on)",
-                                    colorscale=figures.DIFF_COLORSCALE, colorbar_title="difference",
+    dfig, _ = figures.feature_tiles(dtiled, t("fm.diff_title", layer=layer, mask=common.mask_label(mask)),
+                                    colorscale=figures.DIFF_COLORSCALE, colorbar_title=t("fm.difference"),
                                     gap_rgb=figures.DIFF_GAP_RGB)
-    st.plotly_chart(dfig, width="stretch", key="fm_diff")
-    st.caption(f"Red: larger than in the full network; blue: smaller; white: unchanged (grey lines separate the "
-               f"channels). Largest change {biggest:.3g}."
-               + (" Blocks before the first switched-off shortcut are unchanged." if mask[0] else ""))
+    st.plotly_chart(dfig, width="stretch", key="fm_diff", config=ui.PLOTLY_CONFIG)
+    figs["difference"] = dfig
+    st.caption(t("fm.diff_caption", biggest=f"{biggest:.3g}") + (t("fm.diff_before") if mask[0] else ""))
+ui.figures_zip_button(figs, "feature_maps")
