@@ -56,7 +56,8 @@ quantity = st.radio(t("gf.show"), ["output_grad", "weight_grad", "activation_std
                     format_func=lambda q: t(QUANTITY_KEYS[q]))
 named = {n.config.label: n for n in norms.values()}
 figs["init_profile"] = figures.gradflow_profile(named, quantity)
-figs["init_profile"].update_layout(xaxis_title=t("gf.axis.layer"))
+figs["init_profile"].update_layout(xaxis_title=t("gf.axis.layer"),
+                                   title_text=t("gf.profile_title", q=figures.GRADFLOW_QUANTITIES[quantity][0]))
 st.plotly_chart(figs["init_profile"], width="stretch", config=ui.PLOTLY_CONFIG)
 st.caption(t("gf.init_caption", batch=batch, seed=seed))
 for line in stacks.explain_init(norms):

@@ -7,6 +7,10 @@ import streamlit as st
 from resnet_viz import export, i18n
 
 LANG_KEY = "lang"
+SEEN_KEY = "lang_seen"  # the language of the previous run
+# Keys of the radios / selectboxes whose option texts are translated (see _keep_choices_across_a_switch).
+TRANSLATED_CHOICES = ("weights_source", "pick_how", "lab_set", "fm_scale", "gf_which", "gf_shortcut", "gf_quantity",
+                      "cam_target", "cam_baseline", "cam_del_base")
 # Menu titles by page file; a page without an entry keeps its English title from common.PAGE_SPECS.
 PAGE_TITLE_KEYS = {
     "pages/0_Home.py": "nav.home",
@@ -45,8 +49,25 @@ def weights_name(source: str) -> str:
     return t(key) if key else source
 
 
+def _keep_choices_across_a_switch() -> None:
+    """Streamlit remembers a radio's or selectbox's choice by its displayed text; after a language switch the
+    browser sends a text that no longer exists, and the choice would fall back to the default (or show nothing
+    selected). Writing each choice back before any widget is drawn makes Streamlit send the new text.
+
+    At the start of the run the values are still read with the previous run's (old language's) texts, so they
+    are the user's real choices.
+    """
+    seen = st.session_state.get(SEEN_KEY)
+    if seen is not None and seen != lang():
+        for key in TRANSLATED_CHOICES:
+            if key in st.session_state:
+                st.session_state[key] = st.session_state[key]
+    st.session_state[SEEN_KEY] = lang()
+
+
 def language_selector() -> None:
     """English / 中文, at the top of the sidebar; every page reads it through `t`."""
+    _keep_choices_across_a_switch()
     if st.session_state.get(LANG_KEY) not in i18n.LANGUAGES:
         st.session_state[LANG_KEY] = i18n.DEFAULT_LANG
     st.radio("Language / 语言", list(i18n.LANGUAGES), key=LANG_KEY, horizontal=True,
