@@ -60,7 +60,7 @@ figs["init_profile"].update_layout(xaxis_title=t("gf.axis.layer"),
                                    title_text=t("gf.profile_title", q=figures.GRADFLOW_QUANTITIES[quantity][0]))
 st.plotly_chart(figs["init_profile"], width="stretch", config=ui.PLOTLY_CONFIG)
 st.caption(t("gf.init_caption", batch=batch, seed=seed))
-for line in stacks.explain_init(norms):
+for line in stacks.explain_init(norms, ui.lang()):
     st.markdown("- " + line)
 
 with st.expander(t("gf.claims"), expanded=False):
@@ -187,7 +187,7 @@ else:
         st.caption(t("gf.precomputed", seed=run_seed))
     elif result.source == "cache":
         st.caption(t("gf.replayed"))
-    for line in stacks.explain_degradation(result):
+    for line in stacks.explain_degradation(result, ui.lang()):
         st.markdown("- " + line)
     st.markdown(t("gf.shows") if stacks.degradation_shows(result) else t("gf.not_shows"))
 ui.figures_zip_button(figs, "gradient_flow")

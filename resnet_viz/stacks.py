@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_viz.i18n import t
+
 # Bump when the maths behind cached results changes, so old cache files are not replayed.
 CACHE_VERSION = 1
 SHORTCUTS = ("A", "B")
@@ -702,35 +704,33 @@ def _times(r: float) -> str:
     return f"{r:,.0f}×" if r >= 100 else f"{r:.2g}×"
 
 
-def explain_init(norms: dict[str, LayerNorms]) -> list[str]:
+def explain_init(norms: dict[str, LayerNorms], lang: str = "en") -> list[str]:
     """One markdown sentence per network saying what its gradient and forward signal do along the depth."""
     lines = []
     for n in norms.values():
         cfg = n.config
-        what = f"**{cfg.label}** ({'with' if cfg.batchnorm else 'without'} BatchNorm)"
+        what = t("gf.ex.bn_with" if cfg.batchnorm else "gf.ex.bn_without", lang, label=cfg.label)
         r = n.output_ratio
         if r >= 3:
-            steep = " steeply" if r >= 100 else ""
-            grad = f"the gradient grows{steep} toward the input: the first layer's is {_times(r)} the last layer's"
+            grad = t("gf.ex.grad_grows_steep" if r >= 100 else "gf.ex.grad_grows", lang, times=_times(r))
         elif r <= 1 / 3:
-            grad = f"the gradient fades toward the input: the first layer's is {_times(1 / r)} smaller than the last's"
+            grad = t("gf.ex.grad_fades", lang, times=_times(1 / r))
         else:
-            grad = f"the gradient keeps roughly its size along the depth (first/last = {r:.2g})"
+            grad = t("gf.ex.grad_keeps", lang, ratio=f"{r:.2g}")
         a0, a1 = n.activation_std[0], n.activation_std[-1]
+        std = {"a0": f"{a0:.2g}", "a1": f"{a1:.3g}"}
         if a1 < 0.1 * a0:
-            fwd = f"the forward signal fades (activation std {a0:.2g} → {a1:.2g})"
+            fwd = t("gf.ex.fwd_fades", lang, **std)
         elif a1 > 10 * a0:
-            fwd = f"the forward signal blows up (activation std {a0:.2g} → {a1:.3g})"
+            fwd = t("gf.ex.fwd_blows", lang, **std)
         else:
-            fwd = f"the forward signal keeps its scale (activation std {a0:.2g} → {a1:.2g})"
-        line = f"{what}: {grad}; {fwd}."
+            fwd = t("gf.ex.fwd_keeps", lang, **std)
+        line = t("gf.ex.line", lang, what=what, grad=grad, fwd=fwd)
         w = n.weight_ratio
         if 0 < w < math.inf and max(w, r) > 10 * min(w, r):
-            line += (f" Its weight-gradient ratio ({w:.3g}) tells a different story, because a weight's gradient "
-                     "is scaled by the size of that layer's input: read the output-gradient ratio.")
+            line += t("gf.ex.weight_ratio", lang, w=f"{w:.3g}")
         if cfg.residual and cfg.zero_init_residual:
-            line += (" Every residual branch starts at zero, so each block starts as the identity; the convs inside"
-                     " a branch get no weight gradient on the first step (only the zeroed scale does).")
+            line += t("gf.ex.zero_init", lang)
         lines.append(line)
     return lines
 
@@ -755,7 +755,7 @@ def degradation_shows(result: TrainResult) -> bool:
     return p_deep > p_shallow and r_deep <= r_shallow
 
 
-def explain_degradation(result: TrainResult) -> list[str]:
+def explain_degradation(result: TrainResult, lang: str = "en") -> list[str]:
     """What the final training losses say: did depth hurt the plain nets, and did it hurt the residual ones?"""
     final = {k: c.final_loss for k, c in result.curves.items()}
     groups: dict[str, list[tuple[int, str, float]]] = {}
@@ -767,15 +767,16 @@ def explain_degradation(result: TrainResult) -> list[str]:
         if len(items) < 2:
             continue
         (_, s_name, s_loss), (_, d_name, d_loss) = min(items), max(items)
+        losses = {"deep": f"{d_name} {d_loss:.2f}", "shallow": f"{s_name} {s_loss:.2f}"}
         if d_loss > s_loss + 0.02:
-            verdict = f"the deeper net trains **worse** ({d_name} {d_loss:.2f} vs {s_name} {s_loss:.2f})"
+            verdict = t("gf.ex.deep_worse", lang, **losses)
         elif d_loss < s_loss - 0.02:
-            verdict = f"the deeper net trains **better** ({d_name} {d_loss:.2f} vs {s_name} {s_loss:.2f})"
+            verdict = t("gf.ex.deep_better", lang, **losses)
         else:
-            verdict = f"depth makes no clear difference ({d_name} {d_loss:.2f} vs {s_name} {s_loss:.2f})"
-        lines.append(f"{kind.capitalize()}: {verdict}.")
+            verdict = t("gf.ex.deep_same", lang, **losses)
+        name = t("gf.ex.kind_plain", lang) if kind == "plain" else t("gf.ex.kind_residual", lang)
+        lines.append(t("gf.ex.verdict", lang, kind=name, verdict=verdict))
     step = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
-    lines.append(f"Training loss averaged over the last {result.settings.log_every} steps, at step {step} of "
-                 f"{result.settings.steps}; a uniform guess scores ln {num_classes_for(result.settings.data)} = "
-                 f"{chance_loss(result.settings):.2f}.")
+    lines.append(t("gf.ex.loss_note", lang, every=result.settings.log_every, step=step, steps=result.settings.steps,
+                   k=num_classes_for(result.settings.data), chance=f"{chance_loss(result.settings):.2f}"))
     return lines
