@@ -60,9 +60,12 @@ def iter_blocks(model: nn.Module):
 
 
 def _block(block: BasicBlock, name: str, x: Tensor, shortcut: bool, branch: bool,
-           layers: dict[str, Tensor]) -> BlockTrace:
+           layers: dict[str, Tensor], inner: bool = False) -> BlockTrace:
     # Same operations as torchvision's BasicBlock.forward, one per line, but with a non-inplace relu
     # so the recorded tensors keep their values (the module's relu is inplace=True).
+    # Without `inner`, the block's internals go into a dict dropped on return, so they are freed as in
+    # model(x) (keeping them all costs memory: page faults at batch 16, see `python -m resnet_viz bench`).
+    outer, layers = layers, (layers if inner else {})
     identity = x if block.downsample is None else block.downsample(x)
     if block.downsample is not None:
         layers[f"{name}.downsample"] = identity
@@ -81,12 +84,12 @@ def _block(block: BasicBlock, name: str, x: Tensor, shortcut: bool, branch: bool
         fx = torch.zeros_like(fx)
     # The sum is a fresh tensor nobody recorded, so its relu can run in place; fx is recorded, so not that.
     out = (fx + identity).relu_() if shortcut else F.relu(fx)
-    layers[name] = out
+    outer[name] = out
     return BlockTrace(x=identity, fx=fx, out=out)
 
 
 def trace(model: nn.Module, x: Tensor, mask: Sequence[bool] | None = None,
-          branches: Sequence[bool] | None = None) -> Trace:
+          branches: Sequence[bool] | None = None, inner: bool = False) -> Trace:
     """Run ResNet-18 on x (B, 3, H>=32, W>=32) recording every named layer.
 
     Args:
@@ -94,6 +97,7 @@ def trace(model: nn.Module, x: Tensor, mask: Sequence[bool] | None = None,
         x: normalised images.
         mask: one bool per block; False drops that block's shortcut (output relu(F(x))).
         branches: one bool per block; False drops that block's residual branch (output relu(x)).
+        inner: also record each block's conv1, bn1, relu, conv2, bn2 and downsample outputs.
 
     Grad mode is the caller's: under torch.no_grad() nothing is kept for a backward pass.
     """
@@ -114,7 +118,7 @@ def trace(model: nn.Module, x: Tensor, mask: Sequence[bool] | None = None,
     out = model.maxpool(out)  # (B, 64, H/4, W/4)
     layers["maxpool"] = out
     for i, (name, block) in enumerate(iter_blocks(model)):
-        bt = _block(block, name, out, mask[i], branches[i], layers)
+        bt = _block(block, name, out, mask[i], branches[i], layers, inner)
         blocks[name] = bt
         out = bt.out
         layers[name.split(".")[0]] = out  # a stage's output is its last block's

@@ -688,10 +688,10 @@ def resnet_conv_grad_norms(handle, x: torch.Tensor, mask) -> ResNetGradNorms:
     # The input (our own copy) requires grad, so a graph exists even if the model's parameters were frozen.
     x = x.detach().to(handle.device).requires_grad_(True)
     with handle.lock, torch.enable_grad():
-        full = forward.trace(handle.model, x, forward.ALL_ON)
+        full = forward.trace(handle.model, x, forward.ALL_ON, inner=True)
         target = int(full.logits[0].argmax())
         all_on = torch.autograd.grad(full.logits[0, target], [full.layers[n] for n in names])
-        cut = forward.trace(handle.model, x, mask)
+        cut = forward.trace(handle.model, x, mask, inner=True)
         masked = torch.autograd.grad(cut.logits[0, target], [cut.layers[n] for n in names])
     return ResNetGradNorms(names, target, [float(g.norm()) for g in all_on], [float(g.norm()) for g in masked], mask)
 

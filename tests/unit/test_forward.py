@@ -51,7 +51,7 @@ def test_equals_feature_extractor_at_every_named_layer(model):
     extractor = create_feature_extractor(ref_model, {fx: ours for ours, fx in ours_to_fx.items()})
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
-        t = trace(model, x)
+        t = trace(model, x, inner=True)
         ref = extractor(x)
     assert len(ref) == len(ours_to_fx) == 49
     for n in ours_to_fx:
@@ -116,3 +116,12 @@ def test_bad_inputs_are_refused(model):
         trace(model, torch.randn(1, 3, 64, 64), [True] * 3)
     with pytest.raises(ValueError, match="batch, 3, H, W"):
         trace(model, torch.randn(3, 64, 64))
+
+
+def test_block_internals_only_on_request(model):
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        lean, full = trace(model, x), trace(model, x, inner=True)
+    assert "layer2.0.conv1" not in lean.layers and "layer2.0.conv1" in full.layers
+    assert set(lean.layers) == {k for k in full.layers if k.count(".") < 2 and not k.endswith("downsample")}
+    assert torch.equal(lean.logits, full.logits)
