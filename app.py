@@ -30,7 +30,7 @@ def sidebar() -> None:
         if "weights_error" in st.session_state:
             st.error(st.session_state["weights_error"] + t("side.using_auto"))
         st.success(t("side.live", weights=ui.weights_name(handle.source), device=handle.device.type)
-                   + f"  \n{handle.reason}")
+                   + f"  \n{handle.why(ui.lang())}")
         with st.expander(t("side.why_not")):
             for name, why in {**status, **handle.skipped}.items():
                 if why and name != handle.source:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torchvision.models import ResNet18_Weights, resnet18
 from torchvision.transforms._presets import ImageClassification
 
-from resnet_viz import fallback
+from resnet_viz import fallback, i18n
 from resnet_viz.config import DEFAULTS
 from resnet_viz.device import pick_device
 from resnet_viz.forward import Trace, trace
@@ -62,9 +62,20 @@ class ModelHandle:
     std: tuple[float, float, float]
     image_size: int
     device: torch.device
-    reason: str = ""  # why this source is the live one
+    reason_key: str = ""  # why this source is the live one: a locale key (resnet_viz/locale) ...
+    reason_args: dict = field(default_factory=dict)  # ... and its placeholders
+    auto: bool = False  # picked by "auto"
     skipped: dict[str, str] = field(default_factory=dict)  # source -> why it was not used
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def why(self, lang: str = "en") -> str:
+        """Why this source is live, in a person's language."""
+        text = i18n.t(self.reason_key, lang, **self.reason_args)
+        return i18n.t("weights.reason.auto", lang, reason=text) if self.auto else text
+
+    @property
+    def reason(self) -> str:
+        return self.why("en")
 
     @property
     def num_classes(self) -> int:
@@ -219,13 +230,13 @@ def _build(state: dict, num_classes: int, device: torch.device) -> nn.Module:
 def _imagenet_handle(device: torch.device, allow_download: bool = True) -> ModelHandle:
     path = imagenet_cache_path()
     if path.exists():
-        reason = f"read from the torch hub cache ({path})"
+        reason = ("weights.reason.cached", {"path": str(path)})
     else:
         if not allow_download or os.environ.get(OFFLINE_ENV):
             raise WeightsError(f"Not in the torch hub cache ({path}) and downloads are off.")
         t0 = time.monotonic()
         _download(IMAGENET_URL, path, DEFAULTS.download_timeout_s)
-        reason = f"downloaded in {time.monotonic() - t0:.0f} s and cached at {path}"
+        reason = ("weights.reason.downloaded", {"seconds": f"{time.monotonic() - t0:.0f}", "path": str(path)})
     state = read_checkpoint(path)
     num_classes = check_state_dict(state)
     if num_classes != 1000:
@@ -233,7 +244,7 @@ def _imagenet_handle(device: torch.device, allow_download: bool = True) -> Model
     preset = IMAGENET.transforms()
     return ModelHandle(model=_build(state, 1000, device), source="imagenet", labels=list(IMAGENET.meta["categories"]),
                        preprocess=preset, mean=tuple(preset.mean), std=tuple(preset.std),
-                       image_size=preset.crop_size[0], device=device, reason=reason)
+                       image_size=preset.crop_size[0], device=device, reason_key=reason[0], reason_args=reason[1])
 
 
 def shapes_meta() -> dict:
@@ -252,9 +263,11 @@ def _shapes_handle(device: torch.device) -> ModelHandle:
     # The shapes images are square and generated at `size`: resize, no crop to lose the object.
     preset = ImageClassification(crop_size=size, resize_size=size, mean=mean, std=std)
     accuracy = meta.get("heldout_accuracy")
-    reason = "shipped in assets/shapes" + (f", {accuracy:.1%} held-out accuracy" if accuracy else "")
+    reason = (("weights.reason.shapes_acc", {"accuracy": f"{accuracy:.1%}"}) if accuracy
+              else ("weights.reason.shapes", {}))
     return ModelHandle(model=_build(state, num_classes, device), source="shapes", labels=list(meta["classes"]),
-                       preprocess=preset, mean=mean, std=std, image_size=size, device=device, reason=reason)
+                       preprocess=preset, mean=mean, std=std, image_size=size, device=device,
+                       reason_key=reason[0], reason_args=reason[1])
 
 
 def _random_handle(device: torch.device, seed: int = DEFAULTS.seed) -> ModelHandle:
@@ -265,7 +278,7 @@ def _random_handle(device: torch.device, seed: int = DEFAULTS.seed) -> ModelHand
     return ModelHandle(model=model.eval().requires_grad_(False).to(device), source="random",
                        labels=list(IMAGENET.meta["categories"]), preprocess=preset, mean=tuple(preset.mean),
                        std=tuple(preset.std), image_size=preset.crop_size[0], device=device,
-                       reason=f"seeded random init (seed {seed}); predictions are meaningless by design")
+                       reason_key="weights.reason.random", reason_args={"seed": seed})
 
 
 def _file_handle(data: bytes | str | Path, device: torch.device) -> ModelHandle:
@@ -275,7 +288,7 @@ def _file_handle(data: bytes | str | Path, device: torch.device) -> ModelHandle:
     labels = list(IMAGENET.meta["categories"]) if num_classes == 1000 else [f"class {i}" for i in range(num_classes)]
     return ModelHandle(model=_build(state, num_classes, device), source="file", labels=labels, preprocess=preset,
                        mean=tuple(preset.mean), std=tuple(preset.std), image_size=preset.crop_size[0],
-                       device=device, reason=f"your checkpoint, {num_classes} classes")
+                       device=device, reason_key="weights.reason.file", reason_args={"classes": num_classes})
 
 
 def load(source: str = "auto", device: str | torch.device | None = None, file: bytes | str | Path | None = None,
@@ -304,7 +317,7 @@ def load(source: str = "auto", device: str | torch.device | None = None, file: b
             skipped[name] = str(exc)
             continue
         handle.skipped = skipped
-        handle.reason = f"auto: {handle.reason}"
+        handle.auto = True
         return handle
     raise WeightsError("No weights could be loaded: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
 
