@@ -111,8 +111,12 @@ left.plotly_chart(top5_fig, width="stretch", config=ui.PLOTLY_CONFIG)
 left.caption(t("cam.explaining", label=cam.label, target=cam.target, p=100 * cam.prob,
                weights=ui.weights_name(handle.source)))
 large = figures.cam_overlay_rgb(picture, attribution.for_display(cam.maps[stage]), opacity, scale)
+outline = images.sample_mask(common.image_name())  # generated shapes know where their object is
+if outline is not None and outline.shape != picture.shape[:2]:
+    outline = None  # the weights' preprocessing cropped or resized it: the mask no longer lines up
 large_fig = figures.cam_overlay_figure(picture, attribution.for_display(cam.maps[stage]), opacity, scale,
-                                       cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label))
+                                       cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label),
+                                       outline)
 right.plotly_chart(large_fig, width="stretch", config=ui.PLOTLY_CONFIG)
 with right:
     common.image_download(Image.fromarray(large), f"gradcam_{stage}_{cam.label.replace(' ', '_')}",

@@ -170,6 +170,11 @@ def pick_image(where=st.sidebar) -> Image.Image:
     return image
 
 
+def image_name() -> str:
+    """The chosen image's name (a sample's name, or the uploaded file's)."""
+    return st.session_state[IMAGE_KEY][0]
+
+
 def image_key() -> str:
     """A short digest naming the chosen image, for caches keyed by image."""
     return _digest(st.session_state[IMAGE_KEY][1])

@@ -144,10 +144,17 @@ def cam_image_row(images: dict[str, np.ndarray], title: str = "", peaks: dict | 
 
 def cam_overlay_figure(image: np.ndarray, heat: np.ndarray, opacity: float = 0.5,
                        colorscale: str = CAM_COLORSCALE, peak: tuple[float, float] | None = None,
-                       title: str = "") -> go.Figure:
-    """One large overlay with a low-to-high colour bar and the peak cell marked."""
+                       title: str = "", outline: np.ndarray | None = None) -> go.Figure:
+    """One large overlay with a low-to-high colour bar and the peak cell marked.
+
+    `outline`, an (H, W) bool mask of the object (generated shapes), is drawn as a white line around it.
+    """
     fig = cam_image_row({"": cam_overlay_rgb(image, heat, opacity, colorscale)}, title,
                         {"": peak} if peak else None, height=FIG_HEIGHT + 120)
+    if outline is not None:
+        fig.add_contour(z=outline.astype(np.float32), showscale=False, hoverinfo="skip", name="object",
+                        contours={"start": 0.5, "end": 0.5, "coloring": "lines"},
+                        line={"color": "white", "width": 3})
     # An invisible marker carries the colour bar, so the colours have a legend on the slide.
     fig.add_scatter(x=[0], y=[0], mode="markers", showlegend=False, hoverinfo="skip",
                     marker={"size": 0.1, "opacity": 0, "color": [0, 1], "colorscale": colorscale, "cmin": 0,

@@ -37,13 +37,17 @@ class ImageError(ValueError):
 
 @dataclass(frozen=True)
 class Sample:
-    """One shipped photo: `name` is its key, `licence` a short licence line (details in LICENSES.md)."""
+    """One shipped image: `name` is its key, `licence` a short licence line (details in LICENSES.md).
+
+    Generated shapes also carry their object's mask (white = object), for a "where is it" outline.
+    """
 
     name: str
     path: Path
     caption: str
     licence: str
     source: str
+    mask: Path | None = None
 
 
 # ---------------------------------------------------------------- loading
@@ -322,6 +326,7 @@ def list_samples(samples_dir: Path = SAMPLES_DIR) -> list[Sample]:
             caption=entry["caption"],
             licence=entry["licence"],
             source=entry["source"],
+            mask=samples_dir / entry["mask"] if entry.get("mask") else None,
         )
         for entry in entries
     ]
@@ -333,3 +338,11 @@ def load_sample(name: str, samples_dir: Path = SAMPLES_DIR) -> Image.Image:
     if name not in samples:
         raise ImageError(f"There is no sample called {name!r}; choose one of {', '.join(samples)}.")
     return load_image(samples[name].path.read_bytes())
+
+
+def sample_mask(name: str, samples_dir: Path = SAMPLES_DIR) -> np.ndarray | None:
+    """A generated sample's object mask (H, W) bool, or None for a photo or an unknown name."""
+    sample = next((s for s in list_samples(samples_dir) if s.name == name), None)
+    if sample is None or sample.mask is None:
+        return None
+    return np.asarray(Image.open(sample.mask).convert("L")) > 127

@@ -114,3 +114,15 @@ def test_point_in_mask_with_dilation():
     assert shapes.point_in_mask(m, (10, 13), dilate_px=3)
     assert not shapes.point_in_mask(m, (13, 13), dilate_px=3)  # Euclidean: sqrt(18) > 3
     assert shapes.point_in_mask(m, (12, 12), dilate_px=3)
+
+
+def test_shipped_gallery_is_what_the_generator_draws(tmp_path):
+    from resnet_viz import images
+
+    entries = shapes.write_gallery(tmp_path)
+    assert len(entries) == len(shapes.CLASSES)
+    for entry in entries:
+        assert (tmp_path / entry["file"]).read_bytes() == (images.SAMPLES_DIR / entry["file"]).read_bytes()
+        mask = images.sample_mask(entry["name"])
+        assert mask is not None and mask.any() and mask.shape == (shapes.HELDOUT_SIZE, shapes.HELDOUT_SIZE)
+    assert images.sample_mask("cat") is None
