@@ -23,6 +23,12 @@ def _oom_on(model, real):
     return fake, calls
 
 
+@pytest.fixture(scope="module")
+def random_handle():
+    """A handle of this module's own: the CPU twins made here must not leak into other tests' shared handle."""
+    return weights.load("random", device="cpu")
+
+
 @pytest.fixture
 def x():
     torch.manual_seed(0)
