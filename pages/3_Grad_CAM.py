@@ -89,8 +89,9 @@ if query.strip():
 
 
 def class_name(i: int | None) -> str:
-    # A stale index from another weights choice must not crash the widget while it resets.
-    return t("cam.top1", label=auto.label) if i is None else f"{handle.labels[i % handle.num_classes]} ({i})"
+    # A stale index from another weights choice must not crash the widget while it resets. The "top-1" label
+    # names no class: the browser keeps a keyed selectbox's shown text when only the image changes.
+    return t("cam.top1") if i is None else f"{handle.labels[i % handle.num_classes]} ({i})"
 
 
 target = c1.selectbox(t("cam.class"), choices, key="cam_target", format_func=class_name)
