@@ -9,13 +9,6 @@ from resnet_viz.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.forward import ALL_ON
 
 
-@st.cache_resource(max_entries=DEFAULTS.trace_cache_entries, show_spinner=False)
-def _features(image_digest: str, mask: tuple[bool, ...], weights_key: str, center_crop: bool,
-              _handle, _image) -> featuremaps.FeatureTrace:
-    # ONE traced forward per (image, mask, weights, crop); channel, layer and colour changes reuse it.
-    return featuremaps.compute(_handle, _image, mask, center_crop)
-
-
 def _channel_from_click(event, tiled, key: str) -> None:
     """A click on a tile picks its channel, once: the selection outlives the rerun, the pick must not."""
     points = (event or {}).get("selection", {}).get("points", []) if event else []
@@ -34,10 +27,10 @@ handle = common.get_handle()
 mask = common.get_mask()
 image = common.pick_image()
 whole = st.sidebar.toggle(t("fm.whole"), value=False, key="fm_whole", help=t("fm.whole_help"))
-weights_key = f"{handle.source}:{id(handle)}"
+weights_key = common.weights_key(handle)
 try:
     with st.spinner(t("fm.spinner")):
-        ft = _features(common.image_key(), mask, weights_key, not whole, handle, image)
+        ft = common.features(weights_key, common.image_key(), mask, not whole, handle, image)
 except ValueError as exc:
     common.show_error(exc, t("fm.error"))
     st.stop()
@@ -107,7 +100,7 @@ st.subheader(t("fm.onoff"))
 if all(mask):
     st.info(t("fm.onoff_none"))
 else:
-    full = _features(common.image_key(), ALL_ON, weights_key, not whole, handle, image)
+    full = common.features(weights_key, common.image_key(), ALL_ON, not whole, handle, image)
     diff = featuremaps.difference(maps, full.maps(layer))
     dtiled, biggest = featuremaps.signed_tile(featuremaps.shrink(diff, shrink), order=order,
                                               upscale=featuremaps.upscale_for(side // shrink))

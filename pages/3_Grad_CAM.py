@@ -23,11 +23,6 @@ BASELINE_KEYS = {"black": "cam.base.black", "blurred": "cam.base.blurred", "mean
 # Results are cached per (weights, image, mask, class, settings): moving the opacity slider or changing the
 # colour map only redraws. The handle and tensor are passed with a leading underscore (not hashed); their
 # keys stand in for them.
-@st.cache_data(max_entries=32, show_spinner=False)
-def _cam(weights_key: str, image_key: str, mask: tuple, target: int | None, _handle, _x) -> attribution.GradCam:
-    return attribution.grad_cam(_handle, _x, STAGE_NAMES, target, mask)
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def _method(weights_key: str, image_key: str, mask: tuple, target: int, method: str, settings: tuple,
             _handle, _x) -> attribution.MethodMap:
@@ -64,13 +59,13 @@ handle = common.get_handle()
 mask = common.get_mask()
 image = common.pick_image()
 img_key = common.image_key()
-w_key = f"{handle.source}:{id(handle.model)}"
+w_key = common.weights_key(handle)
 x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W), exactly what the model sees
 picture = images.denormalise(x, handle.mean, handle.std)  # (H, W, 3) uint8
 
 try:
     with st.spinner(t("cam.spinner")):
-        auto = _cam(w_key, img_key, mask, None, handle, x)
+        auto = common.grad_cams(w_key, img_key, mask, None, handle, x)
 except (attribution.AttributionError, ValueError) as exc:
     common.show_error(exc, t("cam.failed"))
     st.stop()
@@ -100,7 +95,7 @@ opacity = c3.slider(t("cam.opacity"), 0.0, 1.0, 0.5, 0.05, key="cam_opacity")
 scale = c4.selectbox(t("cam.colormap"), figures.COLORSCALES, index=figures.COLORSCALES.index(figures.CAM_COLORSCALE)
                      if figures.CAM_COLORSCALE in figures.COLORSCALES else 0, key="cam_scale")
 
-cam = auto if target is None else _cam(w_key, img_key, mask, target, handle, x)
+cam = auto if target is None else common.grad_cams(w_key, img_key, mask, target, handle, x)
 if cam.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.fallback)
     st.warning(cam.note)
 
@@ -135,8 +130,8 @@ st.subheader(t("fm.onoff"))
 other = mask if mask != ALL_ON else ALL_OFF
 if mask == ALL_ON:
     st.caption(t("cam.all_on_note"))
-full = _cam(w_key, img_key, ALL_ON, cam.target, handle, x)
-cut = _cam(w_key, img_key, other, cam.target, handle, x)
+full = common.grad_cams(w_key, img_key, ALL_ON, cam.target, handle, x)
+cut = common.grad_cams(w_key, img_key, other, cam.target, handle, x)
 a, b = st.columns(2)
 for col, res, title in ((a, full, t("cam.full")), (b, cut, common.mask_label(other))):
     with col:

@@ -81,7 +81,7 @@ st.header(t("gf.h1b"))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def resnet_norms(source: str, image_key: str, mask: tuple[bool, ...], _handle, _image) -> stacks.ResNetGradNorms:
+def resnet_norms(weights_key: str, image_key: str, mask: tuple[bool, ...], _handle, _image) -> stacks.ResNetGradNorms:
     x = _handle.preprocess(_image).unsqueeze(0)  # (1, 3, H, W)
     return stacks.resnet_conv_grad_norms(_handle, x, mask)
 
@@ -92,7 +92,7 @@ mask = common.get_mask()
 if st.toggle(t("gf.compute_image"), value=True, key="gf_resnet"):
     try:
         with st.spinner(t("gf.spinner_resnet")):
-            r = resnet_norms(handle.describe(), common.image_key(), mask, handle, image)
+            r = resnet_norms(common.weights_key(handle), common.image_key(), mask, handle, image)
     except (ValueError, RuntimeError) as exc:
         common.show_error(exc, t("gf.cannot_resnet"))
     else:

@@ -31,16 +31,6 @@ NORMAL_CSS = """<style>
 
 
 # ---- cached computations (the same library calls as the other pages) ---------------------------------
-@st.cache_resource(max_entries=DEFAULTS.trace_cache_entries, show_spinner=False)
-def _features(weights_key: str, image_key: str, mask: tuple, _handle, _image) -> featuremaps.FeatureTrace:
-    return featuremaps.compute(_handle, _image, mask)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _cam(weights_key: str, image_key: str, _handle, _x) -> attribution.GradCam:
-    return attribution.grad_cam(_handle, _x, STAGE_NAMES)
-
-
 @st.cache_data(max_entries=4, show_spinner=False)
 def _init_norms(depth: int) -> dict:
     return stacks.compare_init(depth, batch_size=32)
@@ -96,7 +86,7 @@ def fig_features(ft):
 
 def fig_gradcam(handle, image):
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W), exactly what the model sees
-    cam = _cam(common.weights_key(handle), common.image_key(), handle, x)
+    cam = common.grad_cams(common.weights_key(handle), common.image_key(), ALL_ON, None, handle, x)
     picture = images.denormalise(x, handle.mean, handle.std)
     shown = {n: figures.cam_overlay_rgb(picture, attribution.for_display(cam.maps[n])) for n in STAGE_NAMES}
     # Two rows of two: four in one row would leave each overlay too small for the back of a hall.
@@ -150,14 +140,14 @@ def step_figure(name: str, handle, image):
         return fig_gradcam(handle, image)
     if name == "lesion":
         return fig_lesion(handle)
-    ft = _features(weights_key, common.image_key(), ALL_ON, handle, image)
+    ft = common.features(weights_key, common.image_key(), ALL_ON, True, handle, image)
     if name == "residual":
         return fig_residual(ft)
     if name == "block":
         return fig_block(ft)
     if name == "features":
         return fig_features(ft)
-    return fig_off(ft, _features(weights_key, common.image_key(), ALL_OFF, handle, image))
+    return fig_off(ft, common.features(weights_key, common.image_key(), ALL_OFF, True, handle, image))
 
 
 handle = common.get_handle()

@@ -13,8 +13,8 @@ import streamlit as st
 from PIL import Image
 
 from pages.ui import t
-from resnet_viz import images, weights
-from resnet_viz.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz import attribution, featuremaps, images, weights
+from resnet_viz.config import BLOCK_NAMES, DEFAULTS, STAGE_NAMES
 from resnet_viz.device import available_devices
 from resnet_viz.forward import ALL_ON
 
@@ -73,6 +73,23 @@ def get_handle() -> weights.ModelHandle:
     except weights.WeightsError as exc:
         st.session_state["weights_error"] = f"{weights.DESCRIPTIONS.get(source, source)}: {exc}"
         return _load("auto", device, None, None)
+
+
+@st.cache_resource(max_entries=DEFAULTS.trace_cache_entries, show_spinner=False)
+def features(weights_key: str, image_key: str, mask: tuple[bool, ...], center_crop: bool,
+             _handle: weights.ModelHandle, _image: Image.Image) -> featuremaps.FeatureTrace:
+    """ONE traced forward per (weights, image, mask, crop), shared by every page that shows feature maps.
+
+    The handle and image are not hashed (leading underscore); weights_key and image_key stand in for them.
+    """
+    return featuremaps.compute(_handle, _image, mask, center_crop)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def grad_cams(weights_key: str, image_key: str, mask: tuple[bool, ...], target: int | None,
+              _handle: weights.ModelHandle, _x) -> attribution.GradCam:
+    """Grad-CAM of the four stages in one pass per (weights, image, mask, class), shared by the pages."""
+    return attribution.grad_cam(_handle, _x, STAGE_NAMES, target, mask)
 
 
 def weights_key(handle: weights.ModelHandle) -> str:

@@ -6,6 +6,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from pages import common
 from resnet_viz import fallback, weights
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,9 @@ def full_gpu(monkeypatch):
 
     monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
     monkeypatch.setattr(weights, "trace", fake)
+    # Results other tests cached (pages share them through pages.common) would hide the fallback.
+    common.features.clear()
+    common.grad_cams.clear()
 
 
 def test_feature_maps_page_says_it_ran_on_the_cpu(full_gpu):
