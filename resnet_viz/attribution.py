@@ -143,7 +143,8 @@ def cams_one_pass(model: nn.Module, x: Tensor, layers: Sequence[str], target: Te
     layers = _check_layers(layers)
     x = _as_batch(x).detach().clone().requires_grad_(True)  # (B, 3, H, W)
     with torch.enable_grad():
-        tr = trace(model, x, mask)
+        # Block parts (layer3.1.conv1, layer2.0.downsample) exist only in a trace that records internals.
+        tr = trace(model, x, mask, inner=any(n.count(".") >= 2 for n in layers))
         if target is None:
             idx = tr.logits.argmax(1)
         else:

@@ -53,7 +53,8 @@ def _captum(model: nn.Module, x, layer: str, target: int) -> np.ndarray:
     return cam.detach()[0, 0].numpy()
 
 
-@pytest.mark.parametrize("layer", ["conv1", "maxpool", "layer1", "layer2.0", "layer3", "layer4", "layer4.1"])
+@pytest.mark.parametrize("layer", ["conv1", "maxpool", "layer1", "layer2.0", "layer3", "layer4", "layer4.1",
+                                   "layer2.0.conv2", "layer3.0.downsample"])
 def test_each_layer_equals_captum(handle, image, layer):
     ref = copy.deepcopy(handle.model)
     ours = A.grad_cam(handle, image, [layer], target=7)
