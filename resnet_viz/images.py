@@ -242,20 +242,34 @@ def _looks_like_text(head: bytes) -> bool:
 # ---------------------------------------------------------------- to the model
 
 
+@functools.cache
+def _imagenet_ratio() -> float:
+    """resize_size / crop_size of torchvision's ImageNet preset (256 / 224), read from the preset itself."""
+    from torchvision.models import ResNet18_Weights
+
+    preset = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    return preset.resize_size[0] / preset.crop_size[0]
+
+
+def imagenet_resize(size: int) -> int:
+    """The shorter side the ImageNet recipe resizes to before a size × size centre crop (256 for 224)."""
+    return round(_imagenet_ratio() * size)
+
+
 def resize_for_model(
-    img: Image.Image, size: int = DEFAULTS.image_size, center_crop: bool = True
+    img: Image.Image, size: int = DEFAULTS.image_size, center_crop: bool = True, resize: int | None = None
 ) -> Image.Image:
     """The exact picture the model sees, before normalisation.
 
-    center_crop=True mirrors torchvision's ImageNet transforms(): shorter side to round(256 * size / 224)
-    (256 for 224), bilinear with antialiasing, then the central size × size square.
+    center_crop=True mirrors torchvision's ImageNet transforms(): shorter side to `resize` (by default
+    imagenet_resize(size), 256 for 224), bilinear with antialiasing, then the central size × size square.
     center_crop=False resizes the shorter side to `size` and keeps the whole image and its aspect ratio.
     """
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as F
 
     if center_crop:
-        resized = F.resize(img, [round(256 * size / 224)], InterpolationMode.BILINEAR, antialias=True)
+        resized = F.resize(img, [resize or imagenet_resize(size)], InterpolationMode.BILINEAR, antialias=True)
         return F.center_crop(resized, [size])
     return F.resize(img, [size], InterpolationMode.BILINEAR, antialias=True)
 
@@ -266,12 +280,13 @@ def to_tensor(
     std: Sequence[float],
     size: int | None = None,
     center_crop: bool = True,
+    resize: int | None = None,
 ) -> torch.Tensor:
     """RGB image -> normalised (1, 3, H, W) float tensor; see resize_for_model for the geometry."""
     import torch
     from torchvision.transforms import functional as F
 
-    picture = resize_for_model(img, size or DEFAULTS.image_size, center_crop)
+    picture = resize_for_model(img, size or DEFAULTS.image_size, center_crop, resize)
     x = F.pil_to_tensor(picture)  # (3, H, W) uint8
     x = F.convert_image_dtype(x, torch.float)
     x = F.normalize(x, mean=list(mean), std=list(std))
@@ -279,13 +294,14 @@ def to_tensor(
 
 
 def describe_preprocessing(
-    img_size: tuple[int, int], size: int | None = None, center_crop: bool = True
+    img_size: tuple[int, int], size: int | None = None, center_crop: bool = True, resize: int | None = None
 ) -> Reason:
-    """What to_tensor did to an image of img_size = (width, height), as a locale key and its numbers."""
+    """What to_tensor (or a preset with this resize and crop `size`) did to an image of img_size = (width, height),
+    as a locale key and its numbers."""
     size = size or DEFAULTS.image_size
     width, height = img_size
     if center_crop:
-        short = round(256 * size / 224)
+        short = resize or imagenet_resize(size)
         return Reason("image.prep.crop", {"width": width, "height": height, "short": short, "size": size})
     scale = size / min(width, height)
     new_w, new_h = (size, int(height * scale)) if width <= height else (int(width * scale), size)

@@ -54,7 +54,8 @@ class ModelHandle:
     preprocess: Callable  # PIL image -> (3, H, W) normalised tensor
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    image_size: int
+    image_size: int  # the square the model sees: the preset's crop_size
+    resize_size: int  # the shorter side before that crop: the preset's resize_size
     device: torch.device
     live: Reason  # why this source is the live one
     auto: bool = False  # picked by "auto"
@@ -433,7 +434,7 @@ def _handle(source: str, loaded: _Loaded, device: torch.device) -> ModelHandle:
     preset = loaded.preset
     return ModelHandle(model=loaded.model.to(device), source=source, labels=loaded.labels, preprocess=preset,
                        mean=tuple(preset.mean), std=tuple(preset.std), image_size=preset.crop_size[0],
-                       device=device, live=loaded.live)
+                       resize_size=preset.resize_size[0], device=device, live=loaded.live)
 
 
 def load(source: str = "auto", device: str | torch.device | None = None, file: bytes | str | Path | None = None,

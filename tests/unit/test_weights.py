@@ -9,9 +9,10 @@ import zipfile
 
 import pytest
 import torch
-from torchvision.models import resnet18, resnet34, resnet50
+from PIL import Image
+from torchvision.models import ResNet18_Weights, resnet18, resnet34, resnet50
 
-from resnet_viz import i18n, weights
+from resnet_viz import i18n, images, weights
 from resnet_viz.config import DEFAULTS
 from resnet_viz.device import pick_device
 from resnet_viz.errors import Reason
@@ -260,3 +261,24 @@ def test_non_finite_weights_are_refused_by_name():
     half = {k: v.half() if v.is_floating_point() else v for k, v in _state().items()}
     half["fc.bias"][3] = float("nan")
     assert _refusal(_bytes(half)).params["key"] == "fc.bias"
+
+
+def test_sources_are_one_table_and_handles_take_the_preset_numbers(tmp_path, monkeypatch):
+    assert weights.SOURCES == ("auto", "imagenet", "shapes", "random", "file")
+    assert weights.AUTO_ORDER == ("imagenet", "shapes", "random")
+    for row in weights.SOURCE_TABLE.values():
+        assert row.desc_key in i18n.texts("en") and row.desc_key in i18n.texts("zh")
+    preset = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    handle = weights.load("random", device="cpu")
+    assert (handle.mean, handle.std, handle.image_size, handle.resize_size) == (
+        tuple(preset.mean), tuple(preset.std), preset.crop_size[0], preset.resize_size[0])
+    image = Image.new("RGB", (300, 200), (200, 30, 90))
+    # The handle's preprocess and images.to_tensor with the handle's numbers are the same picture.
+    x = images.to_tensor(image, handle.mean, handle.std, handle.image_size, resize=handle.resize_size)
+    assert torch.allclose(handle.preprocess(image).unsqueeze(0), x, atol=1e-6)
+    assert handle.description == Reason("weights.describe", {"weights": Reason("weights.random"), "device": "cpu"})
+    assert handle.describe("zh").startswith(i18n.t("weights.random", "zh"))
+    shapes = weights.load("shapes", device="cpu")
+    meta = weights.shapes_meta()
+    assert (shapes.mean, shapes.std, shapes.image_size, shapes.resize_size) == (
+        tuple(meta["mean"]), tuple(meta["std"]), meta["image_size"], meta["image_size"])
