@@ -266,10 +266,17 @@ def check_archive(data: bytes | str | Path, limits: CheckpointLimits = CHECKPOIN
 def check_finite(state: dict) -> None:
     """Refuse the first floating tensor holding NaN or ±Inf, by name, with how many such values it has."""
     for key, value in state.items():
-        if isinstance(value, Tensor) and (value.is_floating_point() or value.is_complex()):
-            bad = int((~torch.isfinite(value)).sum())
-            if bad:
-                raise WeightsError("weights.err.nonfinite", key=key, count=bad, numel=value.numel())
+        if not isinstance(value, Tensor) or not (value.is_floating_point() or value.is_complex()):
+            continue
+        # A NaN or ±Inf anywhere makes the sum non-finite, and one reduction is several times cheaper than
+        # isfinite on fp16 weights; only a non-finite sum (or one that overflowed) is counted exactly.
+        if value.is_floating_point():
+            wide = torch.float64 if value.dtype == torch.float64 else torch.float32
+            if torch.isfinite(value.sum(dtype=wide)):
+                continue
+        bad = int((~torch.isfinite(value)).sum())
+        if bad:
+            raise WeightsError("weights.err.nonfinite", key=key, count=bad, numel=value.numel())
 
 
 def check_state_dict(state: dict) -> int:
@@ -437,9 +444,76 @@ def _handle(source: str, loaded: _Loaded, device: torch.device) -> ModelHandle:
                        resize_size=preset.resize_size[0], device=device, live=loaded.live)
 
 
+class ImagenetProbe:
+    """One background download of the ImageNet weights into the torch hub cache, per (url, path), per process.
+
+    Lets "auto" answer at once with the shapes weights while the download runs or fails (offline it costs up
+    to download_timeout_s + 0.5 s); a later load("auto") finds the cached file. The outcome is remembered:
+    a failed probe is not retried in this process unless asked (retry=True).
+    """
+
+    def __init__(self, url: str, path: Path) -> None:
+        self.url, self.path = url, path
+        self._done = threading.Event()
+        self._error: Reason | None = None
+        threading.Thread(target=self._run, name="imagenet-probe", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            _download(self.url, self.path, DEFAULTS.download_timeout_s)
+        except WeightsError as exc:
+            self._error = exc.reason
+        except Exception as exc:  # never let the thread die silently: the reason is shown in the sidebar
+            self._error = Reason("weights.err.download", {"host": self.url.split("/")[2], "detail": str(exc)})
+        finally:
+            self._done.set()
+
+    @property
+    def state(self) -> str:
+        """"running", "cached" (the file is in the hub cache) or "failed" (see reason)."""
+        if not self._done.is_set():
+            return "running"
+        return "cached" if self._error is None and self.path.exists() else "failed"
+
+    @property
+    def reason(self) -> Reason | None:
+        """Why ImageNet is not usable yet: None once cached."""
+        state = self.state
+        if state == "running":
+            return Reason("weights.why_not.imagenet_probing", {"path": str(self.path)})
+        return None if state == "cached" else (self._error or Reason("weights.err.offline", {"path": str(self.path)}))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the probe has finished (True) or timeout seconds have passed (False)."""
+        return self._done.wait(timeout)
+
+
+_PROBES: dict[tuple[str, Path], ImagenetProbe] = {}
+_PROBES_LOCK = threading.Lock()
+
+
+def imagenet_probe(start: bool = True, retry: bool = False) -> ImagenetProbe | None:
+    """The background ImageNet download for the current URL and cache path; never blocks.
+
+    Starts it when none has run yet (start=True), or again after a failure (retry=True); returns None when
+    none has started and start is False, or when downloads are off ($RESNET_VIZ_OFFLINE).
+    """
+    if os.environ.get(OFFLINE_ENV):
+        return None
+    key = (IMAGENET_URL, imagenet_cache_path())
+    with _PROBES_LOCK:
+        probe = _PROBES.get(key)
+        if (probe is None and start) or (probe is not None and retry and probe.state == "failed"):
+            probe = _PROBES[key] = ImagenetProbe(*key)
+        return probe
+
+
 def load(source: str = "auto", device: str | torch.device | None = None, file: bytes | str | Path | None = None,
-         allow_download: bool = True) -> ModelHandle:
+         allow_download: bool = True, background_download: bool = False) -> ModelHandle:
     """Load one weight source by name; "auto" takes the first of imagenet, shapes, random that works.
+
+    With background_download, "auto" never waits for the network: ImageNet is used only if already cached,
+    and otherwise downloaded by imagenet_probe() in the background while this call goes on to shapes.
 
     Raises:
         WeightsError: the named source cannot be used (exc.key and exc.params say why).
@@ -451,6 +525,12 @@ def load(source: str = "auto", device: str | torch.device | None = None, file: b
         raise WeightsError("weights.err.unknown_source", source=str(source), choices=", ".join(SOURCES))
     skipped: dict[str, Reason] = {}
     for name in AUTO_ORDER:
+        if name == "imagenet" and background_download and allow_download and not imagenet_cache_path().exists():
+            probe = imagenet_probe()
+            if probe is None or probe.state != "cached":
+                skipped[name] = probe.reason if probe else Reason("weights.err.offline",
+                                                                  {"path": str(imagenet_cache_path())})
+                continue
         try:
             loaded = SOURCE_TABLE[name].load(None, allow_download)
         except WeightsError as exc:
@@ -468,7 +548,8 @@ def availability() -> dict[str, Reason | None]:
     out: dict[str, Reason | None] = {"imagenet": None, "shapes": None, "random": None}
     if not imagenet_cache_path().exists():
         key = "weights.why_not.imagenet_offline" if os.environ.get(OFFLINE_ENV) else "weights.why_not.imagenet_download"
-        out["imagenet"] = Reason(key, {"path": str(imagenet_cache_path())})
+        probe = imagenet_probe(start=False)
+        out["imagenet"] = probe.reason if probe else Reason(key, {"path": str(imagenet_cache_path())})
     try:
         shapes_meta()
     except WeightsError as exc:

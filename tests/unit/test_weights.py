@@ -1,6 +1,8 @@
 """Weight sources: the hub cache, offline fallback within seconds, refused pickles, wrong shapes."""
 
 import collections
+import hashlib
+import http.server
 import io
 import pickle
 import socket
@@ -282,3 +284,65 @@ def test_sources_are_one_table_and_handles_take_the_preset_numbers(tmp_path, mon
     meta = weights.shapes_meta()
     assert (shapes.mean, shapes.std, shapes.image_size, shapes.resize_size) == (
         tuple(meta["mean"]), tuple(meta["std"]), meta["image_size"], meta["image_size"])
+
+
+def test_auto_does_not_wait_for_the_network_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(weights, "IMAGENET_URL", "http://127.0.0.1:9/resnet18-f37072fd.pth")
+    release = threading.Event()
+
+    def silent_network(url, dst, timeout_s):  # a network that answers only when the test says so
+        release.wait()
+        raise weights.WeightsError("weights.err.no_answer", host="127.0.0.1:9", seconds=timeout_s)
+
+    monkeypatch.setattr(weights, "_download", silent_network)
+    handle = weights.load("auto", device="cpu", background_download=True)
+    probe = weights.imagenet_probe(start=False)
+    assert handle.source == "shapes" and probe.state == "running"  # answered while the download waits
+    assert handle.skipped["imagenet"] == weights.availability()["imagenet"] == probe.reason
+    assert probe.reason.key == "weights.why_not.imagenet_probing"
+    assert weights.imagenet_probe() is probe  # one probe per process, not one per call
+    release.set()
+    assert probe.wait(timeout=30) and probe.state == "failed"
+    assert probe.reason.key == "weights.err.no_answer" and weights.availability()["imagenet"] == probe.reason
+    assert weights.load("auto", device="cpu", background_download=True).skipped["imagenet"] == probe.reason
+    assert weights.imagenet_probe() is probe and weights.imagenet_probe(retry=True) is not probe  # remembered
+
+
+def test_background_download_is_used_once_cached(tmp_path, monkeypatch):
+    data = _bytes(_state())
+    name = f"resnet18-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+        monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
+        monkeypatch.setattr(weights, "IMAGENET_URL", f"http://127.0.0.1:{server.server_address[1]}/{name}")
+        probe = weights.imagenet_probe()
+        assert probe.wait(timeout=60) and probe.state == "cached" and probe.reason is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    handle = weights.load("auto", device="cpu", background_download=True)
+    assert handle.source == "imagenet" and torch.equal(handle.model.fc.weight, _state()["fc.weight"])
+
+
+def test_large_finite_values_are_not_mistaken_for_infinities():
+    big = torch.full((64,), 60_000.0, dtype=torch.half)  # finite in fp16, but their fp16 sum would overflow
+    assert weights.check_finite({"a": big, "b": torch.full((4,), 3e38), "n": torch.tensor(7)}) is None
+    big[5] = float("nan")
+    with pytest.raises(weights.WeightsError) as info:
+        weights.check_finite({"a": big})
+    assert info.value.params == {"key": "a", "count": 1, "numel": 64}
