@@ -346,3 +346,20 @@ def test_large_finite_values_are_not_mistaken_for_infinities():
     with pytest.raises(weights.WeightsError) as info:
         weights.check_finite({"a": big})
     assert info.value.params == {"key": "a", "count": 1, "numel": 64}
+
+
+def test_every_reason_key_these_modules_raise_exists_in_both_languages():
+    # test_i18n checks t("...") calls; refusals name their keys in Error(...) and Reason(...) instead.
+    import re
+    from pathlib import Path
+
+    root = Path(weights.__file__).parent
+    code = "".join((root / f"{m}.py").read_text() for m in ("weights", "images", "device", "fallback"))
+    keys = set(re.findall(r"""(?:Error|Reason)\(\s*["']([a-z_]+(?:\.[a-z_]+)+)["']""", code))
+    keys |= set(re.findall(r"""key = "([a-z_.]+)" if .* else "([a-z_.]+)\"""", code)[0])
+    assert len(keys) > 45
+    for lang in ("en", "zh"):
+        assert not keys - set(i18n.texts(lang)), sorted(keys - set(i18n.texts(lang)))
+    exc = weights.WeightsError("weights.err.nonfinite", key="fc.bias", count=2, numel=1000)
+    again = pickle.loads(pickle.dumps(exc))  # process pools and caches keep the key and params
+    assert (type(again), again.key, again.params, str(again)) == (type(exc), exc.key, exc.params, str(exc))
