@@ -6,7 +6,13 @@ import os
 
 import torch
 
+from resnet_viz.errors import UserError
+
 ENV_VAR = "RESNET_VIZ_DEVICE"
+
+
+class DeviceError(UserError):
+    """The requested device is unknown or absent: exc.key / exc.params (str(exc) is the English text)."""
 
 
 def available_devices() -> list[str]:
@@ -25,15 +31,14 @@ def pick_device(requested: str | None = None) -> torch.device:
     """The requested device, else $RESNET_VIZ_DEVICE, else the best available.
 
     Raises:
-        ValueError: the requested device is unknown or not present on this machine.
+        DeviceError: (a ValueError) the requested device is unknown or not present on this machine.
     """
     name = (requested or os.environ.get(ENV_VAR) or "").strip().lower()
     if not name or name == "auto":
         return torch.device(available_devices()[0])
     kind = name.split(":")[0]
     if kind not in ("cuda", "mps", "cpu"):
-        raise ValueError(f"Unknown device {name!r}: use cuda, mps or cpu.")
+        raise DeviceError("device.err.unknown", name=name)
     if kind not in available_devices():
-        raise ValueError(f"Device {name!r} was asked for (via {ENV_VAR} or --device) but is not available here; "
-                         f"available: {', '.join(available_devices())}.")
+        raise DeviceError("device.err.unavailable", name=name, env=ENV_VAR, available=", ".join(available_devices()))
     return torch.device(name)

@@ -13,11 +13,13 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from resnet_viz.errors import Reason
+
 T = TypeVar("T")
 
 CPU = torch.device("cpu")
-NOTE = ("The GPU ran out of memory for this request, so it ran on the CPU instead (slower; the numbers are the "
-        "same up to rounding).")
+# Shown beside a result that fell back to the CPU; str(NOTE) is the English text, NOTE.text(lang) any other.
+NOTE = Reason("fallback.cpu_note")
 
 _CPU_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _COPIES_LOCK = threading.Lock()
@@ -46,11 +48,11 @@ def copy_to_cpu(model: nn.Module) -> nn.Module:
 
 
 def run(model: nn.Module, device: torch.device, lock: threading.RLock,
-        fn: Callable[[nn.Module, torch.device], T]) -> tuple[T, str]:
+        fn: Callable[[nn.Module, torch.device], T]) -> tuple[T, Reason | str]:
     """fn(model, device) under `lock`; on torch.cuda.OutOfMemoryError, fn(cpu twin, cpu) instead.
 
     fn must move its own inputs to the device it is given. Returns (result, note); note is "" unless the
-    request fell back to the CPU.
+    request fell back to the CPU, then NOTE.
     """
     with lock:
         try:

@@ -1,6 +1,6 @@
 """Bytes -> checked RGB image -> normalised tensor, plus the shipped sample photos.
 
-Every refusal is an ImageError whose message can be shown to a person as it is.
+Every refusal is an ImageError: exc.key / exc.params for a page to translate, str(exc) the English text.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from resnet_viz.config import DEFAULTS, IMAGE_LIMITS, ImageLimits
+from resnet_viz.errors import Reason, UserError
 
 if TYPE_CHECKING:  # torch is heavy; only to_tensor/denormalise need it, so it is imported there.
     import torch
@@ -28,11 +29,10 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 # MPO (what many phone cameras write: a JPEG with extra frames) is opened by the JPEG decoder.
 _ACCEPTED_FORMATS = (*ALLOWED_FORMATS, "MPO")
-_FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF"
 
 
-class ImageError(ValueError):
-    """An image was refused; str(error) is a message for the user."""
+class ImageError(UserError):
+    """An image was refused: exc.key and exc.params say why (str(exc) is the English text)."""
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,9 @@ def load_image(data: bytes, limits: ImageLimits = IMAGE_LIMITS) -> Image.Image:
 
 def _check_bytes(data: bytes, limits: ImageLimits) -> None:
     if not data:
-        raise ImageError("The file is empty (0 bytes). Please choose an image file.")
+        raise ImageError("image.err.empty")
     if len(data) > limits.max_bytes:
-        raise ImageError(
-            f"The file is {len(data) / 2**20:.1f} MB; the limit is {limits.max_bytes / 2**20:.0f} MB. "
-            "Please use a smaller image."
-        )
+        raise ImageError("image.err.too_many_bytes", mb=len(data) / 2**20, limit_mb=limits.max_bytes / 2**20)
 
 
 def _open(data: bytes) -> Image.Image:
@@ -79,50 +76,51 @@ def _open(data: bytes) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
     except UnidentifiedImageError as exc:
-        raise ImageError(_describe_unreadable(data)) from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageError(_too_many_pixels_message(_pixels_from_bomb_message(str(exc)))) from exc
-    except Image.DecompressionBombWarning as exc:  # only raised if the app runs with warnings as errors
-        raise ImageError(_too_many_pixels_message(_pixels_from_bomb_message(str(exc)))) from exc
+        raise _describe_unreadable(data) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # the warning: with -W error
+        raise _too_many_pixels(_pixels_from_bomb_message(str(exc))) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Pillow's header parsers raise these on a mangled header of a known format.
-        raise ImageError(
-            f"The file looks like an image but is truncated or damaged ({exc}). "
-            "Please upload the complete file again."
-        ) from exc
+        # Pillow's header parsers raise these on a mangled header of a known format, and ValueError for
+        # a compressed text or colour-profile chunk that would inflate past its limit (a metadata bomb).
+        raise _damaged_header(exc) from exc
     if img.format not in _ACCEPTED_FORMATS:  # belt and braces: formats= already restricts
-        raise ImageError(f"{img.format} images are not supported; please use {_FORMAT_NAMES}.")
+        raise ImageError("image.err.unsupported_format", format=img.format)
     return img
+
+
+def _damaged_header(exc: BaseException) -> ImageError:
+    if _is_metadata_bomb(exc):
+        from PIL import PngImagePlugin
+
+        return ImageError("image.err.metadata_too_large", chunk="zTXt/iTXt/iCCP",
+                          limit_mb=PngImagePlugin.MAX_TEXT_CHUNK / 2**20, detail=str(exc))
+    return ImageError("image.err.damaged_header", detail=str(exc))
+
+
+def _is_metadata_bomb(exc: BaseException) -> bool:
+    # PngImagePlugin inflates a compressed chunk (zTXt, iTXt, iCCP) to at most MAX_TEXT_CHUNK (1 MB) and all
+    # text to MAX_TEXT_MEMORY (64 MB), then raises ValueError with one of these messages.
+    text = str(exc).lower()
+    return isinstance(exc, ValueError) and ("decompressed data too large" in text or "max_text_memory" in text)
 
 
 def _check_size(size: tuple[int, int], limits: ImageLimits) -> None:
     width, height = size
     if width * height > limits.max_pixels:
-        raise ImageError(_too_many_pixels_message(width * height, width, height, limits))
+        raise ImageError("image.err.pixels", width=width, height=height, megapixels=width * height / 1e6,
+                         limit_mp=limits.max_pixels / 1e6)
     if min(width, height) < limits.min_side:
-        raise ImageError(
-            f"The image is only {width} × {height} pixels; each side must be at least "
-            f"{limits.min_side} pixels."
-        )
+        raise ImageError("image.err.min_side", width=width, height=height, min_side=limits.min_side)
     aspect = max(width, height) / min(width, height)
     if aspect > limits.max_aspect:
-        raise ImageError(
-            f"The image is {width} × {height} pixels, an aspect ratio of {aspect:.0f}:1; "
-            f"the limit is {limits.max_aspect:.0f}:1. Please crop it to a less elongated shape."
-        )
+        raise ImageError("image.err.aspect", width=width, height=height, aspect=aspect, limit=limits.max_aspect)
 
 
-def _too_many_pixels_message(
-    pixels: int | None,
-    width: int | None = None,
-    height: int | None = None,
-    limits: ImageLimits = IMAGE_LIMITS,
-) -> str:
-    limit = f"the limit is {limits.max_pixels / 1e6:.0f} megapixels"
+def _too_many_pixels(pixels: int | None, limits: ImageLimits = IMAGE_LIMITS) -> ImageError:
+    """Pillow's own bomb check fired (its message gives the pixel count, not the sides)."""
     if pixels is None:
-        return f"The image has far too many pixels; {limit}. Please use a smaller image."
-    dims = f"{width} × {height} pixels, " if width and height else ""
-    return f"The image is {dims}{pixels / 1e6:.1f} megapixels; {limit}. Please use a smaller image."
+        return ImageError("image.err.pixels_unknown", limit_mp=limits.max_pixels / 1e6)
+    return ImageError("image.err.pixels_count", megapixels=pixels / 1e6, limit_mp=limits.max_pixels / 1e6)
 
 
 def _pixels_from_bomb_message(message: str) -> int | None:
@@ -136,12 +134,11 @@ def _decode(img: Image.Image) -> None:
     try:
         img.load()
     except Image.DecompressionBombError as exc:
-        raise ImageError(_too_many_pixels_message(_pixels_from_bomb_message(str(exc)))) from exc
+        raise _too_many_pixels(_pixels_from_bomb_message(str(exc))) from exc
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error...
-        raise ImageError(
-            f"The {img.format} file is truncated or damaged and cannot be decoded ({exc}). "
-            "Please upload the complete file again."
-        ) from exc
+        if _is_metadata_bomb(exc):  # a text chunk after the pixels (PNG reads those here)
+            raise _damaged_header(exc) from exc
+        raise ImageError("image.err.decode", format=img.format, detail=str(exc)) from exc
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -169,9 +166,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
             return Image.alpha_composite(white, rgba).convert("RGB")
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr...
     except ValueError as exc:
-        raise ImageError(
-            f"Images in the {mode} colour mode are not supported; please save it as RGB."
-        ) from exc
+        raise ImageError("image.err.mode", mode=mode) from exc
 
 
 @functools.cache
@@ -200,30 +195,30 @@ def _scale_to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def _describe_unreadable(data: bytes) -> str:
+def _describe_unreadable(data: bytes) -> ImageError:
     """Say what the bytes look like, so 'not an image' is actionable."""
     head = data[:4096]
     lowered = head.lstrip().lower()
     unsupported = _other_image_format(data)
     if unsupported:
-        return f"{unsupported} images are not supported; please use {_FORMAT_NAMES}."
+        return ImageError("image.err.unsupported_format", format=unsupported)
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftypavif"):
-        return f"HEIC/HEIF/AVIF photos are not supported; please export the photo as {_FORMAT_NAMES}."
+        return ImageError("image.err.heic")
     if head.startswith(b"PK\x03\x04"):
         if b"data.pkl" in head or b"/version" in head:
-            return "This is a PyTorch checkpoint (.pth), not an image. Load weights in the sidebar instead."
-        return "This is a ZIP archive, not an image. Please unpack it and upload one image."
+            return ImageError("image.err.checkpoint")
+        return ImageError("image.err.zip")
     if head.startswith(b"\x80") and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "This is a Python pickle (perhaps an old PyTorch checkpoint), not an image."
+        return ImageError("image.err.pickle")
     if head.startswith(b"%PDF"):
-        return "This is a PDF document, not an image. Please export the page as PNG or JPEG."
+        return ImageError("image.err.pdf")
     if b"<svg" in lowered:
-        return "SVG drawings are not supported; please export it as PNG."
+        return ImageError("image.err.svg")
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered[:512]:
-        return "This is a web page (HTML), not an image. Save the image itself, not the page."
+        return ImageError("image.err.html")
     if _looks_like_text(head):
-        return "This is a text file, not an image. Please choose a photo or picture file."
-    return f"The file is not an image that can be read; please use {_FORMAT_NAMES}."
+        return ImageError("image.err.text")
+    return ImageError("image.err.not_image")
 
 
 def _other_image_format(data: bytes) -> str | None:
@@ -247,20 +242,34 @@ def _looks_like_text(head: bytes) -> bool:
 # ---------------------------------------------------------------- to the model
 
 
+@functools.cache
+def _imagenet_ratio() -> float:
+    """resize_size / crop_size of torchvision's ImageNet preset (256 / 224), read from the preset itself."""
+    from torchvision.models import ResNet18_Weights
+
+    preset = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    return preset.resize_size[0] / preset.crop_size[0]
+
+
+def imagenet_resize(size: int) -> int:
+    """The shorter side the ImageNet recipe resizes to before a size × size centre crop (256 for 224)."""
+    return round(_imagenet_ratio() * size)
+
+
 def resize_for_model(
-    img: Image.Image, size: int = DEFAULTS.image_size, center_crop: bool = True
+    img: Image.Image, size: int = DEFAULTS.image_size, center_crop: bool = True, resize: int | None = None
 ) -> Image.Image:
     """The exact picture the model sees, before normalisation.
 
-    center_crop=True mirrors torchvision's ImageNet transforms(): shorter side to round(256 * size / 224)
-    (256 for 224), bilinear with antialiasing, then the central size × size square.
+    center_crop=True mirrors torchvision's ImageNet transforms(): shorter side to `resize` (by default
+    imagenet_resize(size), 256 for 224), bilinear with antialiasing, then the central size × size square.
     center_crop=False resizes the shorter side to `size` and keeps the whole image and its aspect ratio.
     """
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as F
 
     if center_crop:
-        resized = F.resize(img, [round(256 * size / 224)], InterpolationMode.BILINEAR, antialias=True)
+        resized = F.resize(img, [resize or imagenet_resize(size)], InterpolationMode.BILINEAR, antialias=True)
         return F.center_crop(resized, [size])
     return F.resize(img, [size], InterpolationMode.BILINEAR, antialias=True)
 
@@ -271,12 +280,13 @@ def to_tensor(
     std: Sequence[float],
     size: int | None = None,
     center_crop: bool = True,
+    resize: int | None = None,
 ) -> torch.Tensor:
     """RGB image -> normalised (1, 3, H, W) float tensor; see resize_for_model for the geometry."""
     import torch
     from torchvision.transforms import functional as F
 
-    picture = resize_for_model(img, size or DEFAULTS.image_size, center_crop)
+    picture = resize_for_model(img, size or DEFAULTS.image_size, center_crop, resize)
     x = F.pil_to_tensor(picture)  # (3, H, W) uint8
     x = F.convert_image_dtype(x, torch.float)
     x = F.normalize(x, mean=list(mean), std=list(std))
@@ -284,20 +294,18 @@ def to_tensor(
 
 
 def describe_preprocessing(
-    img_size: tuple[int, int], size: int | None = None, center_crop: bool = True
-) -> str:
-    """One sentence telling the user what to_tensor did to an image of img_size = (width, height)."""
+    img_size: tuple[int, int], size: int | None = None, center_crop: bool = True, resize: int | None = None
+) -> Reason:
+    """What to_tensor (or a preset with this resize and crop `size`) did to an image of img_size = (width, height),
+    as a locale key and its numbers."""
     size = size or DEFAULTS.image_size
     width, height = img_size
     if center_crop:
-        short = round(256 * size / 224)
-        return (
-            f"Resized the {width} × {height} image so its shorter side is {short} px, "
-            f"then cropped the central {size} × {size} square (the ImageNet recipe)."
-        )
+        short = resize or imagenet_resize(size)
+        return Reason("image.prep.crop", {"width": width, "height": height, "short": short, "size": size})
     scale = size / min(width, height)
     new_w, new_h = (size, int(height * scale)) if width <= height else (int(width * scale), size)
-    return f"Resized the whole {width} × {height} image to {new_w} × {new_h} px, without cropping."
+    return Reason("image.prep.whole", {"width": width, "height": height, "new_w": new_w, "new_h": new_h})
 
 
 def denormalise(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -336,7 +344,7 @@ def load_sample(name: str, samples_dir: Path = SAMPLES_DIR) -> Image.Image:
     """A shipped photo by name, through the same checks as an upload."""
     samples = {sample.name: sample for sample in list_samples(samples_dir)}
     if name not in samples:
-        raise ImageError(f"There is no sample called {name!r}; choose one of {', '.join(samples)}.")
+        raise ImageError("image.err.no_sample", name=str(name), choices=", ".join(samples))
     return load_image(samples[name].path.read_bytes())
 
 

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from torchvision.transforms._presets import ImageClassification
 from resnet_viz import fallback, i18n
 from resnet_viz.config import DEFAULTS
 from resnet_viz.device import pick_device
+from resnet_viz.errors import Reason, UserError
 from resnet_viz.forward import Trace, trace
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -35,19 +37,11 @@ SHAPES_META = ASSETS / "shapes" / "resnet18_shapes.json"
 IMAGENET = ResNet18_Weights.IMAGENET1K_V1
 IMAGENET_URL = IMAGENET.url
 OFFLINE_ENV = "RESNET_VIZ_OFFLINE"
-SOURCES = ("auto", "imagenet", "shapes", "random", "file")
-# Tried in this order by "auto"; "file" needs a user's upload so it is never automatic.
-AUTO_ORDER = ("imagenet", "shapes", "random")
-DESCRIPTIONS = {
-    "imagenet": "ImageNet (torchvision IMAGENET1K_V1, 1000 classes)",
-    "shapes": "Synthetic shapes (trained by this project, offline)",
-    "random": "Random init (seeded, for sanity checks)",
-    "file": "Your own .pth checkpoint",
-}
+CPU = torch.device("cpu")
 
 
-class WeightsError(RuntimeError):
-    """A weight source cannot be used; the message says why, for a person."""
+class WeightsError(UserError, RuntimeError):
+    """A weight source cannot be used: exc.key / exc.params say why (str(exc) is the English text)."""
 
 
 @dataclass
@@ -60,22 +54,33 @@ class ModelHandle:
     preprocess: Callable  # PIL image -> (3, H, W) normalised tensor
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    image_size: int
+    image_size: int  # the square the model sees: the preset's crop_size
+    resize_size: int  # the shorter side before that crop: the preset's resize_size
     device: torch.device
-    reason_key: str = ""  # why this source is the live one: a locale key (resnet_viz/locale) ...
-    reason_args: dict = field(default_factory=dict)  # ... and its placeholders
+    live: Reason  # why this source is the live one
     auto: bool = False  # picked by "auto"
-    skipped: dict[str, str] = field(default_factory=dict)  # source -> why it was not used
+    skipped: dict[str, Reason] = field(default_factory=dict)  # source -> why "auto" did not use it
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    # A short content digest of the weights, computed once here: caches key results by it, never by id(handle),
+    # which a new handle can reuse after the old one is evicted.
+    digest: str = field(init=False)
 
-    def why(self, lang: str = "en") -> str:
+    def __post_init__(self) -> None:
+        self.digest = weights_digest(self.model)
+
+    @property
+    def why_live(self) -> Reason:
+        """Why this source is live, as a key and params (auto's choice says so)."""
+        return Reason("weights.reason.auto", {"reason": self.live}) if self.auto else self.live
+
+    def why(self, lang: str = i18n.DEFAULT_LANG) -> str:
         """Why this source is live, in a person's language."""
-        text = i18n.t(self.reason_key, lang, **self.reason_args)
-        return i18n.t("weights.reason.auto", lang, reason=text) if self.auto else text
+        return self.why_live.text(lang)
 
     @property
     def reason(self) -> str:
-        return self.why("en")
+        """English why(), for the CLI."""
+        return self.why(i18n.DEFAULT_LANG)
 
     @property
     def num_classes(self) -> int:
@@ -92,8 +97,28 @@ class ModelHandle:
         result.note = note
         return result
 
-    def describe(self) -> str:
-        return f"{DESCRIPTIONS.get(self.source, self.source)} on {self.device.type}"
+    @property
+    def description(self) -> Reason:
+        """What these weights are and where they run, as a key and params."""
+        return Reason("weights.describe", {"weights": Reason(SOURCE_TABLE[self.source].desc_key),
+                                           "device": self.device.type})
+
+    def describe(self, lang: str = i18n.DEFAULT_LANG) -> str:
+        return self.description.text(lang)
+
+
+def weights_digest(model: nn.Module, length: int = 16) -> str:
+    """sha256 over the state dict's names, dtypes, shapes and bytes, in order; the first `length` hex digits.
+
+    Reads the weights only (a CPU copy of each tensor in turn when they live on a GPU).
+    """
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        # uint8 view: every dtype (bfloat16 too) as its raw bytes; reshape first so 0-dim tensors can be viewed.
+        h.update(t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()[:length]
 
 
 def _hub_dir() -> Path:
@@ -133,15 +158,15 @@ def _download(url: str, dst: Path, timeout_s: float) -> None:
     host = url.split("/")[2]
     threading.Thread(target=fetch, name="imagenet-download", daemon=True).start()
     if not answered.wait(timeout_s + 0.5):
-        raise WeightsError(f"No answer from {host} within {timeout_s:.0f} s (offline?).")
+        raise WeightsError("weights.err.no_answer", host=host, seconds=timeout_s)
     done.wait()
     if error:
         exc = error[0]
         if isinstance(exc, TimeoutError) or "timed out" in str(exc):
-            raise WeightsError(f"No answer from {host} within {timeout_s:.0f} s (offline?).") from exc
+            raise WeightsError("weights.err.no_answer", host=host, seconds=timeout_s) from exc
         if isinstance(exc, WeightsError):
             raise exc
-        raise WeightsError(f"Could not download from {host} (offline?): {exc}") from exc
+        raise WeightsError("weights.err.download", host=host, detail=str(exc)) from exc
 
 
 def _check_hash(path: Path, name: str) -> None:
@@ -150,7 +175,7 @@ def _check_hash(path: Path, name: str) -> None:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if not digest.startswith(prefix):
         path.unlink(missing_ok=True)
-        raise WeightsError(f"Downloaded file's SHA-256 {digest[:8]} does not match {prefix}.")
+        raise WeightsError("weights.err.hash", got=digest[:8], want=prefix)
 
 
 def _new_resnet18(num_classes: int = 1000) -> nn.Module:
@@ -163,30 +188,120 @@ def reference_shapes(num_classes: int = 1000) -> dict[str, torch.Size]:
         return {k: v.shape for k, v in _new_resnet18(num_classes).state_dict().items()}
 
 
-def check_state_dict(state: dict) -> int:
-    """Check a state dict against ResNet-18's keys and shapes; return its class count.
+# ---------------------------------------------------------------- reading a checkpoint safely
+
+
+@dataclass(frozen=True)
+class CheckpointLimits:
+    """What a checkpoint's zip index may declare; checked before torch.load inflates a single byte.
+
+    A ResNet-18 state dict is 46.8 MB in fp32 with ImageNet's 1000-class head (11,689,512 parameters plus
+    BatchNorm buffers). The payload bound is twice that, 93.6 MB: room for float64 weights, or SGD momentum
+    saved beside fp32 weights, or an fp32 head of up to ~23,800 classes (ImageNet-21k's 21,843 fit). An Adam
+    training checkpoint (three copies) is refused: save model.state_dict() alone.
+    """
+
+    max_payload_bytes: int = 2 * 46_811_486  # 2 x the bytes torch.save writes for the fp32 1000-class state dict
+    max_entries: int = 1024  # a state dict is 122 tensors + 5 small records
+    max_pickle_bytes: int = 1 << 20  # its data.pkl is ~15 kB; a pickle's objects can outgrow its bytes
+    # torch.save stores tensors uncompressed (ratio 1); re-zipped real weights reach ~1.1.
+    max_ratio: float = 20.0
+
+
+CHECKPOINT_LIMITS = CheckpointLimits()
+
+
+def _mb(n: int, digits: int = 1) -> float:
+    return round(n / 1e6, digits)
+
+
+def _head(data: bytes | str | Path, n: int = 4) -> bytes:
+    if isinstance(data, bytes | bytearray):
+        return bytes(data[:n])
+    with open(data, "rb") as f:
+        return f.read(n)
+
+
+def check_archive(data: bytes | str | Path, limits: CheckpointLimits = CHECKPOINT_LIMITS) -> None:
+    """Refuse a checkpoint whose declared contents are too large, from its size and zip index alone.
+
+    torch.save writes a zip; its central directory declares each record's uncompressed size, which is all
+    torch.load will allocate (miniz refuses a record that inflates past its declared size). The legacy
+    (pre-1.6, non-zip) format stores tensors raw, so there the file size is the payload.
 
     Raises:
-        WeightsError: naming the first missing, unexpected or mis-shaped key.
+        WeightsError: too large, too many records, compressed too well, or not a readable zip.
+    """
+    size = len(data) if isinstance(data, bytes | bytearray) else Path(data).stat().st_size
+    if size == 0:
+        raise WeightsError("weights.err.empty")
+    source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    if not zipfile.is_zipfile(source):
+        if _head(data) == b"PK\x03\x04":  # a zip's first record but no index at its end: cut short
+            raise WeightsError("weights.err.damaged", detail="no zip central directory")
+        if size > limits.max_payload_bytes:
+            raise WeightsError("weights.err.too_large", declared_mb=_mb(size), limit_mb=_mb(limits.max_payload_bytes),
+                               file_mb=_mb(size, 2))
+        return  # the legacy format, a damaged zip or no checkpoint at all: torch.load says which
+    try:
+        with zipfile.ZipFile(source) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise WeightsError("weights.err.damaged", detail=str(exc)) from exc
+    if len(infos) > limits.max_entries:
+        raise WeightsError("weights.err.too_many_records", count=len(infos), limit=limits.max_entries)
+    declared = sum(info.file_size for info in infos)
+    if declared > limits.max_payload_bytes:
+        raise WeightsError("weights.err.too_large", declared_mb=_mb(declared), limit_mb=_mb(limits.max_payload_bytes),
+                           file_mb=_mb(size, 2))
+    pickle_bytes = max((i.file_size for i in infos if i.filename.endswith(".pkl")), default=0)
+    if pickle_bytes > limits.max_pickle_bytes:
+        raise WeightsError("weights.err.pickle_too_large", pickle_kb=round(pickle_bytes / 1e3),
+                           limit_kb=round(limits.max_pickle_bytes / 1e3))
+    if declared > (1 << 20) and declared > limits.max_ratio * size:
+        raise WeightsError("weights.err.ratio", declared_mb=_mb(declared), file_mb=_mb(size, 2),
+                           ratio=round(declared / size))
+
+
+def check_finite(state: dict) -> None:
+    """Refuse the first floating tensor holding NaN or ±Inf, by name, with how many such values it has."""
+    for key, value in state.items():
+        if not isinstance(value, Tensor) or not (value.is_floating_point() or value.is_complex()):
+            continue
+        # A NaN or ±Inf anywhere makes the sum non-finite, and one reduction is several times cheaper than
+        # isfinite on fp16 weights; only a non-finite sum (or one that overflowed) is counted exactly.
+        if value.is_floating_point():
+            wide = torch.float64 if value.dtype == torch.float64 else torch.float32
+            if torch.isfinite(value.sum(dtype=wide)):
+                continue
+        bad = int((~torch.isfinite(value)).sum())
+        if bad:
+            raise WeightsError("weights.err.nonfinite", key=key, count=bad, numel=value.numel())
+
+
+def check_state_dict(state: dict) -> int:
+    """Check a state dict against ResNet-18's keys and shapes, and that every value is finite; return its class count.
+
+    Raises:
+        WeightsError: naming the first missing, unexpected, mis-shaped or non-finite key.
     """
     if not isinstance(state, dict) or not state:
-        raise WeightsError("The checkpoint holds no state dict (expected a dict of tensors).")
+        raise WeightsError("weights.err.no_state_dict")
     fc = state.get("fc.weight")
     num_classes = fc.shape[0] if isinstance(fc, Tensor) and fc.dim() == 2 else 1000
     ref = reference_shapes(num_classes)
     for key, shape in ref.items():
         if key not in state:
-            raise WeightsError(f"Not a ResNet-18 checkpoint: key '{key}' is missing.")
+            raise WeightsError("weights.err.missing", key=key)
         value = state[key]
         if not isinstance(value, Tensor):
-            raise WeightsError(f"Key '{key}' holds a {type(value).__name__}, not a tensor.")
+            raise WeightsError("weights.err.not_tensor", key=key, type=type(value).__name__)
         if value.shape != shape:
-            raise WeightsError(f"Not a ResNet-18 checkpoint: '{key}' has shape {tuple(value.shape)}, "
-                               f"ResNet-18 expects {tuple(shape)}.")
+            raise WeightsError("weights.err.shape", key=key, shape=tuple(value.shape), expected=tuple(shape))
     extra = [k for k in state if k not in ref]
     if extra:
-        raise WeightsError(f"Not a ResNet-18 checkpoint: unexpected key '{extra[0]}' "
-                           f"({len(extra)} unexpected in all).")
+        raise WeightsError("weights.err.unexpected", key=str(extra[0]), count=len(extra))
+    check_finite({key: state[key] for key in ref})
     return num_classes
 
 
@@ -202,8 +317,9 @@ def _unwrap(obj) -> dict:
     return obj
 
 
-def read_checkpoint(data: bytes | str | Path) -> dict:
-    """torch.load with weights_only=True (no arbitrary code from pickles), then unwrap."""
+def read_checkpoint(data: bytes | str | Path, limits: CheckpointLimits = CHECKPOINT_LIMITS) -> dict:
+    """check_archive, then torch.load with weights_only=True (no arbitrary code from pickles), then unwrap."""
+    check_archive(data, limits)
     source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     try:
         obj = torch.load(source, map_location="cpu", weights_only=True)
@@ -212,13 +328,14 @@ def read_checkpoint(data: bytes | str | Path) -> dict:
         # Only a blocked GLOBAL (a class or function the pickle would call) is a refusal; torch's message also
         # says "weights_only" for bytes that are no pickle at all ("Unsupported operand 255" for a JPEG).
         if "unsupported global" in text.lower():
-            raise WeightsError("Refused: this file contains Python objects other than tensors, which could run "
-                               "code when loaded. Save a plain state_dict instead.") from exc
+            raise WeightsError("weights.err.unsafe", detail=text) from exc
         if "central directory" in text or "zip archive" in text:
-            raise WeightsError("This is not a readable PyTorch checkpoint: it is truncated or damaged (its zip "
-                               "index is missing). Please upload the complete file again.") from exc
-        raise WeightsError(f"This is not a readable PyTorch checkpoint ({type(exc).__name__}).") from exc
+            raise WeightsError("weights.err.damaged", detail=text) from exc
+        raise WeightsError("weights.err.unreadable", kind=type(exc).__name__, detail=text) from exc
     return _unwrap(obj)
+
+
+# ---------------------------------------------------------------- the sources
 
 
 def _build(state: dict, num_classes: int, device: torch.device) -> nn.Module:
@@ -227,110 +344,214 @@ def _build(state: dict, num_classes: int, device: torch.device) -> nn.Module:
     return model.eval().requires_grad_(False).to(device)
 
 
-def _imagenet_handle(device: torch.device, allow_download: bool = True) -> ModelHandle:
+@dataclass(frozen=True)
+class _Loaded:
+    """What a source's loader hands the one handle constructor."""
+
+    model: nn.Module  # on the CPU, eval, no grad
+    labels: list[str]
+    preset: ImageClassification  # its mean, std, crop_size feed the handle
+    live: Reason
+
+
+def _imagenet_labels() -> list[str]:
+    return list(IMAGENET.meta["categories"])
+
+
+def _load_imagenet(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
     path = imagenet_cache_path()
     if path.exists():
-        reason = ("weights.reason.cached", {"path": str(path)})
+        live = Reason("weights.reason.cached", {"path": str(path)})
     else:
         if not allow_download or os.environ.get(OFFLINE_ENV):
-            raise WeightsError(f"Not in the torch hub cache ({path}) and downloads are off.")
+            raise WeightsError("weights.err.offline", path=str(path))
         t0 = time.monotonic()
         _download(IMAGENET_URL, path, DEFAULTS.download_timeout_s)
-        reason = ("weights.reason.downloaded", {"seconds": f"{time.monotonic() - t0:.0f}", "path": str(path)})
+        live = Reason("weights.reason.downloaded", {"seconds": round(time.monotonic() - t0), "path": str(path)})
     state = read_checkpoint(path)
     num_classes = check_state_dict(state)
     if num_classes != 1000:
-        raise WeightsError(f"{path} has {num_classes} classes, not ImageNet's 1000.")
-    preset = IMAGENET.transforms()
-    return ModelHandle(model=_build(state, 1000, device), source="imagenet", labels=list(IMAGENET.meta["categories"]),
-                       preprocess=preset, mean=tuple(preset.mean), std=tuple(preset.std),
-                       image_size=preset.crop_size[0], device=device, reason_key=reason[0], reason_args=reason[1])
+        raise WeightsError("weights.err.imagenet_classes", path=str(path), classes=num_classes)
+    return _Loaded(_build(state, 1000, CPU), _imagenet_labels(), IMAGENET.transforms(), live)
 
 
 def shapes_meta() -> dict:
     """The shipped shapes checkpoint's metadata (classes, image_size, mean, std, accuracy, ...)."""
     if not SHAPES_CHECKPOINT.exists() or not SHAPES_META.exists():
-        raise WeightsError(f"The offline shapes checkpoint is not in {SHAPES_CHECKPOINT.parent}.")
+        raise WeightsError("weights.err.no_shapes", folder=str(SHAPES_CHECKPOINT.parent))
     return json.loads(SHAPES_META.read_text())
 
 
-def _shapes_handle(device: torch.device) -> ModelHandle:
+def _load_shapes(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
     meta = shapes_meta()
     state = read_checkpoint(SHAPES_CHECKPOINT)
     num_classes = check_state_dict(state)
     size = int(meta["image_size"])
-    mean, std = tuple(meta["mean"]), tuple(meta["std"])
     # The shapes images are square and generated at `size`: resize, no crop to lose the object.
-    preset = ImageClassification(crop_size=size, resize_size=size, mean=mean, std=std)
+    preset = ImageClassification(crop_size=size, resize_size=size, mean=tuple(meta["mean"]), std=tuple(meta["std"]))
     accuracy = meta.get("heldout_accuracy")
-    reason = (("weights.reason.shapes_acc", {"accuracy": f"{accuracy:.1%}"}) if accuracy
-              else ("weights.reason.shapes", {}))
-    return ModelHandle(model=_build(state, num_classes, device), source="shapes", labels=list(meta["classes"]),
-                       preprocess=preset, mean=mean, std=std, image_size=size, device=device,
-                       reason_key=reason[0], reason_args=reason[1])
+    live = (Reason("weights.reason.shapes_acc", {"accuracy": accuracy}) if accuracy
+            else Reason("weights.reason.shapes"))
+    return _Loaded(_build(state, num_classes, CPU), list(meta["classes"]), preset, live)
 
 
-def _random_handle(device: torch.device, seed: int = DEFAULTS.seed) -> ModelHandle:
+def _load_random(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
+    seed = DEFAULTS.seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = _new_resnet18(1000)
-    preset = IMAGENET.transforms()
-    return ModelHandle(model=model.eval().requires_grad_(False).to(device), source="random",
-                       labels=list(IMAGENET.meta["categories"]), preprocess=preset, mean=tuple(preset.mean),
-                       std=tuple(preset.std), image_size=preset.crop_size[0], device=device,
-                       reason_key="weights.reason.random", reason_args={"seed": seed})
+    return _Loaded(model.eval().requires_grad_(False), _imagenet_labels(), IMAGENET.transforms(),
+                   Reason("weights.reason.random", {"seed": seed}))
 
 
-def _file_handle(data: bytes | str | Path, device: torch.device) -> ModelHandle:
-    state = read_checkpoint(data)
+def _load_file(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
+    if file is None:
+        raise WeightsError("weights.err.no_file")
+    state = read_checkpoint(file)
     num_classes = check_state_dict(state)
-    preset = IMAGENET.transforms()
-    labels = list(IMAGENET.meta["categories"]) if num_classes == 1000 else [f"class {i}" for i in range(num_classes)]
-    return ModelHandle(model=_build(state, num_classes, device), source="file", labels=labels, preprocess=preset,
+    labels = _imagenet_labels() if num_classes == 1000 else [f"class {i}" for i in range(num_classes)]
+    return _Loaded(_build(state, num_classes, CPU), labels, IMAGENET.transforms(),
+                   Reason("weights.reason.file", {"classes": num_classes}))
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """One row of the table of weight sources: its name, how to load it, and the locale key describing it."""
+
+    name: str
+    load: Callable[[bytes | str | Path | None, bool], _Loaded]  # (file, allow_download) -> _Loaded
+    desc_key: str
+    auto: bool  # tried by "auto", in table order
+
+
+SOURCE_TABLE: dict[str, WeightSource] = {s.name: s for s in (
+    WeightSource("imagenet", _load_imagenet, "weights.imagenet", auto=True),
+    WeightSource("shapes", _load_shapes, "weights.shapes", auto=True),
+    WeightSource("random", _load_random, "weights.random", auto=True),
+    WeightSource("file", _load_file, "weights.file", auto=False),  # needs a user's upload, so never automatic
+)}
+SOURCES = ("auto", *SOURCE_TABLE)
+AUTO_ORDER = tuple(name for name, s in SOURCE_TABLE.items() if s.auto)
+# English descriptions, for pages/common.py until it translates SOURCE_TABLE[name].desc_key itself.
+DESCRIPTIONS = {name: i18n.t(s.desc_key, i18n.DEFAULT_LANG) for name, s in SOURCE_TABLE.items()}
+
+
+def _handle(source: str, loaded: _Loaded, device: torch.device) -> ModelHandle:
+    """The one handle constructor: the model on its device, and mean/std/size from the source's preset."""
+    preset = loaded.preset
+    return ModelHandle(model=loaded.model.to(device), source=source, labels=loaded.labels, preprocess=preset,
                        mean=tuple(preset.mean), std=tuple(preset.std), image_size=preset.crop_size[0],
-                       device=device, reason_key="weights.reason.file", reason_args={"classes": num_classes})
+                       resize_size=preset.resize_size[0], device=device, live=loaded.live)
+
+
+class ImagenetProbe:
+    """One background download of the ImageNet weights into the torch hub cache, per (url, path), per process.
+
+    Lets "auto" answer at once with the shapes weights while the download runs or fails (offline it costs up
+    to download_timeout_s + 0.5 s); a later load("auto") finds the cached file. The outcome is remembered:
+    a failed probe is not retried in this process unless asked (retry=True).
+    """
+
+    def __init__(self, url: str, path: Path) -> None:
+        self.url, self.path = url, path
+        self._done = threading.Event()
+        self._error: Reason | None = None
+        threading.Thread(target=self._run, name="imagenet-probe", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            _download(self.url, self.path, DEFAULTS.download_timeout_s)
+        except WeightsError as exc:
+            self._error = exc.reason
+        except Exception as exc:  # never let the thread die silently: the reason is shown in the sidebar
+            self._error = Reason("weights.err.download", {"host": self.url.split("/")[2], "detail": str(exc)})
+        finally:
+            self._done.set()
+
+    @property
+    def state(self) -> str:
+        """"running", "cached" (the file is in the hub cache) or "failed" (see reason)."""
+        if not self._done.is_set():
+            return "running"
+        return "cached" if self._error is None and self.path.exists() else "failed"
+
+    @property
+    def reason(self) -> Reason | None:
+        """Why ImageNet is not usable yet: None once cached."""
+        state = self.state
+        if state == "running":
+            return Reason("weights.why_not.imagenet_probing", {"path": str(self.path)})
+        return None if state == "cached" else (self._error or Reason("weights.err.offline", {"path": str(self.path)}))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the probe has finished (True) or timeout seconds have passed (False)."""
+        return self._done.wait(timeout)
+
+
+_PROBES: dict[tuple[str, Path], ImagenetProbe] = {}
+_PROBES_LOCK = threading.Lock()
+
+
+def imagenet_probe(start: bool = True, retry: bool = False) -> ImagenetProbe | None:
+    """The background ImageNet download for the current URL and cache path; never blocks.
+
+    Starts it when none has run yet (start=True), or again after a failure (retry=True); returns None when
+    none has started and start is False, or when downloads are off ($RESNET_VIZ_OFFLINE).
+    """
+    if os.environ.get(OFFLINE_ENV):
+        return None
+    key = (IMAGENET_URL, imagenet_cache_path())
+    with _PROBES_LOCK:
+        probe = _PROBES.get(key)
+        if (probe is None and start) or (probe is not None and retry and probe.state == "failed"):
+            probe = _PROBES[key] = ImagenetProbe(*key)
+        return probe
 
 
 def load(source: str = "auto", device: str | torch.device | None = None, file: bytes | str | Path | None = None,
-         allow_download: bool = True) -> ModelHandle:
+         allow_download: bool = True, background_download: bool = False) -> ModelHandle:
     """Load one weight source by name; "auto" takes the first of imagenet, shapes, random that works.
 
+    With background_download, "auto" never waits for the network: ImageNet is used only if already cached,
+    and otherwise downloaded by imagenet_probe() in the background while this call goes on to shapes.
+
     Raises:
-        WeightsError: the named source cannot be used (the message says why).
+        WeightsError: the named source cannot be used (exc.key and exc.params say why).
     """
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    if source == "file":
-        if file is None:
-            raise WeightsError("Choose a .pth file to load.")
-        return _file_handle(file, dev)
-    loaders = {"imagenet": lambda: _imagenet_handle(dev, allow_download), "shapes": lambda: _shapes_handle(dev),
-               "random": lambda: _random_handle(dev)}
-    if source in loaders:
-        return loaders[source]()
+    if source in SOURCE_TABLE:
+        return _handle(source, SOURCE_TABLE[source].load(file, allow_download), dev)
     if source != "auto":
-        raise WeightsError(f"Unknown weights source {source!r}; choose one of {', '.join(SOURCES)}.")
-    skipped: dict[str, str] = {}
+        raise WeightsError("weights.err.unknown_source", source=str(source), choices=", ".join(SOURCES))
+    skipped: dict[str, Reason] = {}
     for name in AUTO_ORDER:
+        if name == "imagenet" and background_download and allow_download and not imagenet_cache_path().exists():
+            probe = imagenet_probe()
+            if probe is None or probe.state != "cached":
+                skipped[name] = probe.reason if probe else Reason("weights.err.offline",
+                                                                  {"path": str(imagenet_cache_path())})
+                continue
         try:
-            handle = loaders[name]()
+            loaded = SOURCE_TABLE[name].load(None, allow_download)
         except WeightsError as exc:
-            skipped[name] = str(exc)
+            skipped[name] = exc.reason
             continue
+        handle = _handle(name, loaded, dev)
         handle.skipped = skipped
         handle.auto = True
         return handle
-    raise WeightsError("No weights could be loaded: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    raise WeightsError("weights.err.none_loaded", **{f"{k}_why": v for k, v in skipped.items()})
 
 
-def availability() -> dict[str, str | None]:
-    """Source -> None when usable without waiting, else why not (never downloads)."""
-    out: dict[str, str | None] = {"imagenet": None, "shapes": None, "random": None}
+def availability() -> dict[str, Reason | None]:
+    """Source -> None when usable without waiting, else why not (a key and params; never downloads)."""
+    out: dict[str, Reason | None] = {"imagenet": None, "shapes": None, "random": None}
     if not imagenet_cache_path().exists():
-        out["imagenet"] = (f"not cached at {imagenet_cache_path()}; "
-                           + ("downloads are off" if os.environ.get(OFFLINE_ENV) else "will try to download"))
+        key = "weights.why_not.imagenet_offline" if os.environ.get(OFFLINE_ENV) else "weights.why_not.imagenet_download"
+        probe = imagenet_probe(start=False)
+        out["imagenet"] = probe.reason if probe else Reason(key, {"path": str(imagenet_cache_path())})
     try:
         shapes_meta()
     except WeightsError as exc:
-        out["shapes"] = str(exc)
+        out["shapes"] = exc.reason
     return out
-

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from resnet_viz import i18n
 from resnet_viz.config import IMAGE_LIMITS, ImageLimits
 from resnet_viz.images import (
     ImageError,
@@ -374,16 +375,15 @@ def test_to_tensor_without_crop_keeps_the_whole_image() -> None:
     # a flat red image stays flat red: (1 - mean) / std in R, (0 - mean) / std in G and B
     expected = (np.array([1.0, 0.0, 0.0]) - IMAGENET_MEAN) / IMAGENET_STD
     assert np.allclose(x[0].mean(dim=(1, 2)).numpy(), expected, atol=1e-5)
-    assert "without cropping" in describe_preprocessing(img.size, center_crop=False)
-    assert "224 × 336" not in describe_preprocessing(img.size, center_crop=False)  # width × height
-    assert "336 × 224" in describe_preprocessing(img.size, center_crop=False)
+    how = describe_preprocessing(img.size, center_crop=False)  # width × height, as the tensor's (W, H)
+    assert (how.key, how.params) == ("image.prep.whole", {"width": 600, "height": 400, "new_w": 336, "new_h": 224})
 
 
 def test_to_tensor_other_size_scales_the_imagenet_recipe() -> None:
     img = Image.new("RGB", (300, 200), BLUE)
     assert resize_for_model(img, 112).size == (112, 112)
     assert to_tensor(img, IMAGENET_MEAN, IMAGENET_STD, size=112).shape == (1, 3, 112, 112)
-    assert "shorter side is 128 px" in describe_preprocessing(img.size, 112)
+    assert describe_preprocessing(img.size, 112).params == {"width": 300, "height": 200, "short": 128, "size": 112}
 
 
 def test_denormalise_recovers_the_pixels_the_model_saw() -> None:
@@ -420,3 +420,51 @@ def test_samples_json_names_are_unique() -> None:
 def test_unknown_sample_is_refused() -> None:
     with pytest.raises(ImageError, match="no sample called 'dog'"):
         load_sample("dog")
+
+
+def _png_with_chunk(kind: bytes, payload: bytes, after_pixels: bool = False) -> bytes:
+    """A real 32 x 32 PNG with one extra chunk before (or after) its pixels."""
+    data = encode(quadrants().resize((32, 32)), "PNG")
+    chunk = struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    at = data.index(b"IEND") - 4 if after_pixels else data.index(b"IDAT") - 4
+    return data[:at] + chunk + data[at:]
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "after_pixels"),
+    [
+        (b"zTXt", b"Comment\x00\x00", False),  # keyword, NUL, method 0, then the deflated text
+        (b"iCCP", b"icc\x00\x00", False),  # a colour profile: name, NUL, method 0, deflated profile
+        (b"zTXt", b"Comment\x00\x00", True),  # a text chunk after the pixels is read by load(), not open()
+    ],
+)
+def test_metadata_bomb_refused_without_inflating(kind: bytes, payload: bytes, after_pixels: bool) -> None:
+    bomb = zlib.compress(bytes(64 << 20), 9)  # 64 MB of zeros in ~64 kB
+    data = _png_with_chunk(kind, payload + bomb, after_pixels)
+    assert len(data) < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImageError) as info:
+            load_image(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.key == "image.err.metadata_too_large"
+    assert peak < 8 * 2**20  # Pillow inflates at most 1 MB of it (PngImagePlugin.MAX_TEXT_CHUNK)
+
+
+def test_large_plain_metadata_is_bounded_by_the_byte_limit() -> None:
+    # An uncompressed 2 MB EXIF or text chunk costs its own bytes only; the 25 MB upload limit bounds it.
+    exif = b"Exif\x00\x00" + bytes(2 << 20)
+    img = load_image(_png_with_chunk(b"eXIf", exif[6:]))
+    assert img.size == (32, 32)
+
+
+def test_refusals_are_keys_in_both_languages() -> None:
+    for data in (b"", b"%PDF-1.4", png_header_only(8000, 6000), png_header_only(400, 19)):
+        with pytest.raises(ImageError) as info:
+            load_image(data)
+        exc = info.value
+        assert exc.key in i18n.texts("en") and exc.key in i18n.texts("zh")
+        assert str(exc) == exc.text("en") and exc.text("zh") != exc.text("en")
+    assert exc.params == {"width": 400, "height": 19, "aspect": 400 / 19, "limit": 20.0}
