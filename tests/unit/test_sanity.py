@@ -79,7 +79,8 @@ def test_sanity_check_leaves_the_global_rng_alone_and_repeats_with_its_seed(hand
     other = A.sanity_check(handle, image, target=3, methods=("gradcam",), seed=2)
     monkeypatch.undo()
     assert torch.equal(torch.get_rng_state(), state)
-    assert again.correlations == first.correlations
+    np.testing.assert_array_equal(again.correlations["gradcam"], first.correlations["gradcam"])  # NaN == NaN here
     for a, b in zip(first.maps["gradcam"], again.maps["gradcam"], strict=True):
         np.testing.assert_array_equal(a, b)
-    assert other.correlations["gradcam"][1:] != first.correlations["gradcam"][1:]  # the seed does pick the weights
+    # The seed does pick the new weights: another seed gives other maps once fc is re-initialised.
+    assert not np.array_equal(other.maps["gradcam"][1], first.maps["gradcam"][1])
