@@ -6,14 +6,14 @@ from PIL import Image
 
 from pages import common, ui
 from pages.ui import t
-from resnet_viz import attribution, figures, images
+from resnet_viz import figures, gradcam, images, sanity
+from resnet_viz import methods as cam_methods
 from resnet_viz.config import STAGE_NAMES
-from resnet_viz.forward import ALL_ON
+from resnet_viz.forward import ALL_OFF, ALL_ON
 
-ALL_OFF = (False,) * len(ALL_ON)
 METHOD_TITLES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
                  "integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion", "saliency": "Saliency"}
-# attribution.NOTES, in the sidebar's language.
+# The methods' notes (cam_methods.MethodMap.note_key), in the sidebar's language.
 NOTE_KEYS = {"gradcam": "cam.note.gradcam", "guided_gradcam": "cam.note.guided_gradcam",
              "integrated_gradients": "cam.note.integrated_gradients", "occlusion": "cam.note.occlusion",
              "saliency": "cam.note.saliency"}
@@ -25,30 +25,30 @@ BASELINE_KEYS = {"black": "cam.base.black", "blurred": "cam.base.blurred", "mean
 # keys stand in for them.
 @st.cache_data(max_entries=16, show_spinner=False)
 def _method(weights_key: str, image_key: str, mask: tuple, target: int, method: str, settings: tuple,
-            _handle, _x) -> attribution.MethodMap:
+            _handle, _x) -> cam_methods.MethodMap:
     layer, base, steps, window, stride = settings
-    return attribution.other_method(_handle, _x, method, target, mask, layer=layer, baseline_kind=base,
+    return cam_methods.other_method(_handle, _x, method, target, mask, layer=layer, baseline_kind=base,
                                     ig_steps=steps, window=window, stride=stride)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sanity(weights_key: str, image_key: str, mask: tuple, target: int, layer: str, _handle, _x):
-    return attribution.sanity_check(_handle, _x, target, mask, layer=layer)
+    return sanity.sanity_check(_handle, _x, target, mask, layer=layer)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _deletion(weights_key: str, image_key: str, mask: tuple, target: int, layer: str, base: str, _handle, _x,
-              _saliency) -> attribution.Deletion:
-    return attribution.deletion_curve(_handle, _x, _saliency, target, mask, baseline_kind=base)
+              _saliency) -> sanity.Deletion:
+    return sanity.deletion_curve(_handle, _x, _saliency, target, mask, baseline_kind=base)
 
 
-def overlays(picture: np.ndarray, cam: attribution.GradCam, opacity: float, scale: str) -> dict[str, np.ndarray]:
+def overlays(picture: np.ndarray, cam: gradcam.GradCam, opacity: float, scale: str) -> dict[str, np.ndarray]:
     return {f"{n} ({cam.raw[n].shape[0]}×{cam.raw[n].shape[1]})":
-            figures.cam_overlay_rgb(picture, attribution.for_display(cam.maps[n]), opacity, scale)
+            figures.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n]), opacity, scale)
             for n in STAGE_NAMES}
 
 
-def prediction_line(cam: attribution.GradCam) -> str:
+def prediction_line(cam: gradcam.GradCam) -> str:
     _, name, p = cam.top[0]
     return t("cam.predicts", name=name, p=100 * p, label=cam.label, q=100 * cam.prob)
 
@@ -66,7 +66,7 @@ picture = images.denormalise(x, handle.mean, handle.std)  # (H, W, 3) uint8
 try:
     with st.spinner(t("cam.spinner")):
         auto = common.grad_cams(w_key, img_key, mask, None, handle, x)
-except (attribution.AttributionError, ValueError) as exc:
+except (gradcam.AttributionError, ValueError) as exc:
     common.show_error(exc, t("cam.failed"))
     st.stop()
 
@@ -75,7 +75,7 @@ c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
 query = c1.text_input(t("cam.search"), key="cam_query", placeholder=t("cam.search_eg"))
 choices: list[int | None] = [None, *(i for i, _, _ in auto.top)]
 if query.strip():
-    hits = attribution.find_labels(handle.labels, query)
+    hits = gradcam.find_labels(handle.labels, query)
     if query.strip().isdigit() and int(query) < handle.num_classes:
         hits.insert(0, (int(query), handle.labels[int(query)]))
     if not hits:
@@ -106,11 +106,11 @@ top5_fig.update_layout(xaxis_title=t("fm.axis.prob"))
 left.plotly_chart(top5_fig, width="stretch", config=ui.PLOTLY_CONFIG)
 left.caption(t("cam.explaining", label=cam.label, target=cam.target, p=100 * cam.prob,
                weights=ui.weights_name(handle.source)))
-large = figures.cam_overlay_rgb(picture, attribution.for_display(cam.maps[stage]), opacity, scale)
+large = figures.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[stage]), opacity, scale)
 outline = images.sample_mask(common.image_name())  # generated shapes know where their object is
 if outline is not None and outline.shape != picture.shape[:2]:
     outline = None  # the weights' preprocessing cropped or resized it: the mask no longer lines up
-large_fig = figures.cam_overlay_figure(picture, attribution.for_display(cam.maps[stage]), opacity, scale,
+large_fig = figures.cam_overlay_figure(picture, gradcam.for_display(cam.maps[stage]), opacity, scale,
                                        cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label),
                                        outline)
 right.plotly_chart(large_fig, width="stretch", config=ui.PLOTLY_CONFIG)
@@ -136,16 +136,16 @@ a, b = st.columns(2)
 for col, res, title in ((a, full, t("cam.full")), (b, cut, common.mask_label(other))):
     with col:
         st.markdown(f"**{title}** — {prediction_line(res)}")
-        st.image(figures.cam_overlay_rgb(picture, attribution.for_display(res.maps[stage]), opacity, scale),
+        st.image(figures.cam_overlay_rgb(picture, gradcam.for_display(res.maps[stage]), opacity, scale),
                  caption=t("cam.at", stage=stage, label=res.label), width="stretch")
 st.caption(t("cam.same_weights"))
 
 # ---- other methods, on demand
 with st.expander(t("cam.other")):
     m1, m2, m3, m4, m5 = st.columns(5)
-    methods = m1.multiselect(t("cam.methods"), attribution.METHODS, default=["guided_gradcam", "saliency"],
+    methods = m1.multiselect(t("cam.methods"), cam_methods.METHODS, default=["guided_gradcam", "saliency"],
                              format_func=METHOD_TITLES.get, key="cam_methods")
-    base = m2.selectbox(t("cam.baseline"), attribution.BASELINES, index=2, key="cam_baseline",
+    base = m2.selectbox(t("cam.baseline"), cam_methods.BASELINES, index=2, key="cam_baseline",
                         format_func=lambda b: t(BASELINE_KEYS[b]) if b in BASELINE_KEYS else b,
                         help=t("cam.baseline_help"))
     steps = m3.slider(t("cam.ig_steps"), 4, 64, 16, 4, key="cam_ig_steps")
@@ -155,15 +155,15 @@ with st.expander(t("cam.other")):
         st.session_state["cam_methods_on"] = True
     if st.session_state.get("cam_methods_on") and methods:
         settings = (stage, base, steps, window, min(stride, window))
-        shown = {f"Grad-CAM ({stage})": figures.colorize(attribution.for_display(cam.maps[stage]), scale)}
+        shown = {f"Grad-CAM ({stage})": figures.colorize(gradcam.for_display(cam.maps[stage]), scale)}
         try:
             results = [_method(w_key, img_key, mask, cam.target, m, settings, handle, x) for m in methods]
-        except (attribution.AttributionError, ValueError) as exc:
+        except (gradcam.AttributionError, ValueError) as exc:
             common.show_error(exc, t("cam.attr_failed"))
             results = []
         for r in results:
             shown[f"{METHOD_TITLES[r.method]} ({r.seconds:.1f} s)"] = figures.colorize(
-                attribution.for_display(r.map, r.signed), "RdBu_r" if r.signed else scale, r.signed)
+                gradcam.for_display(r.map, r.signed), "RdBu_r" if r.signed else scale, r.signed)
         figs["methods"] = figures.cam_image_row(shown, t("cam.explaining_short", label=cam.label))
         st.plotly_chart(figs["methods"], width="stretch", config=ui.PLOTLY_CONFIG)
         for r in results:
@@ -185,11 +185,11 @@ with st.expander(t("cam.trust")):
         st.plotly_chart(figs["sanity"], width="stretch", config=ui.PLOTLY_CONFIG)
         picks = [0, 1, 5, len(s.steps) - 1]
         st.plotly_chart(figures.cam_image_row(
-            {f"{s.steps[i]}": figures.colorize(attribution.for_display(s.maps["gradcam"][i]), scale) for i in picks},
+            {f"{s.steps[i]}": figures.colorize(gradcam.for_display(s.maps["gradcam"][i]), scale) for i in picks},
             t("cam.randomised_title")), width="stretch", config=ui.PLOTLY_CONFIG)
         st.caption(t("cam.gap_in_line"))
     st.markdown(t("cam.deletion_intro"))
-    del_base = st.selectbox(t("cam.replace"), attribution.BASELINES, index=1, key="cam_del_base",
+    del_base = st.selectbox(t("cam.replace"), cam_methods.BASELINES, index=1, key="cam_del_base",
                             format_func=lambda b: t(BASELINE_KEYS[b]) if b in BASELINE_KEYS else b)
     if st.button(t("cam.deletion_run"), key="cam_deletion_go"):
         st.session_state["cam_deletion_on"] = True

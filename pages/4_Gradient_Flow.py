@@ -4,7 +4,7 @@ import streamlit as st
 
 from pages import common, ui
 from pages.ui import t
-from resnet_viz import figures, stacks
+from resnet_viz import degradation, figures, gradnorms, stacks
 from resnet_viz.forward import ALL_ON
 
 DEPTHS = [8, 14, 20, 32, 44, 56, 110]
@@ -21,13 +21,13 @@ figs = {}
 @st.cache_data(max_entries=32, show_spinner=False)
 def init_norms(depth: int, variants: tuple[str, ...], bn: bool, shortcut: str, zero: bool, batch: int,
                seed: int) -> dict:
-    return stacks.compare_init(depth, batchnorm=bn, shortcut=shortcut, zero_init_residual=zero,
+    return gradnorms.compare_init(depth, batchnorm=bn, shortcut=shortcut, zero_init_residual=zero,
                                batch_size=batch, seed=seed, variants=variants)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def gradient_correlation(depth: int, bn: bool, shortcut: str, seed: int) -> dict[str, list[float]]:
-    return stacks.compare_correlation(depth, batchnorm=bn, shortcut=shortcut, seed=seed)
+    return gradnorms.compare_correlation(depth, batchnorm=bn, shortcut=shortcut, seed=seed)
 
 
 # ---- Figure 1 ------------------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ figs["init_profile"].update_layout(xaxis_title=t("gf.axis.layer"),
                                    title_text=t("gf.profile_title", q=figures.GRADFLOW_QUANTITIES[quantity][0]))
 st.plotly_chart(figs["init_profile"], width="stretch", config=ui.PLOTLY_CONFIG)
 st.caption(t("gf.init_caption", batch=batch, seed=seed))
-for line in stacks.explain_init(norms, ui.lang()):
+for line in gradnorms.explain_init(norms, ui.lang()):
     st.markdown("- " + line)
 
 with st.expander(t("gf.claims"), expanded=False):
@@ -81,9 +81,10 @@ st.header(t("gf.h1b"))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def resnet_norms(weights_key: str, image_key: str, mask: tuple[bool, ...], _handle, _image) -> stacks.ResNetGradNorms:
+def resnet_norms(weights_key: str, image_key: str, mask: tuple[bool, ...], _handle,
+                 _image) -> gradnorms.ResNetGradNorms:
     x = _handle.preprocess(_image).unsqueeze(0)  # (1, 3, H, W)
-    return stacks.resnet_conv_grad_norms(_handle, x, mask)
+    return gradnorms.resnet_conv_grad_norms(_handle, x, mask)
 
 
 handle = common.get_handle()
@@ -115,7 +116,7 @@ if st.toggle(t("gf.compute_image"), value=True, key="gf_resnet"):
 
 # ---- Figure 2 ------------------------------------------------------------------------------------------
 st.header(t("gf.h2"))
-d = stacks.DEGRADATION
+d = degradation.DEGRADATION
 with st.expander(t("gf.settings"), expanded=False):
     s = st.columns(5)
     deep = s[0].selectbox(t("gf.deep"), [20, 32, 44, 56], index=[20, 32, 44, 56].index(d["deep"]), key="gf_deep")
@@ -128,16 +129,16 @@ with st.expander(t("gf.settings"), expanded=False):
     st.caption(t("gf.settings_caption", shallow=d["shallow"], widths=d["widths"], batch=d["settings"]["batch_size"],
                  size=d["settings"]["image_size"]))
 try:
-    configs, settings = stacks.default_degradation(run_seed)
-    configs = stacks.degradation_configs(d["shallow"], deep, d["widths"], zero_init_residual=d["zero_init_residual"],
-                                         seed=run_seed)
+    configs, settings = degradation.default_degradation(run_seed)
+    configs = degradation.degradation_configs(d["shallow"], deep, d["widths"],
+                                              zero_init_residual=d["zero_init_residual"], seed=run_seed)
     settings = stacks.TrainSettings(**{**settings.__dict__, "steps": steps, "optimizer": optimizer, "lr": lr})
 except ValueError as exc:
     common.show_error(exc, t("gf.cannot_setup"))
     st.stop()
 
-key = stacks.cache_key(configs, settings)
-chance = stacks.chance_loss(settings)
+key = degradation.cache_key(configs, settings)
+chance = degradation.chance_loss(settings)
 
 
 def degradation_figure(curves: dict, total: int):
@@ -154,7 +155,7 @@ if train:
     bar = st.progress(0.0, text=t("gf.starting"))
 
     def on_progress(curves: dict, done: int, total: int) -> bool:
-        partial = stacks.TrainResult(settings, curves, finished=False)
+        partial = degradation.TrainResult(settings, curves, finished=False)
         st.session_state[PARTIAL_KEY] = (key, partial)
         bar.progress(done / total, text=t("gf.step_of", done=done, total=total))
         chart.plotly_chart(degradation_figure(curves, total), width="stretch", key=f"gf_live_{done}",
@@ -163,14 +164,14 @@ if train:
 
     with st.status(t("gf.training"), expanded=False) as status:
         try:
-            result = stacks.train_stacks(configs, settings, progress=on_progress, replay=False)
+            result = degradation.train_stacks(configs, settings, progress=on_progress, replay=False)
         except ValueError as exc:
             common.show_error(exc, t("gf.train_failed"))
             st.stop()
         status.update(label=t("gf.trained_in", s=result.seconds), state="complete")
     st.session_state.pop(PARTIAL_KEY, None)
 else:
-    result = stacks.find_run(configs, settings)
+    result = degradation.find_run(configs, settings)
     partial = st.session_state.get(PARTIAL_KEY)
     # Right after a Stop click (or with nothing saved), the interrupted run's curves are the ones to show.
     if partial is not None and partial[0] == key and (result is None or st.session_state.get("gf_stop")):
@@ -187,7 +188,7 @@ else:
         st.caption(t("gf.precomputed", seed=run_seed))
     elif result.source == "cache":
         st.caption(t("gf.replayed"))
-    for line in stacks.explain_degradation(result, ui.lang()):
+    for line in degradation.explain_degradation(result, ui.lang()):
         st.markdown("- " + line)
-    st.markdown(t("gf.shows") if stacks.degradation_shows(result) else t("gf.not_shows"))
+    st.markdown(t("gf.shows") if degradation.degradation_shows(result) else t("gf.not_shows"))
 ui.figures_zip_button(figs, "gradient_flow")

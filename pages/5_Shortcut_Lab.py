@@ -21,12 +21,12 @@ if res is None:
     st.stop()
 s = lesion.summary(res)
 m = st.columns(4)
-m[0].metric(t("lab.m.intact"), f"{100 * s['intact']:.1f}%")
-m[1].metric(t("lab.m.branch_mean"), f"{100 * s['branch_mean']:.1f}%",
-            f"{-100 * s['branch_drop']:+.1f}", delta_color="normal")
-m[2].metric(t("lab.m.shortcut_mean"), f"{100 * s['shortcut_mean']:.1f}%",
-            f"{-100 * s['shortcut_drop']:+.1f}", delta_color="normal")
-m[3].metric(t("lab.m.all_off"), f"{100 * s['all_off']:.1f}%", f"{100 * (s['all_off'] - s['intact']):+.1f}")
+m[0].metric(t("lab.m.intact"), f"{100 * s.intact:.1f}%")
+m[1].metric(t("lab.m.branch_mean"), f"{100 * s.branch_mean:.1f}%",
+            f"{-100 * s.branch_drop:+.1f}", delta_color="normal")
+m[2].metric(t("lab.m.shortcut_mean"), f"{100 * s.shortcut_mean:.1f}%",
+            f"{-100 * s.shortcut_drop:+.1f}", delta_color="normal")
+m[3].metric(t("lab.m.all_off"), f"{100 * s.all_off:.1f}%", f"{100 * (s.all_off - s.intact):+.1f}")
 figs = {"lesion": lab.chart(res)}
 st.plotly_chart(figs["lesion"], width="stretch", config=ui.PLOTLY_CONFIG)
 st.markdown(lab.reading(res))

@@ -5,13 +5,12 @@ import streamlit as st
 
 from pages import common, lab, ui
 from pages.ui import t
-from resnet_viz import architecture, attribution, featuremaps, figures, images, stacks
+from resnet_viz import architecture, degradation, featuremaps, figures, gradcam, gradnorms, images
 from resnet_viz.config import DEFAULTS, STAGE_NAMES
-from resnet_viz.forward import ALL_ON
+from resnet_viz.forward import ALL_OFF, ALL_ON
 
 STEP_KEY = "lecture_step"
 PRESENTER_KEY = "lecture_presenter"
-ALL_OFF = (False,) * len(ALL_ON)
 STEPS = ("degradation", "residual", "block", "stages", "features", "gradcam", "off", "lesion")
 TITLE_KEYS = {"degradation": "lec.degradation.title", "residual": "lec.residual.title", "block": "lec.block.title",
               "stages": "lec.stages.title", "features": "lec.features.title", "gradcam": "lec.gradcam.title",
@@ -33,18 +32,18 @@ NORMAL_CSS = """<style>
 # ---- cached computations (the same library calls as the other pages) ---------------------------------
 @st.cache_data(max_entries=4, show_spinner=False)
 def _init_norms(depth: int) -> dict:
-    return stacks.compare_init(depth, batch_size=32)
+    return gradnorms.compare_init(depth, batch_size=32)
 
 
 # ---- one figure per step ------------------------------------------------------------------------------
 def fig_degradation():
-    configs, settings = stacks.default_degradation(0)
-    run = stacks.find_run(configs, settings)
+    configs, settings = degradation.default_degradation(0)
+    run = degradation.find_run(configs, settings)
     if run is not None:
-        fig = figures.degradation_curves(run.curves, run.settings.steps, chance=stacks.chance_loss(run.settings),
+        fig = figures.degradation_curves(run.curves, run.settings.steps, chance=degradation.chance_loss(run.settings),
                                          title=t("lec.degradation.fig"))
         fig.update_layout(xaxis_title=t("lec.axis.step"), yaxis_title=t("lec.axis.loss"))
-        shows = stacks.degradation_shows(run)  # the caption only claims what this run shows
+        shows = degradation.degradation_shows(run)  # the caption only claims what this run shows
         return fig, t("lec.degradation.caption_run" if shows else "lec.degradation.caption_noshow")
     named = {f"{k}-20": v for k, v in _init_norms(20).items()}
     return figures.gradflow_profile(named), t("lec.degradation.caption_init")
@@ -88,7 +87,7 @@ def fig_gradcam(handle, image):
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W), exactly what the model sees
     cam = common.grad_cams(common.weights_key(handle), common.image_key(), ALL_ON, None, handle, x)
     picture = images.denormalise(x, handle.mean, handle.std)
-    shown = {n: figures.cam_overlay_rgb(picture, attribution.for_display(cam.maps[n])) for n in STAGE_NAMES}
+    shown = {n: figures.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n])) for n in STAGE_NAMES}
     # Two rows of two: four in one row would leave each overlay too small for the back of a hall.
     top = figures.cam_image_row(dict(list(shown.items())[:2]), t("lec.gradcam.fig", label=cam.label))
     bottom = figures.cam_image_row(dict(list(shown.items())[2:]))
@@ -172,7 +171,7 @@ height = 640 if presenter else 540
 try:
     with st.spinner(t("lec.computing")):
         fig, caption = step_figure(name, handle, image)
-except (ValueError, RuntimeError, attribution.AttributionError) as exc:
+except (ValueError, RuntimeError, gradcam.AttributionError) as exc:
     common.show_error(exc, t("lec.error"))
     st.stop()
 with text_col:

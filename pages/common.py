@@ -13,7 +13,7 @@ import streamlit as st
 from PIL import Image
 
 from pages.ui import t
-from resnet_viz import attribution, featuremaps, images, weights
+from resnet_viz import featuremaps, gradcam, images, weights
 from resnet_viz.config import BLOCK_NAMES, DEFAULTS, STAGE_NAMES
 from resnet_viz.device import available_devices
 from resnet_viz.forward import ALL_ON
@@ -87,9 +87,9 @@ def features(weights_key: str, image_key: str, mask: tuple[bool, ...], center_cr
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def grad_cams(weights_key: str, image_key: str, mask: tuple[bool, ...], target: int | None,
-              _handle: weights.ModelHandle, _x) -> attribution.GradCam:
+              _handle: weights.ModelHandle, _x) -> gradcam.GradCam:
     """Grad-CAM of the four stages in one pass per (weights, image, mask, class), shared by the pages."""
-    return attribution.grad_cam(_handle, _x, STAGE_NAMES, target, mask)
+    return gradcam.grad_cam(_handle, _x, STAGE_NAMES, target, mask)
 
 
 def weights_key(handle: weights.ModelHandle) -> str:

@@ -35,7 +35,7 @@ def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.
 
 def reading(res: lesion.LesionResult) -> str:
     """One paragraph, written from the measured numbers."""
-    s = {k: (100 * v if isinstance(v, float) else v) for k, v in lesion.summary(res).items()}
+    s = {k: (100 * v if isinstance(v, float) else v) for k, v in lesion.summary(res).as_dict().items()}
     # Judged against the network's skill above chance, so a weak checkpoint is read on its own scale.
     skill = max(s["intact"] - s["chance"], 1e-9)
     first = t("lab.read.intact", **s) if res.metric == "accuracy" else t("lab.read.intact_agree", **s)

@@ -193,7 +193,7 @@ def _normalise(raw, size: tuple[int, int]) -> np.ndarray:
 
     Min-max is affine and bilinear resizing is linear, so min-max(resize(min-max(m))) = min-max(resize(m)).
     """
-    from resnet_viz.attribution import upsample
+    from resnet_viz.gradcam import upsample
 
     up = upsample(raw.detach().float().cpu(), size)[:, 0].numpy()
     lo = up.min(axis=(1, 2), keepdims=True)
@@ -252,8 +252,9 @@ def bench_gradcam(handle, x, s: BenchSettings) -> tuple[dict, list[Row]]:
     import torch
     from captum.attr import LayerGradCam
 
-    from resnet_viz.attribution import cams_one_pass, grad_cam, module_copy
     from resnet_viz.config import STAGE_NAMES
+    from resnet_viz.gradcam import cams_one_pass, grad_cam
+    from resnet_viz.methods import module_copy
 
     model, layers, size = handle.model, list(STAGE_NAMES), tuple(x.shape[-2:])
     with handle.lock, torch.no_grad():
@@ -380,16 +381,16 @@ def bench_pages(s: BenchSettings) -> tuple[dict, list[Row]]:
 
 def bench_gradflow(s: BenchSettings) -> tuple[dict, list[Row]]:
     """The page's Figure 1 defaults (plain and residual, depth 56, batch 64), and the default degradation run."""
-    from resnet_viz import stacks
+    from resnet_viz import degradation, gradnorms
 
-    t = interleaved({"init norms": lambda: stacks.compare_init(s.init_depth, batch_size=s.init_batch)},
+    t = interleaved({"init norms": lambda: gradnorms.compare_init(s.init_depth, batch_size=s.init_batch)},
                     max(1, s.reps // 2), 1, s.device)["init norms"]
     out = {"init": {"depth": s.init_depth, "batch": s.init_batch} | t.as_dict()}
     rows = [Row("5. gradient flow", f"init norms, depth {s.init_depth} x2", _ms(t.median), _ms(t.min))]
     if s.degradation:
-        configs, settings = stacks.default_degradation(0)
+        configs, settings = degradation.default_degradation(0)
         # One run (about a minute): never replayed from the cache, never written to it.
-        result = stacks.train_stacks(configs, settings, cache=False, replay=False)
+        result = degradation.train_stacks(configs, settings, cache=False, replay=False)
         out["degradation"] = {"seconds": result.seconds, "steps": settings.steps, "nets": list(configs)}
         rows.append(Row("5. gradient flow", f"degradation run, {settings.steps} steps x4 nets", _ms(result.seconds),
                         "1 run"))

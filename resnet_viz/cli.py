@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+__all__ = ["COMMANDS", "command"]
+
 # Each entry takes the subparsers object and adds one command whose `func(args)` returns an exit code.
 COMMANDS: list = []
 
@@ -115,7 +117,7 @@ def _run_evaluate_shapes(args: argparse.Namespace) -> int:
 
     import torch
 
-    from resnet_viz import train
+    from resnet_viz import cache, train
 
     torch.set_num_threads(args.threads)
     if args.weights == "shapes":
@@ -132,7 +134,7 @@ def _run_evaluate_shapes(args: argparse.Namespace) -> int:
         meta["heldout_accuracy"] = res["accuracy"]
         meta["heldout_n"] = res["n"]
         meta["evaluation"] = res
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+        cache.write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
         print(f"wrote {path.with_suffix('.json')}")
     return 0
 
@@ -159,17 +161,17 @@ def add_gradflow(sub) -> None:
 def _run_gradflow(args: argparse.Namespace) -> int:
     import torch
 
-    from resnet_viz import stacks
+    from resnet_viz import gradnorms
 
-    if args.threads:
+    if args.threads:  # this command is a process of its own, so it may set the process's threads
         torch.set_num_threads(args.threads)
     try:
         widths = tuple(int(w) for w in args.widths.split(","))
         if args.degradation:
             return _gradflow_degradation(args)
-        results = stacks.compare_init(args.depth, batchnorm=not args.no_bn, shortcut=args.shortcut,
-                                      zero_init_residual=args.zero_init_residual, batch_size=args.batch_size,
-                                      seed=args.seed, widths=widths)
+        results = gradnorms.compare_init(args.depth, batchnorm=not args.no_bn, shortcut=args.shortcut,
+                                         zero_init_residual=args.zero_init_residual, batch_size=args.batch_size,
+                                         seed=args.seed, widths=widths)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -186,25 +188,23 @@ def _run_gradflow(args: argparse.Namespace) -> int:
 
 
 def _gradflow_degradation(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
-    from resnet_viz import stacks
+    from resnet_viz import cache, degradation
 
-    configs, settings = stacks.default_degradation(seed=args.seed)
+    configs, settings = degradation.default_degradation(seed=args.seed)
 
     def report(curves, done, total):
         print(f"step {done}/{total}: " + "  ".join(f"{k} {c.loss[-1]:.3f}" for k, c in curves.items()), flush=True)
 
     # Always train (never replay), so the printed time is a real measurement.
-    result = stacks.train_stacks(configs, settings, progress=report, replay=False)
+    result = degradation.train_stacks(configs, settings, progress=report, replay=False)
     print(f"trained in {result.seconds:.1f} s; final losses: "
           + ", ".join(f"{k} {c.final_loss:.3f}" for k, c in result.curves.items()))
     if args.out:
         # Named by the settings' cache key: the page finds shipped curves the way it finds cached ones.
-        path = Path(args.out) / f"{stacks.cache_key(_result_configs(result), settings)}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stacks.result_to_json(result)))
+        path = Path(args.out) / f"{degradation.cache_key(_result_configs(result), settings)}.json"
+        cache.write_json(path, degradation.result_to_json(result))
         print(f"wrote {path}")
     return 0
 
@@ -233,7 +233,8 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from resnet_viz import attribution, figures, images, weights
+    from resnet_viz import figures, gradcam, images, weights
+    from resnet_viz.forward import ALL_OFF
 
     try:
         path = Path(args.weights)
@@ -242,11 +243,11 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     except weights.WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.layer not in attribution.cam_layer_names():
+    if args.layer not in gradcam.cam_layer_names():
         print(f"error: unknown layer {args.layer!r}; try conv1, layer1..layer4 or a block such as layer3.1",
               file=sys.stderr)
         return 2
-    mask = (False,) * 8 if args.no_shortcuts else None
+    mask = ALL_OFF if args.no_shortcuts else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"weights: {handle.describe()} ({handle.reason}); {'all shortcuts off' if mask else 'all shortcuts on'}")
@@ -255,9 +256,9 @@ def _run_gradcam(args: argparse.Namespace) -> int:
         try:
             image = images.load_image(Path(name).read_bytes())
             x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W)
-            cam = attribution.grad_cam(handle, x, [args.layer], args.target, mask)
+            cam = gradcam.grad_cam(handle, x, [args.layer], args.target, mask)
             picture = images.denormalise(x, handle.mean, handle.std)
-            heat = attribution.for_display(cam.maps[args.layer])
+            heat = gradcam.for_display(cam.maps[args.layer])
             rgb = figures.cam_overlay_rgb(picture, heat, args.opacity, args.colormap)
         except (OSError, ValueError) as exc:  # ImageError and AttributionError are ValueErrors
             print(f"{name}: error: {exc}", file=sys.stderr)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The eight BasicBlocks of ResNet-18, named as in print(model).
-BLOCK_NAMES: tuple[str, ...] = (
-    "layer1.0", "layer1.1",
-    "layer2.0", "layer2.1",
-    "layer3.0", "layer3.1",
-    "layer4.0", "layer4.1",
-)
+__all__ = ["BLOCKS_PER_STAGE", "BLOCK_NAMES", "BLOCK_PARTS", "DEFAULTS", "HEAD_NAMES", "IMAGE_LIMITS", "STAGE_NAMES",
+           "STEM_NAMES", "Defaults", "ImageLimits"]
+
+# ResNet-18's layer names, as in print(model): the one source every module and page takes them from.
+STEM_NAMES: tuple[str, ...] = ("conv1", "bn1", "relu", "maxpool")
 STAGE_NAMES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
+BLOCKS_PER_STAGE = 2
+# The eight BasicBlocks: layer1.0, layer1.1, layer2.0, ... layer4.1.
+BLOCK_NAMES: tuple[str, ...] = tuple(f"{stage}.{i}" for stage in STAGE_NAMES for i in range(BLOCKS_PER_STAGE))
+# Inside each block, in forward order (a stage's first block from layer2 on also has a `downsample`).
+BLOCK_PARTS: tuple[str, ...] = ("conv1", "bn1", "relu", "conv2", "bn2")
+HEAD_NAMES: tuple[str, ...] = ("avgpool", "fc")
 
 
 @dataclass(frozen=True)

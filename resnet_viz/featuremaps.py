@@ -7,13 +7,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from resnet_viz import images
-from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
+from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES, STEM_NAMES
+from resnet_viz.forward import Mask
 
-STEM_NAMES: tuple[str, ...] = ("conv1", "bn1", "relu", "maxpool")
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from resnet_viz.weights import ModelHandle
+
+__all__ = ["STEM_NAMES", "BlockMaps", "ChannelStats", "FeatureTrace", "Tiled", "channel_order", "channel_stats",
+           "common_range", "compute", "decomposition", "difference", "grid_shape", "layer_choices", "model_input",
+           "residual_ratios", "resolve_layer", "scale", "shrink", "shrink_for", "signed_tile", "tile", "upscale_for"]
 
 
 def layer_choices() -> list[str]:
@@ -52,7 +62,7 @@ class FeatureTrace:
     layers: dict[str, np.ndarray]  # stem and block name -> (C, H, W) float32
     blocks: dict[str, BlockMaps]
     picture: np.ndarray  # (H, W, 3) uint8: the exact picture the model saw
-    mask: tuple[bool, ...]
+    mask: Mask
     preprocessing: str  # one sentence saying how the image was resized / cropped
     note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
 
@@ -60,7 +70,7 @@ class FeatureTrace:
         return self.layers[resolve_layer(layer)]
 
 
-def model_input(handle, image, center_crop: bool = True):
+def model_input(handle: ModelHandle, image: Image.Image, center_crop: bool = True) -> tuple[torch.Tensor, str]:
     """(1, 3, H, W) normalised input and a sentence saying how it was made.
 
     With the crop, the weights' own transforms (handle.preprocess) decide: ImageNet's resize-256/crop-224,
@@ -77,11 +87,12 @@ def model_input(handle, image, center_crop: bool = True):
     return x, f"Preprocessed the {image.width} × {image.height} image with the weights' own transforms."
 
 
-def compute(handle, image, mask: Sequence[bool] | None = None, center_crop: bool = True) -> FeatureTrace:
+def compute(handle: ModelHandle, image: Image.Image, mask: Sequence[bool] | None = None,
+            center_crop: bool = True) -> FeatureTrace:
     """ONE traced forward of `image` (PIL RGB) through handle's model under `mask`, kept as numpy.
 
     Args:
-        handle: a weights.ModelHandle (its lock is held by handle.trace).
+        handle: the shared model (its lock is held by handle.trace).
         center_crop: True follows the weights' transforms (resize, centre crop); False shows the whole image.
     """
     import torch
@@ -115,12 +126,21 @@ def channel_order(maps: np.ndarray, by_mean: bool) -> np.ndarray:
     return np.argsort(-means, kind="stable")
 
 
-def channel_stats(maps: np.ndarray, channel: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class ChannelStats:
+    """One channel's smallest, mean and largest value."""
+
+    min: float
+    mean: float
+    max: float
+
+
+def channel_stats(maps: np.ndarray, channel: int) -> ChannelStats:
     """min, mean and max of one channel."""
     if not 0 <= channel < maps.shape[0]:
         raise ValueError(f"Channel {channel} does not exist; this layer has channels 0 to {maps.shape[0] - 1}.")
     m = maps[channel]
-    return {"min": float(m.min()), "mean": float(m.mean()), "max": float(m.max())}
+    return ChannelStats(min=float(m.min()), mean=float(m.mean()), max=float(m.max()))
 
 
 @dataclass

@@ -14,10 +14,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
-from resnet_viz.config import BLOCK_NAMES
+from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES, STEM_NAMES
+
+__all__ = ["ALL_OFF", "ALL_ON", "BlockTrace", "Mask", "Trace", "hooks_left", "iter_blocks", "layer_names",
+           "logits_from", "normalise_mask", "param_hash", "run_block", "trace"]
 
 Mask = tuple[bool, ...]
 ALL_ON: Mask = (True,) * len(BLOCK_NAMES)
+ALL_OFF: Mask = (False,) * len(BLOCK_NAMES)
 
 
 @dataclass
@@ -52,15 +56,19 @@ def normalise_mask(mask: Sequence[bool] | None, what: str = "mask") -> Mask:
 
 def iter_blocks(model: nn.Module):
     """Yield (name, BasicBlock) for layer1.0 ... layer4.1, in order."""
-    for stage in ("layer1", "layer2", "layer3", "layer4"):
+    for stage in STAGE_NAMES:
         for i, block in enumerate(getattr(model, stage)):
             if not isinstance(block, BasicBlock):
                 raise TypeError(f"{stage}.{i} is a {type(block).__name__}; only ResNet-18/34 BasicBlocks are traced.")
             yield f"{stage}.{i}", block
 
 
-def _block(block: BasicBlock, name: str, x: Tensor, shortcut: bool, branch: bool,
-           layers: dict[str, Tensor], inner: bool = False) -> BlockTrace:
+def run_block(block: BasicBlock, name: str, x: Tensor, shortcut: bool, branch: bool,
+              layers: dict[str, Tensor], inner: bool = False) -> BlockTrace:
+    """One block on x, its output recorded in `layers[name]` (its internals too with `inner`).
+
+    shortcut=False drops the shortcut (output relu(F(x))); branch=False drops the residual branch (relu(x)).
+    """
     # Same operations as torchvision's BasicBlock.forward, one per line, but with a non-inplace relu
     # so the recorded tensors keep their values (the module's relu is inplace=True).
     # Without `inner`, the block's internals go into a dict dropped on return, so they are freed as in
@@ -118,7 +126,7 @@ def trace(model: nn.Module, x: Tensor, mask: Sequence[bool] | None = None,
     out = model.maxpool(out)  # (B, 64, H/4, W/4)
     layers["maxpool"] = out
     for i, (name, block) in enumerate(iter_blocks(model)):
-        bt = _block(block, name, out, mask[i], branches[i], layers, inner)
+        bt = run_block(block, name, out, mask[i], branches[i], layers, inner)
         blocks[name] = bt
         out = bt.out
         layers[name.split(".")[0]] = out  # a stage's output is its last block's
@@ -130,9 +138,26 @@ def trace(model: nn.Module, x: Tensor, mask: Sequence[bool] | None = None,
     return Trace(logits=logits, layers=layers, blocks=blocks, mask=mask)
 
 
+def logits_from(model: nn.Module, h: Tensor, start: int, mask: Sequence[bool] | None = None,
+                branches: Sequence[bool] | None = None) -> Tensor:
+    """Run blocks start..7 on h, the input of block `start` (B, C, h, w), then the head: (B, classes).
+
+    With the same mask and branches, equals trace(model, x, mask, branches).logits whenever blocks before
+    `start` are intact, given h = the intact network's input to block `start`.
+    """
+    mask = normalise_mask(mask)
+    branches = normalise_mask(branches, "branch mask")
+    layers: dict[str, Tensor] = {}  # dropped on return: only the logits are wanted
+    for i, (name, block) in enumerate(iter_blocks(model)):
+        if i >= start:
+            h = run_block(block, name, h, mask[i], branches[i], layers).out
+    h = torch.flatten(model.avgpool(h), 1)  # (B, 512)
+    return model.fc(h)  # (B, classes)
+
+
 def layer_names() -> list[str]:
     """Names a user can pick, in network order: stem, every block, stage aliases excluded."""
-    return ["conv1", "bn1", "relu", "maxpool", *BLOCK_NAMES]
+    return [*STEM_NAMES, *BLOCK_NAMES]
 
 
 def param_hash(model: nn.Module) -> str:

@@ -4,23 +4,26 @@ and measure what is left of the network on a fixed evaluation set (held-out shap
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from resnet_viz import forward, images, shapes
+from resnet_viz import cache, forward, images, shapes
 from resnet_viz.config import BLOCK_NAMES
-from resnet_viz.forward import ALL_ON, iter_blocks
+from resnet_viz.forward import ALL_OFF, ALL_ON, Mask
+
+if TYPE_CHECKING:
+    from resnet_viz.weights import ModelHandle
+
+__all__ = ["KINDS", "LesionResult", "LesionSummary", "Variant", "cache_dir", "cache_key", "cached_run", "photos_set",
+           "run", "shapes_set", "summarise", "summary", "variant_logits", "variants"]
 
 CACHE_VERSION = 1
-ALL_OFF = (False,) * len(BLOCK_NAMES)
 KINDS = ("intact", "no_shortcut", "no_branch", "no_shortcuts")
 
 
@@ -31,8 +34,8 @@ class Variant:
     key: str  # "intact", "no_shortcut:layer2.0", "no_branch:layer2.0", "no_shortcuts"
     kind: str  # one of KINDS
     block: str | None
-    mask: tuple[bool, ...]
-    branches: tuple[bool, ...]
+    mask: Mask
+    branches: Mask
 
     @property
     def first_change(self) -> int:
@@ -76,34 +79,20 @@ class LesionResult:
 
 
 # ---- the evaluation -----------------------------------------------------------------------------------------
-def _block_inputs(model, x: Tensor) -> tuple[list[Tensor], Tensor]:
+def _block_inputs(model: nn.Module, x: Tensor) -> tuple[list[Tensor], Tensor]:
     """The intact network's input to every block, and its logits: the prefix every variant shares."""
     t = forward.trace(model, x)
     inputs = [t.layers["maxpool"], *(t.layers[name] for name in BLOCK_NAMES[:-1])]  # each (B, C, h, w)
     return inputs, t.logits
 
 
-def _logits_from(model, h: Tensor, start: int, variant: Variant) -> Tensor:
-    """Run blocks start..7 of `variant` on the intact input of block `start`, then the head.
-
-    Blocks before the first changed one compute exactly what the intact network computes, so this equals
-    forward.trace(model, x, variant.mask, variant.branches).logits (checked in tests/unit/test_lesion.py).
-    """
-    layers: dict[str, Tensor] = {}
-    for i, (name, block) in enumerate(iter_blocks(model)):
-        if i < start:
-            continue
-        h = forward._block(block, name, h, variant.mask[i], variant.branches[i], layers).out
-    h = torch.flatten(model.avgpool(h), 1)  # (B, 512)
-    return model.fc(h)  # (B, classes)
-
-
 @torch.no_grad()
-def variant_logits(handle, x: Tensor, batch_size: int = 50) -> dict[str, Tensor]:
+def variant_logits(handle: ModelHandle, x: Tensor, batch_size: int = 50) -> dict[str, Tensor]:
     """Logits of every variant on x (B, 3, H, W), batched, each batch under the handle's lock.
 
     Each batch is traced once intact; every variant reuses the intact activations up to its first changed
-    block, which saves about 40% of the work without changing a number.
+    block (forward.logits_from), which saves about 40% of the work without changing a number: blocks before
+    the first changed one compute exactly what the intact network computes (checked in tests/unit/test_lesion.py).
     """
     vs = variants()
     out: dict[str, list[Tensor]] = {v.key: [] for v in vs}
@@ -113,7 +102,8 @@ def variant_logits(handle, x: Tensor, batch_size: int = 50) -> dict[str, Tensor]
             inputs, intact = _block_inputs(handle.model, xb)
             for v in vs:
                 start = v.first_change
-                logits = intact if start == len(BLOCK_NAMES) else _logits_from(handle.model, inputs[start], start, v)
+                logits = (intact if start == len(BLOCK_NAMES)
+                          else forward.logits_from(handle.model, inputs[start], start, v.mask, v.branches))
                 out[v.key].append(logits.float().cpu())
     return {k: torch.cat(parts) for k, parts in out.items()}
 
@@ -139,16 +129,17 @@ def shapes_set(n: int, size: int, mean, std) -> tuple[Tensor, Tensor]:
     return x, torch.from_numpy(labels)
 
 
-def photos_set(handle) -> Tensor:
+def photos_set(handle: ModelHandle) -> Tensor:
     """Every sample photo through the handle's own preprocessing: (6, 3, H, W)."""
     return torch.stack([handle.preprocess(images.load_sample(s.name)) for s in images.list_samples()])
 
 
-def run(handle, data: str = "auto", n: int = 200, size: int | None = None, batch_size: int = 50) -> LesionResult:
+def run(handle: ModelHandle, data: str = "auto", n: int = 200, size: int | None = None,
+        batch_size: int = 50) -> LesionResult:
     """The whole lesion study for one model.
 
     Args:
-        handle: a weights.ModelHandle (never modified).
+        handle: the shared model (never modified).
         data: "shapes" (accuracy on held-out shapes; needs a 10-class shapes model), "photos" (agreement with the
             intact network on the sample photos), or "auto" (shapes for the shapes weights, photos otherwise).
         n: number of held-out shapes.
@@ -178,43 +169,61 @@ def run(handle, data: str = "auto", n: int = 200, size: int | None = None, batch
 
 # ---- disk cache, keyed by the weights' content ----------------------------------------------------------------
 def cache_dir() -> Path:
-    root = os.environ.get("RESNET_VIZ_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "resnet-viz")
-    return Path(root) / "lesion"
+    """Lesion studies go in the cache's lesion/ folder (see resnet_viz.cache)."""
+    return cache.cache_dir("lesion")
 
 
-def cache_key(handle, data: str, n: int, size: int | None) -> str:
+def cache_key(handle: ModelHandle, data: str, n: int, size: int | None) -> str:
     """Weights source + a hash of every parameter: a retrained checkpoint gets a fresh entry."""
-    payload = [CACHE_VERSION, handle.source, forward.param_hash(handle.model), data, n, size]
-    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:20]
+    return cache.key([CACHE_VERSION, handle.source, forward.param_hash(handle.model), data, n, size])
 
 
-def cached_run(handle, data: str = "auto", n: int = 200, size: int | None = None) -> LesionResult:
+def cached_run(handle: ModelHandle, data: str = "auto", n: int = 200, size: int | None = None) -> LesionResult:
     """`run`, read from / written to the disk cache."""
     if data == "auto":
         data = "shapes" if handle.source == "shapes" else "photos"
     path = cache_dir() / f"{cache_key(handle, data, n, size)}.json"
-    if path.exists():
+    stored = cache.read_json(path)
+    if stored is not None:
         try:
-            return LesionResult(**json.loads(path.read_text()))
-        except (ValueError, TypeError):
-            pass  # a damaged or older file: recompute and overwrite it
+            return LesionResult(**stored)
+        except TypeError:
+            pass  # an older file: recompute and overwrite it
     result = run(handle, data, n, size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(result)))
-    tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+    cache.write_json(path, asdict(result))
     return result
 
 
-def summary(result: LesionResult) -> dict:
+@dataclass(frozen=True)
+class LesionSummary:
     """The numbers the page's reading is written from: means, worst blocks and drops, in [0, 1]."""
+
+    intact: float
+    branch_mean: float
+    worst_branch: str
+    worst_branch_value: float
+    shortcut_mean: float
+    worst_shortcut: str
+    worst_shortcut_value: float
+    all_off: float
+    chance: float
+    branch_drop: float
+    shortcut_drop: float
+
+    def as_dict(self) -> dict[str, float | str]:
+        """Field name -> value, e.g. for a locale text's placeholders."""
+        return asdict(self)
+
+
+def summary(result: LesionResult) -> LesionSummary:
+    """Means over the single-block lesions, the worst block of each kind, all shortcuts off, and the drops."""
     branch, shortcut = result.by_kind("no_branch"), result.by_kind("no_shortcut")
     worst_branch = min(branch, key=branch.get)
     worst_shortcut = min(shortcut, key=shortcut.get)
     intact = result.intact()
-    return {"intact": intact, "branch_mean": float(np.mean(list(branch.values()))), "worst_branch": worst_branch,
-            "worst_branch_value": branch[worst_branch], "shortcut_mean": float(np.mean(list(shortcut.values()))),
-            "worst_shortcut": worst_shortcut, "worst_shortcut_value": shortcut[worst_shortcut],
-            "all_off": result.values["no_shortcuts"], "chance": result.chance,
-            "branch_drop": intact - float(np.mean(list(branch.values()))),
-            "shortcut_drop": intact - float(np.mean(list(shortcut.values())))}
+    branch_mean, shortcut_mean = float(np.mean(list(branch.values()))), float(np.mean(list(shortcut.values())))
+    return LesionSummary(intact=intact, branch_mean=branch_mean, worst_branch=worst_branch,
+                         worst_branch_value=branch[worst_branch], shortcut_mean=shortcut_mean,
+                         worst_shortcut=worst_shortcut, worst_shortcut_value=shortcut[worst_shortcut],
+                         all_off=result.values["no_shortcuts"], chance=result.chance,
+                         branch_drop=intact - branch_mean, shortcut_drop=intact - shortcut_mean)

@@ -12,6 +12,10 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+__all__ = ["CLASSES", "HELDOUT_SEED", "HELDOUT_SIZE", "MEAN", "MIN_SIZE", "RADIUS_PX", "STD", "TRAIN_SEED", "Layers",
+           "Sample", "heldout_set", "make_layers", "make_sample", "point_in_mask", "sample_images", "to_arrays",
+           "training_batch", "write_gallery"]
+
 CLASSES: tuple[str, ...] = (
     "circle", "square", "triangle", "star", "ring",
     "crescent", "plus", "arrow", "stripes", "checker",
@@ -222,23 +226,6 @@ def training_batch(seed: int, step: int, batch_size: int, size: int) -> tuple[np
     samples = [make_sample((seed, step, i), size) for i in range(batch_size)]
     imgs, labels, _ = to_arrays(samples)
     return imgs, labels
-
-
-def peak_cell_center(cam_small: np.ndarray, out_hw: tuple[int, int]) -> tuple[float, float]:
-    """Peak of a small map in output pixels: the centre of the winning cell, as (row, col).
-
-    Upsampling a coarse map makes plateaus of equal maximum where `argmax` returns the plateau's first
-    pixel (a corner); the cell centre is where the cell's evidence actually sits. Ties go to the centroid
-    of the tied cells.
-    """
-    cam = np.asarray(cam_small, dtype=np.float64)
-    if cam.ndim != 2:
-        raise ValueError(f"cam_small must be 2-D (h, w), got shape {cam.shape}")
-    h, w = cam.shape
-    top = np.argwhere(cam >= cam.max() - 1e-12 * max(1.0, abs(float(cam.max()))))
-    i, j = top.mean(axis=0)
-    H, W = out_hw
-    return ((i + 0.5) * H / h, (j + 0.5) * W / w)
 
 
 def point_in_mask(mask: np.ndarray, point: tuple[float, float], dilate_px: int = 0) -> bool:

@@ -9,6 +9,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models import resnet18
 
-from resnet_viz import shapes
-from resnet_viz.config import BLOCK_NAMES
+from resnet_viz import cache, shapes
+from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
+from resnet_viz.forward import ALL_OFF
+
+__all__ = ["TRAIN_SIZES", "TRAIN_SIZE_WEIGHTS", "accuracy", "build_model", "centre_baseline", "evaluate",
+           "load_checkpoint", "pointing_game", "save_checkpoint", "to_tensor", "train"]
 
 # Canvas sizes for training batches and how often each is drawn: mostly small (fast), some large so the
 # network meets big canvases with mostly background, as the app shows it.
@@ -44,12 +49,10 @@ def to_tensor(imgs: np.ndarray, mean: Sequence[float] = shapes.MEAN, std: Sequen
 def save_checkpoint(model: nn.Module, path: str | Path, meta: dict) -> None:
     """Write the float16 state dict to `path` and its metadata to the same name with .json."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: a reader never sees half a file
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    with cache.atomic_file(path) as f:  # a reader never sees half a file
+        torch.save(state, f)
+    cache.write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
@@ -76,6 +79,85 @@ def accuracy(model: nn.Module, imgs: np.ndarray, labels: np.ndarray, mask: Seque
     return correct / len(imgs)
 
 
+@dataclass
+class _Run:
+    """One training run's settings and what it has done so far (for the log and the checkpoint's metadata)."""
+
+    seed: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    eval_n: int
+    eval_size: int
+    command: str
+    prior: dict  # metadata of the checkpoint this run continues ({} for a fresh start)
+    t0: float = field(default_factory=time.time)
+    step: int = 0
+    seen: int = 0
+    run_loss: float = 0.0  # exponential moving averages (bias-corrected when logged)
+    run_acc: float = 0.0
+
+    @property
+    def step0(self) -> int:
+        """A continued run must not replay the batches its parent saw: it starts after them in the stream."""
+        return int(self.prior.get("train_steps", 0))
+
+    def record(self, loss: float, acc: float) -> None:
+        self.step += 1
+        self.seen += self.batch_size
+        self.run_loss = 0.98 * self.run_loss + 0.02 * loss
+        self.run_acc = 0.98 * self.run_acc + 0.02 * acc
+
+    def log_line(self, elapsed: float, lr: float) -> str:
+        debias = 1 - 0.98 ** self.step
+        return (f"step {self.step} {elapsed / 60:.1f} min {self.seen / max(elapsed, 1e-6):.1f} img/s lr {lr:.2e} "
+                f"loss {self.run_loss / debias:.3f} acc {self.run_acc / debias:.3f}")
+
+    def meta(self, acc: float, final: bool) -> dict:
+        prior = self.prior
+        meta = {
+            "classes": list(shapes.CLASSES), "image_size": self.eval_size, "mean": list(shapes.MEAN),
+            "std": list(shapes.STD), "seed": self.seed, "heldout_accuracy": acc, "heldout_n": self.eval_n,
+            "heldout_seed": shapes.HELDOUT_SEED, "train_command": self.command,
+            "train_minutes": round(prior.get("train_minutes", 0.0) + (time.time() - self.t0) / 60.0, 2),
+            "train_images": prior.get("train_images", 0) + self.seen, "train_steps": self.step0 + self.step,
+            "train_sizes": list(TRAIN_SIZES), "train_size_weights": list(TRAIN_SIZE_WEIGHTS),
+            "batch_size": self.batch_size,
+            "optimizer": f"AdamW(lr={self.lr}, weight_decay={self.weight_decay}), cosine over time",
+            "final": final,
+        }
+        if prior:
+            meta["continued_from"] = {k: prior.get(k) for k in ("train_command", "train_minutes", "train_steps")}
+        return meta
+
+
+def _lr_scale(elapsed: float, budget: float, warmup: float) -> float:
+    """Linear warm-up, then a cosine over the wall-clock budget."""
+    return elapsed / warmup if elapsed < warmup else 0.5 * (1 + math.cos(math.pi * (elapsed / budget)))
+
+
+def _train_step(model: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tensor) -> tuple[float, float]:
+    """One optimiser step; the batch's loss and accuracy (before the step)."""
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item(), (logits.argmax(1) == y).float().mean().item()
+
+
+def _snapshot(model: nn.Module, out: str | Path, run: _Run, ev_imgs: np.ndarray, ev_labels: np.ndarray,
+              final: bool, log: Callable[[str], None]) -> dict:
+    """Evaluate on the held-out set, save the checkpoint with its metadata, and return the metadata."""
+    model.eval()
+    acc = accuracy(model, ev_imgs, ev_labels)
+    model.train()
+    meta = run.meta(acc, final)
+    save_checkpoint(model, out, meta)
+    log(f"saved {out}: held-out acc {acc:.3f} on {run.eval_n} at {run.eval_size}px after {meta['train_minutes']} min")
+    return meta
+
+
 def train(out: str | Path, minutes: float, seed: int = shapes.TRAIN_SEED, batch_size: int = 32,
           lr: float = 1e-3, weight_decay: float = 0.05, save_every_min: float = 5.0, eval_n: int = 200,
           eval_size: int = shapes.HELDOUT_SIZE, command: str = "", log: Callable[[str], None] = print,
@@ -86,84 +168,40 @@ def train(out: str | Path, minutes: float, seed: int = shapes.TRAIN_SEED, batch_
     data stream, minutes added up); otherwise training starts from a seeded initialisation.
     Returns the final metadata (also written beside the checkpoint).
     """
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # a command-line process of its own: no other request shares this RNG
     rng = np.random.default_rng((seed, 1))  # picks canvas sizes; the images have their own seeds
-    prior: dict = {}
-    if init is not None:
-        model, prior = load_checkpoint(init)
-    else:
-        model = build_model(seed=seed)
-    # A continued run must not replay the batches its parent saw: start after them in the stream.
-    step0 = int(prior.get("train_steps", 0))
+    model, prior = load_checkpoint(init) if init is not None else (build_model(seed=seed), {})
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     ev_imgs, ev_labels, _ = shapes.to_arrays(shapes.heldout_set(eval_n, eval_size))
+    run = _Run(seed, batch_size, lr, weight_decay, eval_n, eval_size, command, prior)
     budget = minutes * 60.0
     warmup = min(60.0, 0.05 * budget)
-    t0 = time.time()
-    last_save = t0
-    step, seen, run_loss, run_acc = 0, 0, 0.0, 0.0
-    best = {}
-
-    def snapshot(final: bool) -> dict:
-        model.eval()
-        acc = accuracy(model, ev_imgs, ev_labels)
-        model.train()
-        meta = {
-            "classes": list(shapes.CLASSES), "image_size": eval_size, "mean": list(shapes.MEAN),
-            "std": list(shapes.STD), "seed": seed, "heldout_accuracy": acc, "heldout_n": eval_n,
-            "heldout_seed": shapes.HELDOUT_SEED, "train_command": command,
-            "train_minutes": round(prior.get("train_minutes", 0.0) + (time.time() - t0) / 60.0, 2),
-            "train_images": prior.get("train_images", 0) + seen, "train_steps": step0 + step,
-            "train_sizes": list(TRAIN_SIZES), "train_size_weights": list(TRAIN_SIZE_WEIGHTS),
-            "batch_size": batch_size, "optimizer": f"AdamW(lr={lr}, weight_decay={weight_decay}), cosine over time",
-            "final": final,
-        }
-        if prior:
-            meta["continued_from"] = {k: prior.get(k) for k in ("train_command", "train_minutes", "train_steps")}
-        save_checkpoint(model, out, meta)
-        log(f"saved {out}: held-out acc {acc:.3f} on {eval_n} at {eval_size}px after {meta['train_minutes']} min")
-        return meta
-
-    while True:
-        elapsed = time.time() - t0
-        if elapsed >= budget:
-            break
-        frac = elapsed / budget
-        scale = elapsed / warmup if elapsed < warmup else 0.5 * (1 + math.cos(math.pi * frac))
+    last_save = run.t0
+    while (elapsed := time.time() - run.t0) < budget:
+        scale = _lr_scale(elapsed, budget, warmup)
         for g in opt.param_groups:
             g["lr"] = lr * max(scale, 0.01)
         size = int(rng.choice(TRAIN_SIZES, p=TRAIN_SIZE_WEIGHTS))
-        imgs, labels = shapes.training_batch(seed, step0 + step, batch_size, size)
-        x, y = to_tensor(imgs), torch.from_numpy(labels)
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        seen += batch_size
-        run_loss = 0.98 * run_loss + 0.02 * loss.item()
-        run_acc = 0.98 * run_acc + 0.02 * (logits.argmax(1) == y).float().mean().item()
-        if step % 20 == 0:
-            log(f"step {step} {elapsed / 60:.1f} min {seen / max(elapsed, 1e-6):.1f} img/s lr {lr * scale:.2e} "
-                f"loss {run_loss / (1 - 0.98 ** step):.3f} acc {run_acc / (1 - 0.98 ** step):.3f}")
+        imgs, labels = shapes.training_batch(seed, run.step0 + run.step, batch_size, size)
+        run.record(*_train_step(model, opt, to_tensor(imgs), torch.from_numpy(labels)))
+        if run.step % 20 == 0:
+            log(run.log_line(elapsed, lr * scale))
         if time.time() - last_save >= save_every_min * 60:
-            best = snapshot(final=False)
+            _snapshot(model, out, run, ev_imgs, ev_labels, False, log)
             last_save = time.time()
-    best = snapshot(final=True)
-    return best
+    return _snapshot(model, out, run, ev_imgs, ev_labels, True, log)
 
 
 def pointing_game(model: nn.Module, imgs: np.ndarray, labels: np.ndarray, masks: np.ndarray,
-                  layers: Sequence[str] = ("layer3", "layer4"), dilate_px: int = 3,
+                  layers: Sequence[str] = STAGE_NAMES[2:], dilate_px: int = 3,
                   batch_size: int = 50) -> dict[str, float]:
     """Share of images whose Grad-CAM peak (centre of the winning cell) falls in the object mask.
 
     Keys: "<layer>" (plain mask) and "<layer>_dilated" (mask grown by `dilate_px`), for the true class.
-    Grad-CAM comes from attribution.cams_one_pass (one traced forward, one backward, no hooks).
+    Grad-CAM comes from gradcam.cams_one_pass (one traced forward, one backward, no hooks).
     """
-    from resnet_viz.attribution import cams_one_pass
+    from resnet_viz.gradcam import cams_one_pass, peak_cell_center
 
     hits = {f"{n}{s}": 0 for n in layers for s in ("", "_dilated")}
     H, W = imgs.shape[1:3]
@@ -173,7 +211,7 @@ def pointing_game(model: nn.Module, imgs: np.ndarray, labels: np.ndarray, masks:
         _, cams = cams_one_pass(model, x, layers, target=y)
         for name in layers:
             for b, cam in enumerate(cams[name][:, 0].numpy()):  # (h, w) each
-                peak = shapes.peak_cell_center(cam, (H, W))
+                peak = peak_cell_center(cam, (H, W))
                 hits[name] += shapes.point_in_mask(masks[i + b], peak)
                 hits[f"{name}_dilated"] += shapes.point_in_mask(masks[i + b], peak, dilate_px)
     return {k: v / len(imgs) for k, v in hits.items()}
@@ -196,7 +234,7 @@ def evaluate(model: nn.Module, n: int = 500, size: int = shapes.HELDOUT_SIZE, pe
     """
     imgs, labels, masks = shapes.to_arrays(shapes.heldout_set(n, size))
     res = {"n": n, "size": size, "accuracy": accuracy(model, imgs, labels)}
-    res["accuracy_no_shortcuts"] = accuracy(model, imgs, labels, mask=[False] * len(BLOCK_NAMES))
+    res["accuracy_no_shortcuts"] = accuracy(model, imgs, labels, mask=ALL_OFF)
     res.update({f"pointing_{k}": v for k, v in pointing_game(model, imgs, labels, masks).items()})
     res.update({f"pointing_{k}": v for k, v in centre_baseline(masks).items()})
     if per_block:

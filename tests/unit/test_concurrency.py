@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
-from resnet_viz import attribution, featuremaps
+from resnet_viz import featuremaps, gradcam
 from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import hooks_left, param_hash
 
@@ -40,7 +40,7 @@ def _request(handle, mask, target, image) -> dict:
     """One session's page work: a traced forward, Grad-CAM at every stage for `target`, the feature maps."""
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, SIZE, SIZE)
     tr = handle.trace(x, mask)
-    cam = attribution.grad_cam(handle, x, STAGE_NAMES, target, mask)
+    cam = gradcam.grad_cam(handle, x, STAGE_NAMES, target, mask)
     ft = featuremaps.compute(handle, image, mask)
     return {"logits": tr.logits.numpy().copy(),
             **{f"out:{n}": b.out.numpy().copy() for n, b in tr.blocks.items()},

@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_viz import attribution, fallback, featuremaps, weights
+from resnet_viz import fallback, featuremaps, gradcam, weights
 from resnet_viz.forward import hooks_left, param_hash, trace
 
 MASK = (True, False) * 4
@@ -54,11 +54,11 @@ def test_trace_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
 
 
 def test_grad_cam_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
-    expected = attribution.grad_cam(random_handle, x, target=3, mask=MASK)
+    expected = gradcam.grad_cam(random_handle, x, target=3, mask=MASK)
     assert expected.note == ""
-    fake, calls = _oom_on(random_handle.model, attribution.cams_one_pass)
-    monkeypatch.setattr(attribution, "cams_one_pass", fake)
-    got = attribution.grad_cam(random_handle, x, target=3, mask=MASK)
+    fake, calls = _oom_on(random_handle.model, gradcam.cams_one_pass)
+    monkeypatch.setattr(gradcam, "cams_one_pass", fake)
+    got = gradcam.grad_cam(random_handle, x, target=3, mask=MASK)
     assert calls["oom"] == 1 and got.note == fallback.NOTE
     assert got.target == expected.target and got.top == expected.top
     for name in expected.raw:

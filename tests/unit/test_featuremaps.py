@@ -62,7 +62,7 @@ def test_sort_by_mean_highest_first_and_tile_order():
 
 def test_channel_stats_and_bad_channel():
     s = fm.channel_stats(_maps(), 1)
-    assert s == {"min": 10.0, "max": 15.0, "mean": 12.5}
+    assert s == fm.ChannelStats(min=10.0, mean=12.5, max=15.0)
     with pytest.raises(ValueError, match="channels 0 to 4"):
         fm.channel_stats(_maps(), 5)
 

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torchvision.models import resnet18
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from resnet_viz.config import BLOCK_NAMES
-from resnet_viz.forward import hooks_left, param_hash, trace
+from resnet_viz.config import BLOCK_NAMES, BLOCKS_PER_STAGE, STAGE_NAMES
+from resnet_viz.forward import ALL_OFF, ALL_ON, hooks_left, iter_blocks, logits_from, param_hash, trace
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,26 @@ def test_block_internals_only_on_request(model):
     assert "layer2.0.conv1" not in lean.layers and "layer2.0.conv1" in full.layers
     assert set(lean.layers) == {k for k in full.layers if k.count(".") < 2 and not k.endswith("downsample")}
     assert torch.equal(lean.logits, full.logits)
+
+
+def test_names_and_masks_match_the_model(model):
+    assert [name for name, _ in iter_blocks(model)] == list(BLOCK_NAMES)
+    assert [len(getattr(model, s)) for s in STAGE_NAMES] == [BLOCKS_PER_STAGE] * 4
+    assert ALL_ON == (True,) * 8 and ALL_OFF == (False,) * 8
+
+
+@pytest.mark.parametrize("start", [0, 3, 7])
+def test_logits_from_a_block_equal_the_whole_trace(model, start):
+    torch.manual_seed(4)
+    x = torch.randn(2, 3, 64, 64)
+    mask = (True, False, True, True, False, True, False, True)
+    branches = tuple(i != 5 for i in range(8))
+    with torch.no_grad():
+        intact = trace(model, x)
+        h = intact.layers["maxpool"] if start == 0 else intact.layers[BLOCK_NAMES[start - 1]]
+        # Blocks before `start` are left intact, as the lesion study uses it.
+        cut = tuple(m or i < start for i, m in enumerate(mask))
+        kept = tuple(b or i < start for i, b in enumerate(branches))
+        got = logits_from(model, h, start, cut, kept)
+        ref = trace(model, x, cut, kept).logits
+    torch.testing.assert_close(got, ref, rtol=0, atol=0)

@@ -95,3 +95,50 @@ def test_bad_input_says_why(random_handle):
     with pytest.raises(ValueError, match="Unknown evaluation set"):
         lesion.run(random_handle, "mnist")
     assert len(BLOCK_NAMES) == 8
+
+
+def _result(values: dict[str, float], chance: float = 0.1) -> lesion.LesionResult:
+    return lesion.LesionResult("accuracy", values, dict.fromkeys(values, 0.5), 10, 64, "shapes", chance=chance)
+
+
+def test_summary_by_hand():
+    values = {"intact": 0.9, "no_shortcuts": 0.1}
+    values |= {f"no_branch:{b}": 0.8 for b in BLOCK_NAMES} | {f"no_shortcut:{b}": 0.5 for b in BLOCK_NAMES}
+    values["no_branch:layer2.0"], values["no_shortcut:layer1.0"] = 0.4, 0.2
+    s = lesion.summary(_result(values))
+    assert isinstance(s, lesion.LesionSummary)
+    assert s.intact == 0.9 and s.all_off == 0.1 and s.chance == 0.1
+    assert s.worst_branch == "layer2.0" and s.worst_branch_value == 0.4
+    assert s.worst_shortcut == "layer1.0" and s.worst_shortcut_value == 0.2
+    assert s.branch_mean == pytest.approx((7 * 0.8 + 0.4) / 8) and s.shortcut_mean == pytest.approx((7 * 0.5 + 0.2) / 8)
+    assert s.branch_drop == pytest.approx(0.9 - s.branch_mean)
+    assert s.shortcut_drop == pytest.approx(0.9 - s.shortcut_mean)
+    assert s.as_dict()["worst_branch"] == "layer2.0" and set(s.as_dict()) == {f.name for f in dataclasses.fields(s)}
+
+
+def test_sessions_computing_the_same_study_at_once_share_the_cache(monkeypatch, tmp_path):
+    # Issue 12: two sessions computing the same lesion study in one process raised FileNotFoundError.
+    import threading
+    import types
+
+    monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))
+    fake = _result({"intact": 1.0, "no_shortcuts": 0.0})
+    monkeypatch.setattr(lesion, "run", lambda *a, **k: fake)
+    handle = types.SimpleNamespace(source="random", model=torch.nn.Linear(2, 2))  # all cached_run reads
+    start, errors, got = threading.Barrier(16), [], []
+
+    def work():
+        start.wait()
+        try:
+            got.append(lesion.cached_run(handle, "photos"))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == [] and got == [fake] * 16
+    key = lesion.cache_key(handle, "photos", 200, None)
+    assert [p.name for p in (tmp_path / "lesion").iterdir()] == [f"{key}.json"]

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
-from resnet_viz import attribution, fallback, featuremaps, figures, images
+from resnet_viz import fallback, featuremaps, figures, gradcam, images, methods
 from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
 from resnet_viz.forward import hooks_left, param_hash
 
@@ -52,15 +52,15 @@ def _request(handle, i: int) -> None:
         figures.feature_tiles(tiled, "layer1.0")
         figures.cam_topk(ft.top5, "top-5")
     elif kind == 1:
-        cam = attribution.grad_cam(handle, x, STAGE_NAMES, i % handle.num_classes, mask)
+        cam = gradcam.grad_cam(handle, x, STAGE_NAMES, i % handle.num_classes, mask)
         picture = images.denormalise(x, handle.mean, handle.std)
-        figures.cam_overlay_figure(picture, attribution.for_display(cam.maps["layer4"]), 0.5,
+        figures.cam_overlay_figure(picture, gradcam.for_display(cam.maps["layer4"]), 0.5,
                                    figures.CAM_COLORSCALE, cam.peaks["layer4"], "layer4")
     elif kind == 2:
         tr = handle.trace(x.clone().requires_grad_(True), mask, grad=True)  # parameters never require grad
         tr.logits[0, i].backward()  # a backward on the traced graph, as the gradient pages do
     else:
-        attribution.other_method(handle, x, "saliency", target=i % handle.num_classes, mask=mask)
+        methods.other_method(handle, x, "saliency", target=i % handle.num_classes, mask=mask)
 
 
 def test_fifty_mixed_requests_do_not_grow_memory(random_handle):
@@ -83,7 +83,7 @@ def test_fifty_mixed_requests_do_not_grow_memory(random_handle):
     assert hooks_left(random_handle.model) == 0
     assert param_hash(random_handle.model) == before
     # One private copy per model for captum, none made for the CPU fallback (no OOM here).
-    assert sum(m is random_handle.model for m in list(attribution._TWINS.keys())) == 1
+    assert sum(m is random_handle.model for m in list(methods._TWINS.keys())) == 1
     assert random_handle.model not in fallback._CPU_COPIES
 
 

@@ -93,19 +93,6 @@ def test_sample_images_for_gallery():
         assert img.size == (128, 128) and mask.shape == (128, 128) and mask.any()
 
 
-def test_peak_cell_center_uses_the_winning_cell_centre():
-    cam = np.zeros((4, 4))
-    cam[1, 2] = 3.0
-    # 128 px / 4 cells = 32 px per cell: cell (1, 2) spans rows 32..64 and columns 64..96.
-    assert shapes.peak_cell_center(cam, (128, 128)) == (48.0, 80.0)
-    cam[2, 2] = 3.0  # a tie: centroid of the tied cells
-    assert shapes.peak_cell_center(cam, (128, 128)) == (64.0, 80.0)
-    # All-zero map (e.g. relu removed everything): every cell ties, the answer is the image centre.
-    assert shapes.peak_cell_center(np.zeros((2, 2)), (64, 96)) == (32.0, 48.0)
-    with pytest.raises(ValueError):
-        shapes.peak_cell_center(np.zeros(4), (8, 8))
-
-
 def test_point_in_mask_with_dilation():
     m = np.zeros((20, 20), bool)
     m[10, 10] = True

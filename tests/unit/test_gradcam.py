@@ -1,4 +1,4 @@
-"""Grad-CAM in one pass against captum's LayerGradCam, shortcut masks, thread safety, and the other methods."""
+"""One-pass Grad-CAM against captum's LayerGradCam, shortcut masks, targets, thread safety, the peak rule."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import torch
 from captum.attr import LayerGradCam
 from torch import nn
 
-from resnet_viz import attribution as A
+from resnet_viz import gradcam as A
 from resnet_viz import weights
 from resnet_viz.config import STAGE_NAMES
-from resnet_viz.forward import hooks_left, iter_blocks, param_hash, trace
+from resnet_viz.forward import ALL_OFF, iter_blocks, trace
 
 OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off, including projections
 
@@ -31,8 +31,9 @@ def image():
     return torch.randn(1, 3, 64, 64)
 
 
+
 def _no_shortcut_forward(self, x):
-    # Reference for a masked block, written independently of attribution.py: torchvision's BasicBlock
+    # Reference for a masked block, written independently of gradcam.py: torchvision's BasicBlock
     # without `out += identity`.
     out = self.relu(self.bn1(self.conv1(x)))
     out = self.bn2(self.conv2(out))
@@ -114,40 +115,10 @@ def test_targets_by_name_and_index(handle):
         A.resolve_target("dog", labels)
 
 
-def test_shared_model_untouched_even_when_calls_raise(handle, image):
-    before = param_hash(handle.model)
-    A.grad_cam(handle, image, STAGE_NAMES, target=1, mask=OFF)
-    for method in A.METHODS:
-        A.other_method(handle, image, method, target=1, mask=OFF, ig_steps=2, window=32, stride=32)
-    with pytest.raises(A.AttributionError, match="Unknown layer"):
-        A.grad_cam(handle, image, ["layer9"])
-    with pytest.raises(A.AttributionError, match="out of range"):
-        A.grad_cam(handle, image, ["layer4"], target=5000)
-    with pytest.raises(A.AttributionError, match="module layer"):
-        A.other_method(handle, image, "guided_gradcam", target=1, layer="layer3.1.conv2")
-    with pytest.raises(A.AttributionError):
-        A.other_method(handle, image, "occlusion", target=1, window=8, stride=16)
-    twin = A._twin(handle).model
-    with pytest.raises(A.AttributionError, match="32"):
-        A.other_method(handle, torch.randn(1, 3, 8, 8), "saliency", target=1)
-    # captum's own hooks must be gone from the private copy too when the forward fails half-way.
-    def broken(x):
-        raise RuntimeError("boom")
-
-    twin.fc.forward = broken
-    try:
-        with pytest.raises(RuntimeError, match="boom"):
-            A.other_method(handle, image, "guided_gradcam", target=1)
-    finally:
-        del twin.fc.forward
-    assert hooks_left(handle.model) == 0 and hooks_left(twin) == 0
-    assert param_hash(handle.model) == before
-    assert all(not p.requires_grad for p in handle.model.parameters())
-
 
 def test_threads_with_different_masks_and_targets_match_sequential(handle):
     torch.manual_seed(2)
-    jobs = [(torch.randn(1, 3, 64, 64), t, m) for t, m in ((3, None), (9, OFF), (3, OFF), (11, (False,) * 8))]
+    jobs = [(torch.randn(1, 3, 64, 64), t, m) for t, m in ((3, None), (9, OFF), (3, OFF), (11, ALL_OFF))]
     sequential = [A.grad_cam(handle, x, STAGE_NAMES, t, m).raw for x, t, m in jobs]
     results: dict[int, dict] = {}
 
@@ -166,67 +137,6 @@ def test_threads_with_different_masks_and_targets_match_sequential(handle):
             for layer in STAGE_NAMES:
                 np.testing.assert_array_equal(got[layer], expected[layer])
 
-
-def test_spearman_matches_hand_computed_ranks():
-    # x ranks (1, 2, 3, 4); y has a tie: ranks (1.5, 1.5, 3, 4) -> Pearson of the ranks.
-    x, y = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 0.0, 5.0, 9.0])
-    rx, ry = np.array([1, 2, 3, 4.0]), np.array([1.5, 1.5, 3, 4])
-    assert A.spearman(x, y) == pytest.approx(np.corrcoef(rx, ry)[0, 1])
-    assert A.spearman(x, -x) == pytest.approx(-1.0)
-    assert np.isnan(A.spearman(x, np.zeros(4)))
-
-
-def test_sanity_check_randomises_a_copy_only(handle, image):
-    before = param_hash(handle.model)
-    top1 = A.grad_cam(handle, image, ["layer4"]).target  # a class whose map is not all zero
-    s = A.sanity_check(handle, image, target=top1, methods=("gradcam",))
-    assert s.steps == ["original", *A.CASCADE]
-    assert s.correlations["gradcam"][0] == pytest.approx(1.0)
-    np.testing.assert_allclose(s.maps["gradcam"][0], A.grad_cam(handle, image, ["layer4"], top1).maps["layer4"],
-                               atol=1e-6)
-    assert param_hash(handle.model) == before and hooks_left(handle.model) == 0
-
-
-def test_deletion_curve_against_hand_made_maps(handle, image):
-    x = image
-    gc = A.grad_cam(handle, x, ["layer4"])
-    d = A.deletion_curve(handle, x, gc.maps["layer4"], gc.target, steps=4, baseline_kind="mean")
-    p0 = float(trace(handle.model, x).logits.softmax(-1)[0, gc.target])
-    p_end = float(trace(handle.model, torch.zeros_like(x)).logits.softmax(-1)[0, gc.target])
-    assert d.probs[0] == pytest.approx(p0, abs=1e-6) and d.random_probs[0] == pytest.approx(p0, abs=1e-6)
-    assert d.probs[-1] == pytest.approx(p_end, abs=1e-6)
-    # Half deleted in map order: exactly the top half of the (stable) ranking replaced by the baseline.
-    order = np.argsort(-gc.maps["layer4"].ravel(), kind="stable")[: 64 * 64 // 2]
-    half = x.clone().view(1, 3, -1)
-    half[..., torch.from_numpy(order)] = 0
-    p_half = float(trace(handle.model, half.view_as(x)).logits.softmax(-1)[0, gc.target])
-    assert d.probs[2] == pytest.approx(p_half, abs=1e-6)
-    assert d.area == pytest.approx(np.trapezoid(d.probs, d.fractions))
-
-
-def test_baselines(handle, image):
-    black = A.baseline(image, "black", handle.mean, handle.std)
-    pixels = black * torch.tensor(handle.std).view(1, 3, 1, 1) + torch.tensor(handle.mean).view(1, 3, 1, 1)
-    assert pixels.abs().max() < 1e-6
-    assert torch.equal(A.baseline(image, "mean", handle.mean, handle.std), torch.zeros_like(image))
-    blurred = A.baseline(image, "blurred", handle.mean, handle.std)
-    assert blurred.std() < image.std() / 2
-    with pytest.raises(A.AttributionError):
-        A.baseline(image, "grey", handle.mean, handle.std)
-
-
-def test_other_methods_match_captum_on_the_model(handle, image):
-    from captum.attr import IntegratedGradients, Saliency
-
-    ref = copy.deepcopy(handle.model)
-    sal = A.other_method(handle, image, "saliency", target=2)
-    expected = Saliency(ref).attribute(image, target=2, abs=True).detach()[0].numpy()
-    np.testing.assert_allclose(sal.attr, expected, atol=1e-6)
-    ig = A.other_method(handle, image, "integrated_gradients", target=2, ig_steps=4, baseline_kind="black")
-    base = A.baseline(image, "black", handle.mean, handle.std)
-    expected = IntegratedGradients(ref).attribute(image, base, target=2, n_steps=4).detach()[0].numpy()
-    np.testing.assert_allclose(ig.attr, expected, atol=1e-5)
-    assert "Adebayo" in A.other_method(handle, image, "guided_gradcam", target=2).note
 
 
 def test_for_display():
@@ -270,3 +180,16 @@ def test_pointing_game_on_the_shapes_checkpoint():
     rand = train.pointing_game(train.build_model().eval(), imgs, labels, masks, layers=["layer4"])["layer4"]
     assert trained >= recorded - 0.05
     assert rand <= trained - 0.15
+
+
+def test_peak_cell_center_uses_the_winning_cell_centre():
+    cam = np.zeros((4, 4))
+    cam[1, 2] = 3.0
+    # 128 px / 4 cells = 32 px per cell: cell (1, 2) spans rows 32..64 and columns 64..96.
+    assert A.peak_cell_center(cam, (128, 128)) == (48.0, 80.0)
+    cam[2, 2] = 3.0  # a tie: centroid of the tied cells
+    assert A.peak_cell_center(cam, (128, 128)) == (64.0, 80.0)
+    # All-zero map (e.g. relu removed everything): every cell ties, the answer is the image centre.
+    assert A.peak_cell_center(np.zeros((2, 2)), (64, 96)) == (32.0, 48.0)
+    with pytest.raises(ValueError):
+        A.peak_cell_center(np.zeros(4), (8, 8))

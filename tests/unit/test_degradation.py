@@ -1,0 +1,103 @@
+"""Degradation runs: progress, determinism, stopping, the disk cache and its keys, the shipped curves, and the
+readings of a run."""
+
+from __future__ import annotations
+
+import pytest
+
+from resnet_viz import degradation
+from resnet_viz.stacks import StackConfig, TrainSettings
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+def _tiny_run(**kw) -> tuple[dict[str, StackConfig], TrainSettings]:
+    cfgs = {"a": StackConfig(depth=8, widths=(4, 8, 8)), "b": StackConfig(depth=8, residual=False, widths=(4, 8, 8))}
+    settings = TrainSettings(steps=30, batch_size=16, lr=0.05, image_size=16, log_every=10, data="random",
+                             pool_size=32, **kw)
+    return cfgs, settings
+
+
+def test_training_lowers_loss_and_reports_progress(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))
+    cfgs, settings = _tiny_run()
+    calls = []
+    result = degradation.train_stacks(cfgs, settings, progress=lambda c, done, total: calls.append((done, total)))
+    assert calls == [(10, 30), (20, 30), (30, 30)]
+    assert result.finished and not result.from_cache
+    for curve in result.curves.values():
+        assert curve.steps == [10, 20, 30]
+        assert curve.loss[-1] < curve.loss[0]
+        assert len(curve.grad_norms) == 3 and len(curve.grad_norms[0]) == 7
+    # The second call replays the disk cache, under RESNET_VIZ_CACHE.
+    assert list((tmp_path / "gradflow").glob("*.json"))
+    again = degradation.train_stacks(cfgs, settings)
+    assert again.from_cache
+    assert again.curves["a"].loss == result.curves["a"].loss
+    assert again.curves["a"].config == result.curves["a"].config
+
+
+def test_training_is_deterministic_and_stoppable(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))
+    cfgs, settings = _tiny_run()
+    stopped = degradation.train_stacks(cfgs, settings, progress=lambda c, done, total: done >= 10)
+    assert not stopped.finished
+    assert [c.steps for c in stopped.curves.values()] == [[10], [10]]
+    assert not list((tmp_path / "gradflow").glob("*.json"))  # a stopped run is not cached
+    full = degradation.train_stacks(cfgs, settings, cache=False)
+    assert full.curves["a"].loss[0] == stopped.curves["a"].loss[0]
+
+
+def test_cache_dir_defaults_to_home(monkeypatch) -> None:
+    monkeypatch.delenv("RESNET_VIZ_CACHE", raising=False)
+    assert str(degradation.cache_dir()).endswith(".cache/resnet-viz/gradflow")
+
+
+def test_cache_key_depends_on_settings() -> None:
+    cfgs, settings = _tiny_run()
+    other = TrainSettings(**{**settings.__dict__, "lr": 0.01})
+    assert degradation.cache_key(cfgs, settings) != degradation.cache_key(cfgs, other)
+    assert degradation.cache_key(cfgs, settings) == degradation.cache_key(dict(reversed(list(cfgs.items()))), settings)
+
+
+def test_bad_training_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainSettings(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="shallow"):
+        degradation.degradation_configs(shallow=20, deep=8)
+
+
+
+def test_degradation_shows_on_a_cheap_seeded_run(tmp_path, monkeypatch) -> None:
+    # A narrower, shorter cousin of the page's default run (measured: holds for seeds 0, 1, 2).
+    monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))
+    cfgs = degradation.degradation_configs(shallow=8, deep=20, widths=(4, 8, 16), seed=0)
+    settings = TrainSettings(steps=100, batch_size=16, lr=0.003, optimizer="adam", image_size=16, log_every=20,
+                             pool_size=256, seed=0)
+    final = {k: c.final_loss for k, c in degradation.train_stacks(cfgs, settings, cache=False).curves.items()}
+    assert final["plain-20"] > final["plain-8"]
+    assert final["residual-20"] <= final["residual-8"]
+    assert final["residual-20"] < final["plain-20"]
+    result = degradation.TrainResult(
+        settings, {k: degradation.TrainCurve(k, cfgs[k], [], [100], [v]) for k, v in final.items()}, True)
+    assert degradation.degradation_shows(result)
+    final["residual-20"] = final["residual-8"] + 0.1
+    worse = degradation.TrainResult(
+        settings, {k: degradation.TrainCurve(k, cfgs[k], [], [100], [v]) for k, v in final.items()}, True)
+    assert not degradation.degradation_shows(worse)
+    text = " ".join(degradation.explain_degradation(degradation.TrainResult(settings, {}, True)))
+    assert "ln 10 = 2.30" in text
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shipped_default_curves_match_the_defaults_and_show_degradation(seed: int, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))  # so only the shipped file can answer
+    configs, settings = degradation.default_degradation(seed)
+    result = degradation.find_run(configs, settings)
+    assert result is not None and result.source == "precomputed" and result.finished
+    final = {k: c.final_loss for k, c in result.curves.items()}
+    assert final["plain-32"] > final["plain-8"] and final["residual-32"] <= final["residual-8"]
+    assert degradation.degradation_shows(result)
+    lines = degradation.explain_degradation(result)
+    assert lines[0].startswith("Plain: the deeper net trains **worse**")
+    assert lines[1].startswith("Residual: the deeper net trains **better**")
+
