@@ -1,0 +1,198 @@
+"""A small plain (no-shortcut) CIFAR-style stack and its residual twin, trained on the shapes data at 32 px,
+and their lesion study: delete one block, keep everything else (Veit et al. 2016, Fig. 3 and 5).
+
+Train the shipped pair with `python -m resnet_viz.plainnet --minutes 12` (writes assets/plain/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from resnet_viz import shapes
+from resnet_viz.stacks import CifarStack, PadShortcut, StackConfig, build_stack
+
+ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "plain"
+NAMES = ("plain", "residual")
+# Stream ids for shapes.make_sample seeds, apart from the other users of the generator.
+TRAIN_STREAM, HELDOUT_STREAM = 15, 16
+
+
+@dataclass(frozen=True)
+class PlainSettings:
+    """One training run of the pair; both nets see the same batches in the same order."""
+
+    depth: int = 14
+    widths: tuple[int, int, int] = (16, 32, 64)
+    image_size: int = 32
+    pool_size: int = 6000
+    batch_size: int = 64
+    lr: float = 2e-3
+    minutes: float = 12.0
+    max_steps: int = 3000
+    heldout_n: int = 1000
+    seed: int = 0
+
+
+def config(name: str, s: PlainSettings) -> StackConfig:
+    """The StackConfig of 'plain' or 'residual' (option A shortcuts: the two nets have the same parameters)."""
+    return StackConfig(depth=s.depth, residual=name == "residual", widths=s.widths,
+                       num_classes=len(shapes.CLASSES), seed=s.seed)
+
+
+def make_set(n: int, size: int, seed: int, stream: int) -> tuple[Tensor, Tensor]:
+    """n shapes samples drawn on the smallest canvas and downscaled to size: (n, 3, size, size), (n,)."""
+    canvas = max(size, shapes.MIN_SIZE)
+    xs, ys = [], []
+    for i in range(n):
+        image, label, _ = shapes.make_sample((seed, stream, i), canvas)
+        if canvas != size:
+            image = image.resize((size, size), Image.BILINEAR, reducing_gap=None)
+        xs.append(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)
+        ys.append(int(label))
+    x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2)  # (n, 3, S, S)
+    mean = torch.tensor(shapes.MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(shapes.STD).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous(), torch.tensor(ys, dtype=torch.long)
+
+
+def heldout(s: PlainSettings, n: int | None = None) -> tuple[Tensor, Tensor]:
+    return make_set(n or s.heldout_n, s.image_size, shapes.HELDOUT_SEED, HELDOUT_STREAM)
+
+
+def blocks(model: CifarStack) -> list[tuple[str, nn.Module]]:
+    """(name, block) for every block in forward order, named as in print(model): layer1.0 ..."""
+    return [(f"{stage}.{i}", b) for stage in ("layer1", "layer2", "layer3")
+            for i, b in enumerate(getattr(model, stage))]
+
+
+def forward_without(model: CifarStack, x: Tensor, deleted: int | None = None) -> Tensor:
+    """Logits with block `deleted` replaced by its option-A shortcut (identity, or subsample + zero channels).
+
+    For the residual net this keeps exactly the shortcut x of relu(x + F(x)) (x >= 0 after the previous ReLU);
+    for the plain net it skips the block's two layers. The model is not modified.
+    """
+    out = model.relu(model.bn1(model.conv1(x)))  # (B, w1, H, W)
+    for i, (_, block) in enumerate(blocks(model)):
+        if i != deleted:
+            out = block(out)
+            continue
+        c_in, c_out = block.conv1.in_channels, block.conv2.out_channels
+        stride = block.conv1.stride[0]
+        out = PadShortcut(c_in, c_out, stride)(out) if (stride != 1 or c_in != c_out) else out
+    out = torch.flatten(model.avgpool(out), 1)  # (B, w3)
+    return model.fc(out)  # (B, classes)
+
+
+@torch.no_grad()
+def lesion(model: CifarStack, x: Tensor, y: Tensor, batch_size: int = 250) -> dict:
+    """Held-out accuracy intact and with each single block deleted; downsampling blocks are flagged."""
+    model.eval()
+
+    def acc(deleted):
+        hits = sum(int((forward_without(model, x[i:i + batch_size], deleted).argmax(1) == y[i:i + batch_size]).sum())
+                   for i in range(0, len(x), batch_size))
+        return hits / len(x)
+
+    names = [n for n, _ in blocks(model)]
+    down = [b.conv1.stride[0] != 1 or b.conv1.in_channels != b.conv2.out_channels for _, b in blocks(model)]
+    return {"intact": acc(None), "blocks": names, "downsampling": down,
+            "deleted": [acc(i) for i in range(len(names))], "n": len(x), "chance": 1 / len(shapes.CLASSES)}
+
+
+def train(s: PlainSettings, log=print) -> tuple[dict[str, CifarStack], dict]:
+    """Train the plain and the residual net round-robin for s.minutes (cosine lr over the wall-clock budget)."""
+    x, y = make_set(s.pool_size, s.image_size, s.seed, TRAIN_STREAM)
+    models = {k: build_stack(config(k, s)).train() for k in NAMES}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=s.lr) for k, m in models.items()}
+    gen = torch.Generator().manual_seed(s.seed + 1)
+    budget, t0, step = s.minutes * 60, time.perf_counter(), 0
+    losses = {k: [] for k in NAMES}
+    while step < s.max_steps:
+        frac = (time.perf_counter() - t0) / budget
+        if frac >= 1:
+            break
+        idx = torch.randint(0, len(x), (s.batch_size,), generator=gen)
+        xb, yb = x[idx], y[idx]
+        flip = torch.rand(s.batch_size, generator=gen) < 0.5
+        xb = torch.where(flip.view(-1, 1, 1, 1), xb.flip(-1), xb)  # (B, 3, S, S)
+        lr = s.lr * 0.5 * (1 + math.cos(math.pi * frac))
+        for k, m in models.items():
+            for g in opts[k].param_groups:
+                g["lr"] = lr
+            loss = F.cross_entropy(m(xb), yb)
+            opts[k].zero_grad(set_to_none=True)
+            loss.backward()
+            opts[k].step()
+            losses[k].append(float(loss.detach()))
+        step += 1
+        if step % 50 == 0:
+            log(f"step {step} ({time.perf_counter() - t0:.0f} s, lr {lr:.2e}): "
+                + "  ".join(f"{k} {np.mean(v[-50:]):.3f}" for k, v in losses.items()))
+    info = {"steps": step, "seconds": round(time.perf_counter() - t0, 1),
+            "final_train_loss": {k: round(float(np.mean(v[-50:])), 4) for k, v in losses.items()}}
+    return {k: m.eval() for k, m in models.items()}, info
+
+
+def save(model: CifarStack, path: Path) -> None:
+    """float16 state dict, written atomically."""
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load(name: str, folder: Path = ASSET_DIR) -> tuple[CifarStack, dict]:
+    """A shipped net ('plain' or 'residual') in eval mode, float32, plus the run's JSON."""
+    if name not in NAMES:
+        raise ValueError(f"name must be one of {NAMES}, got {name!r}")
+    meta = json.loads((folder / "plain_vs_residual.json").read_text())
+    s = PlainSettings(**{**meta["settings"], "widths": tuple(meta["settings"]["widths"])})
+    model = build_stack(config(name, s))
+    state = torch.load(folder / f"{name}.pth", map_location="cpu", weights_only=True)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.eval(), meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=PlainSettings.minutes)
+    p.add_argument("--depth", type=int, default=PlainSettings.depth)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(ASSET_DIR))
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    s = PlainSettings(minutes=args.minutes, depth=args.depth, seed=args.seed)
+    models, info = train(s, log=lambda m: print(m, flush=True))
+    x, y = heldout(s)
+    results = {k: lesion(m, x, y) for k, m in models.items()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for k, m in models.items():
+        save(m, out / f"{k}.pth")
+    argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    meta = {"command": f"nice -n 10 python -m resnet_viz.plainnet {argv_text}".strip(),
+            "settings": asdict(s), "train": info, "lesion": results,
+            "params": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()}}
+    (out / "plain_vs_residual.json").write_text(json.dumps(meta, indent=2) + "\n")
+    for k, r in results.items():
+        print(f"{k}: intact {r['intact']:.3f}; one block deleted: "
+              + " ".join(f"{n} {a:.3f}" for n, a in zip(r["blocks"], r["deleted"], strict=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
