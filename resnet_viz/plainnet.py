@@ -35,14 +35,14 @@ class PlainSettings:
     """One training run of the pair; both nets see the same batches in the same order."""
 
     depth: int = 14
-    widths: tuple[int, int, int] = (16, 32, 64)
+    widths: tuple[int, int, int] = (8, 16, 32)
     image_size: int = 32
-    pool_size: int = 6000
+    pool_size: int = 3000
     batch_size: int = 64
     lr: float = 2e-3
     minutes: float = 12.0
     max_steps: int = 3000
-    heldout_n: int = 1000
+    heldout_n: int = 500
     seed: int = 0
 
 
@@ -138,9 +138,9 @@ def train(s: PlainSettings, log=print) -> tuple[dict[str, CifarStack], dict]:
             opts[k].step()
             losses[k].append(float(loss.detach()))
         step += 1
-        if step % 50 == 0:
+        if step % 25 == 0:
             log(f"step {step} ({time.perf_counter() - t0:.0f} s, lr {lr:.2e}): "
-                + "  ".join(f"{k} {np.mean(v[-50:]):.3f}" for k, v in losses.items()))
+                + "  ".join(f"{k} {np.mean(v[-25:]):.3f}" for k, v in losses.items()))
     info = {"steps": step, "seconds": round(time.perf_counter() - t0, 1),
             "final_train_loss": {k: round(float(np.mean(v[-50:])), 4) for k, v in losses.items()}}
     return {k: m.eval() for k, m in models.items()}, info
@@ -171,12 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=PlainSettings.minutes)
     p.add_argument("--depth", type=int, default=PlainSettings.depth)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--widths", default="8,16,32", help="channels of the three stages")
     p.add_argument("--out", default=str(ASSET_DIR))
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    s = PlainSettings(minutes=args.minutes, depth=args.depth, seed=args.seed)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    s = PlainSettings(minutes=args.minutes, depth=args.depth, seed=args.seed, widths=widths)
+    t0 = time.perf_counter()
     models, info = train(s, log=lambda m: print(m, flush=True))
+    info["wall_seconds_with_data"] = round(time.perf_counter() - t0, 1)
     x, y = heldout(s)
     results = {k: lesion(m, x, y) for k, m in models.items()}
     out = Path(args.out)
