@@ -112,10 +112,10 @@ def lesion(model: CifarStack, x: Tensor, y: Tensor, batch_size: int = 250) -> di
             "deleted": [acc(i) for i in range(len(names))], "n": len(x), "chance": 1 / len(shapes.CLASSES)}
 
 
-def train(s: PlainSettings, log=print) -> tuple[dict[str, CifarStack], dict]:
+def train(s: PlainSettings, log=print, init: dict[str, CifarStack] | None = None) -> tuple[dict[str, CifarStack], dict]:
     """Train the plain and the residual net round-robin for s.minutes (cosine lr over the wall-clock budget)."""
     x, y = make_set(s.pool_size, s.image_size, s.seed, TRAIN_STREAM)
-    models = {k: build_stack(config(k, s)).train() for k in NAMES}
+    models = {k: (init[k] if init else build_stack(config(k, s))).train() for k in NAMES}
     opts = {k: torch.optim.Adam(m.parameters(), lr=s.lr) for k, m in models.items()}
     gen = torch.Generator().manual_seed(s.seed + 1)
     budget, t0, step = s.minutes * 60, time.perf_counter(), 0
@@ -166,6 +166,20 @@ def load(name: str, folder: Path = ASSET_DIR) -> tuple[CifarStack, dict]:
     return model.eval(), meta
 
 
+def evaluate(folder: Path, log=print) -> dict:
+    """Lesion numbers of the checkpoints as shipped (float16 weights read back), written into the run's JSON."""
+    models = {k: load(k, folder) for k in NAMES}
+    meta = models["plain"][1]
+    s = PlainSettings(**{**meta["settings"], "widths": tuple(meta["settings"]["widths"])})
+    x, y = heldout(s)
+    meta["lesion"] = {k: lesion(m, x, y) for k, (m, _) in models.items()}
+    (folder / "plain_vs_residual.json").write_text(json.dumps(meta, indent=2) + "\n")
+    for k, r in meta["lesion"].items():
+        log(f"{k}: intact {r['intact']:.3f}; one block deleted: "
+            + " ".join(f"{n} {a:.3f}" for n, a in zip(r["blocks"], r["deleted"], strict=True)))
+    return meta
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=PlainSettings.minutes)
@@ -174,27 +188,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--widths", default="8,16,32", help="channels of the three stages")
     p.add_argument("--out", default=str(ASSET_DIR))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--init", action="store_true", help="continue from the checkpoints in --out")
+    p.add_argument("--evaluate", action="store_true", help="only re-measure the lesion of the checkpoints in --out")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if args.evaluate:
+        evaluate(out)
+        return 0
     widths = tuple(int(w) for w in args.widths.split(","))
     s = PlainSettings(minutes=args.minutes, depth=args.depth, seed=args.seed, widths=widths)
+    before = None
+    init = None
+    if args.init:
+        loaded = {k: load(k, out) for k in NAMES}
+        init = {k: m for k, (m, _) in loaded.items()}
+        before = loaded["plain"][1]
     t0 = time.perf_counter()
-    models, info = train(s, log=lambda m: print(m, flush=True))
+    models, info = train(s, log=lambda m: print(m, flush=True), init=init)
     info["wall_seconds_with_data"] = round(time.perf_counter() - t0, 1)
-    x, y = heldout(s)
-    results = {k: lesion(m, x, y) for k, m in models.items()}
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for k, m in models.items():
         save(m, out / f"{k}.pth")
     argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    meta = {"command": f"nice -n 10 python -m resnet_viz.plainnet {argv_text}".strip(),
-            "settings": asdict(s), "train": info, "lesion": results,
+    command = f"nice -n 10 python -m resnet_viz.plainnet {argv_text}".strip()
+    runs = [*(before.get("runs", []) if before else []), {"command": command, **info}]
+    meta = {"command": " && ".join(r["command"] for r in runs), "settings": asdict(s), "runs": runs,
+            "train_steps": sum(r["steps"] for r in runs),
+            "train_minutes": round(sum(r["seconds"] for r in runs) / 60, 1),
             "params": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()}}
     (out / "plain_vs_residual.json").write_text(json.dumps(meta, indent=2) + "\n")
-    for k, r in results.items():
-        print(f"{k}: intact {r['intact']:.3f}; one block deleted: "
-              + " ".join(f"{n} {a:.3f}" for n, a in zip(r["blocks"], r["deleted"], strict=True)))
+    evaluate(out)  # on the float16 weights as shipped
     return 0
 
 
