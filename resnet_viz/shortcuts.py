@@ -155,3 +155,8 @@ def block_input(layers: dict[str, Tensor], block: str, names: list[str]) -> Tens
     """The input of `block` from a forward.trace's layers: the previous block's output, or maxpool's."""
     i = names.index(block)
     return layers["maxpool"] if i == 0 else layers[names[i - 1]]
+
+
+def channel_norms(t: Tensor) -> list[float]:
+    """L2 norm of each channel of the first image of t (B, C, H, W): what a per-channel bar chart shows."""
+    return t[0].detach().float().flatten(1).norm(dim=1).tolist()
