@@ -17,7 +17,7 @@ from resnet_viz.i18n import LANGUAGES
 PARAMS: tuple[str, ...] = ("page", "image", "layer", "block", "channel", "class", "mask", "lang", "step")
 MAX_LEN = 200  # longer values are refused before any parsing
 _NUMBER = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: int() would also take '１２' or '٣'
-_SLUG = re.compile(r"[A-Za-z0-9_.\-]{1,80}")
+_SLUG = re.compile(r"[A-Za-z0-9_.:\- ]{1,80}")  # sample names read like "shapes: star"
 _MASK = re.compile(f"[01]{{{len(BLOCK_NAMES)}}}")
 
 # Channels of each layer a link can name (ResNet-18): the stem has 64, then 64/128/256/512 per stage.
