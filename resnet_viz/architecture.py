@@ -1,4 +1,4 @@
-"""ResNet-18's per-layer table for any input size: shape, parameters, multiply-adds, receptive field.
+"""A torchvision ResNet's per-layer table for any input size: shape, parameters, multiply-adds, receptive field.
 
 Worked out with the conv output-size formula, module by module, from the model's own hyper-parameters
 (no forward pass): out = floor((in + 2*padding - kernel) / stride) + 1.
@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from resnet_viz.forward import iter_blocks
+STAGES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def formula_text(size: int, kernel: int, stride: int, padding: int) -> str:
 
 
 def _pair(v) -> int:
-    # ResNet-18 uses square kernels, strides and paddings everywhere.
+    # torchvision's ResNets use square kernels, strides and paddings everywhere.
     return v[0] if isinstance(v, tuple) else v
 
 
@@ -118,8 +119,23 @@ class _Walker:
         self.c, self.h, self.w, self.rf, self.jump = state
 
 
+def iter_any_blocks(model: nn.Module):
+    """Yield (name, block) for every BasicBlock or Bottleneck, layer1.0 ... layer4.N-1, in order."""
+    for stage in STAGES:
+        for i, block in enumerate(getattr(model, stage)):
+            if not isinstance(block, (BasicBlock, Bottleneck)):
+                raise TypeError(f"{stage}.{i} is a {type(block).__name__}, not a torchvision ResNet block.")
+            yield f"{stage}.{i}", block
+
+
+def block_convs(block: nn.Module) -> list[tuple[str, nn.Conv2d, nn.BatchNorm2d]]:
+    """The main path's (name, conv, bn) in order: conv1, conv2 for a BasicBlock; conv1..conv3 for a Bottleneck."""
+    n = 3 if isinstance(block, Bottleneck) else 2
+    return [(f"conv{i}", getattr(block, f"conv{i}"), getattr(block, f"bn{i}")) for i in range(1, n + 1)]
+
+
 def layer_table(model: nn.Module, height: int = 224, width: int | None = None) -> Table:
-    """Every layer of a torchvision ResNet-18/34 for a 3 x height x width input, in forward order."""
+    """Every layer of a torchvision ResNet (18/34/50/101/152) for a 3 x height x width input, in forward order."""
     width = width or height
     if min(height, width) < 32:
         # Same floor as the traced forward: below 32 px layer4's map would be under 1x1 before padding.
@@ -131,19 +147,21 @@ def layer_table(model: nn.Module, height: int = 224, width: int | None = None) -
     mp = model.maxpool
     w.advance(w.spatial("maxpool", "MaxPool2d", _pair(mp.kernel_size), _pair(mp.stride), _pair(mp.padding),
                         w.c, 0, 0))
-    for name, block in iter_blocks(model):
+    for name, block in iter_any_blocks(model):
         block_in = (w.c, w.h, w.w, w.rf, w.jump)
-        w.advance(w.conv(f"{name}.conv1", block.conv1))
-        w.advance(w.same(f"{name}.bn1", "BatchNorm2d", block.bn1))
-        w.advance(w.same(f"{name}.relu", "ReLU", block.relu))
-        w.advance(w.conv(f"{name}.conv2", block.conv2))
-        w.advance(w.same(f"{name}.bn2", "BatchNorm2d", block.bn2))
+        convs = block_convs(block)
+        for i, (conv_name, conv, bn) in enumerate(convs, start=1):
+            w.advance(w.conv(f"{name}.{conv_name}", conv))
+            w.advance(w.same(f"{name}.bn{i}", "BatchNorm2d", bn))
+            if i < len(convs):
+                w.advance(w.same(f"{name}.relu" + ("" if i == 1 else f"{i}"), "ReLU", block.relu))
         if block.downsample is not None:
-            # Both conv1 and downsample halve the size when stride != 1; the shortcut's 1x1 conv
+            # Both the strided conv and downsample halve the size when stride != 1; the shortcut's 1x1 conv
             # sees a smaller window, so the block's receptive field is the main path's.
             short = w.conv(f"{name}.downsample.0", block.downsample[0], "shortcut", block_in)
             w.same(f"{name}.downsample.1", "BatchNorm2d", block.downsample[1], "shortcut", short)
-        w.rows.append(Row(name, "BasicBlock (+ shortcut, ReLU)", 0, 1, 0, w.c, w.h, w.w, 0, 0, w.rf, w.jump))
+        kind = type(block).__name__
+        w.rows.append(Row(name, f"{kind} (+ shortcut, ReLU)", 0, 1, 0, w.c, w.h, w.w, 0, 0, w.rf, w.jump))
     w.rows.append(Row("avgpool", "AdaptiveAvgPool2d", 0, 1, 0, w.c, 1, 1, 0, 0, w.rf, w.jump))
     fc = model.fc
     w.rows.append(Row("fc", "Linear", 0, 1, 0, fc.out_features, 1, 1, sum(t.numel() for t in fc.parameters()),
@@ -169,10 +187,13 @@ def stage_summary(table: Table) -> list[dict]:
 
 
 def block_summary(model: nn.Module) -> list[dict]:
-    """The 8 blocks: in/out channels, stride, and whether the shortcut is a 1x1 projection."""
-    return [{"block": name, "in_c": b.conv1.in_channels, "out_c": b.conv2.out_channels,
-             "stride": _pair(b.conv1.stride), "projection": b.downsample is not None}
-            for name, b in iter_blocks(model)]
+    """Every block: in/out channels, stride, and whether the shortcut is a 1x1 projection."""
+    out = []
+    for name, b in iter_any_blocks(model):
+        convs = [c for _, c, _ in block_convs(b)]
+        out.append({"block": name, "in_c": convs[0].in_channels, "out_c": convs[-1].out_channels,
+                    "stride": max(_pair(c.stride) for c in convs), "projection": b.downsample is not None})
+    return out
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -44,28 +44,42 @@ def _run_info(args: argparse.Namespace) -> int:
 
 @command
 def add_shapes(sub) -> None:
-    p = sub.add_parser("shapes", help="ResNet-18's layer table and totals for an input size")
+    p = sub.add_parser("shapes", help="a ResNet's layer table, Table 1 stages and totals for an input size")
+    p.add_argument("--arch", default="resnet18", help="resnet18, resnet34, resnet50, resnet101 or resnet152")
     p.add_argument("--size", default="224", help="224 (square) or WIDTHxHEIGHT such as 320x240")
+    p.add_argument("--classes", type=int, default=1000, help="outputs of the fc layer")
     p.add_argument("--all", action="store_true", help="also list the layers inside each block")
     p.set_defaults(func=_run_shapes)
 
 
 def _run_shapes(args: argparse.Namespace) -> int:
-    from torchvision.models import resnet18
-
-    from resnet_viz.architecture import layer_table, parse_size
+    from resnet_viz.architecture import parse_size
+    from resnet_viz.family import family
 
     try:
         h, w = parse_size(args.size)
-        table = layer_table(resnet18(), h, w)
+        if args.classes < 1:
+            raise ValueError(f"--classes must be at least 1, got {args.classes}.")
+        fam = family(args.arch, h, w, args.classes)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    table = fam.table
     print(f"{'layer':<22}{'type':<31}{'k/s/p':>8}{'output':>14}{'params':>12}{'mult-adds':>15}{'RF':>6}{'jump':>6}")
     for r in table.rows if args.all else table.compact():
         ksp = f"{r.kernel}/{r.stride}/{r.padding}" if r.kernel else ""
         print(f"{r.name:<22}{r.kind:<31}{ksp:>8}{r.shape:>14}{r.params:>12,}{r.macs:>15,}{r.rf:>6}{r.jump:>6}")
-    print(f"input 3x{h}x{w}: {table.params:,} parameters, {table.macs / 1e9:.2f} G multiply-adds")
+    print(f"\n{'paper (Table 1)':<16}{'torchvision':<28}{'output':>14}{'blocks':>8}  {'block convs (k, C)':<30}"
+          f"{'params':>12}{'mult-adds':>15}")
+    for s in fam.stages:
+        convs = ", ".join(f"{k}x{k} {c}" for k, c in s.convs)
+        print(f"{s.paper:<16}{s.torchvision:<28}{f'{s.out_c}x{s.out_h}x{s.out_w}':>14}{s.blocks or '':>8}  "
+              f"{convs:<30}{s.params:>12,}{s.macs:>15,}")
+    d = fam.depth
+    print(f"\ndepth {d.depth} = {d.stem_convs} stem conv + {d.blocks} blocks x {d.convs_per_block} convs "
+          f"+ {d.fc} fc; not counted: {d.projections} projection convs ({d.projection_params:,} params with their BN), "
+          f"{d.batchnorms} BatchNorm, {d.pools} pooling, {d.relus} ReLU")
+    print(f"{args.arch}, input 3x{h}x{w}: {fam.params:,} parameters, {fam.macs / 1e9:.2f} G multiply-adds")
     return 0
 
 
