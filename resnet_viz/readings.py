@@ -179,6 +179,15 @@ def _gradient(r: float, th: Thresholds) -> Reading:
     return "read.gf.grad_fades", {"times": times(1 / r), "mag": magnitude(1 / r)}
 
 
+def _change(r: float, th: Thresholds) -> Reading:
+    """How the gradient changes from the last layer to the first, as a clause with the factor."""
+    if 1 / th.grad_flat <= r <= th.grad_flat:
+        return "read.gf.change_flat", {"ratio": f"{r:.2g}"}
+    if r > th.grad_flat:
+        return "read.gf.change_grows", {"times": times(r), "mag": magnitude(r)}
+    return "read.gf.change_fades", {"times": times(1 / r), "mag": magnitude(1 / r)}
+
+
 def activation(a0: float, a1: float, th: Thresholds = THRESHOLDS) -> Reading:
     """The forward signal's std from the first to the last layer: keeps its scale only within act_keep."""
     p = {"a0": f"{a0:.2g}", "a1": f"{a1:.3g}"}
@@ -205,16 +214,15 @@ def gradflow_init(norms: dict, th: Thresholds = THRESHOLDS) -> list[Reading]:
         out.append(("read.gf.line", line))
         w, r = n.weight_ratio, n.output_ratio
         if 0 < w < math.inf and max(w, r) > 10 * min(w, r):
-            out.append(("read.gf.weight_ratio", {"w": f"{w:.3g}"}))
+            out.append(("read.gf.weight_ratio", {"w": times(w)}))
         if cfg.residual and cfg.zero_init_residual:
             out.append(("read.gf.zero_init", {}))
     plain = next((n for n in norms.values() if not n.config.residual), None)
     res = next((n for n in norms.values() if n.config.residual), None)
     if plain is not None and res is not None:
         p, q = plain.output_ratio, res.output_ratio
-        out.append(("read.gf.compare", {"res": res.config.label, "res_times": times(q),
-                                        "res_mag": magnitude(max(q, 1 / q)), "plain": plain.config.label,
-                                        "plain_times": times(p), "plain_mag": magnitude(max(p, 1 / p))}))
+        out.append(("read.gf.compare", {"res": res.config.label, "res_change": _change(q, th),
+                                        "plain": plain.config.label, "plain_change": _change(p, th)}))
     if plain is not None and plain.config.batchnorm and plain.output_ratio >= th.grad_explodes:
         out.append(("read.gf.healthy_norms", {"label": plain.config.label, "times": times(plain.output_ratio)}))
     return out
@@ -257,6 +265,13 @@ def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THR
     else:
         verdict = "read.deg.plain_not_worse"
     return [(verdict, p), paper.claim("paper.he2015.fig1"), paper.claim("paper.he2015.table2")]
+
+
+def degradation_of(result) -> list[Reading]:
+    """degradation() of a stacks.TrainResult: final losses per net, at the last step the run reached (a
+    stopped run is read at its own step count)."""
+    steps = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
+    return degradation({k: c.final_loss for k, c in result.curves.items()}, steps)
 
 
 def degradation_title(steps: int) -> Reading:
