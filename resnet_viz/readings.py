@@ -103,6 +103,12 @@ def evaluation_set(data: str, n: int, n_photos: int = 0, n_shapes: int = 0, imag
     return out
 
 
+def sample_counts(samples: list) -> tuple[int, int]:
+    """(photos, generated shapes) among images.Sample entries: a generated shape carries its object mask."""
+    shapes = sum(s.mask is not None for s in samples)
+    return len(samples) - shapes, shapes
+
+
 def _skill(intact: float, chance: float) -> float:
     return max(intact - chance, 1e-9)
 

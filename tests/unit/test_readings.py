@@ -77,6 +77,13 @@ def test_evaluation_set_is_named_honestly_with_its_size():
     assert "17 points" in i18n.render(photos[1], "en")
 
 
+def test_sample_counts_tell_photos_from_generated_shapes():
+    from resnet_viz import images
+
+    photos, shapes = readings.sample_counts(images.list_samples())
+    assert (photos, shapes) == (6, 10)
+
+
 def test_gradcam_grid_is_the_measured_one():
     import torch
     from torchvision.models import resnet18
