@@ -75,7 +75,7 @@ ALLOWED_WORDS = frozenset({
 # Layer and network names with numbers: layer3.1, layer4.0.conv2, layer2.0.downsample.0, plain-56, residual-20.
 _NAME = re.compile(r"^(layer\d(\.\d+)*(\.(conv|bn)\d|\.downsample(\.\d)?)?|(plain|residual|ResNet|resnet)-\d+"
                    r"|[A-Za-z]\d*)$")
-_SKIP = re.compile(r"`[^`]*`|《[^》]*》|\{[^{}]*\}|https?://\S+|\S*[/\\$]\S*|\S+\.(?:pth|json|jpg|png)\b")
+_SKIP = re.compile(r"`[^`]*`|《[^》]*》|\{[^{}]*\}|https?://\S+|\$\S+|~/\S*|assets/\S*|[\w.-]+\.(?:pth|json|jpg|png)\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_@]*(?:[.\-][A-Za-z0-9_@]+)*")
 
 

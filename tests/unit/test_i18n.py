@@ -87,6 +87,8 @@ def test_the_scan_flags_english_and_allows_names_units_and_symbols():
           "《Deep Residual Learning for Image Recognition》；layer2.0.downsample.0")
     assert i18n.english_words(ok) == []
     assert i18n.english_words("tabby 猫", extra={"tabby"}) == []
+    assert i18n.english_words("把 resnet18-f37072fd.pth 放到 $TORCH_HOME/hub/checkpoints/ 或 assets/shapes") == []
+    assert i18n.english_words("第一层 first/last 最后一层") == ["first", "last"]
 
 
 def _class_names() -> set[str]:
