@@ -22,6 +22,52 @@ PLAIN_COLOR = "#EF553B"
 RESIDUAL_COLOR = "#1F77B4"
 
 
+# Every text a figure shows comes from its caller. LABEL_KEYS names, per figure function, the locale key of
+# each text argument (a tuple or dict of keys for a tuple or dict argument); labels() translates them:
+#     figures.stage_shapes(stages, **figures.labels("stage_shapes", t))
+LABEL_KEYS: dict[str, dict] = {
+    "stage_shapes": {"title": "arch.fig.shapes", "channels": "arch.axis.channels", "map_height": "arch.axis.height"},
+    "param_share": {"title": "arch.fig.params", "x_title": "arch.axis.share", "million": "fig.million"},
+    "block_diagram": {"title": "arch.fig.blocks", "stride": "fig.stride", "projection": "fig.projection",
+                      "identity": "fig.identity", "off": "fig.off"},
+    "cam_overlay_figure": {"low_high": ("fig.low", "fig.high")},
+    "cam_topk": {"x_title": "fm.axis.prob"},
+    "cam_sanity": {"title": "cam.sanity_title", "x_title": "cam.sanity_x", "y_title": "cam.sanity_y"},
+    "cam_deletion": {"title": "cam.deletion_title", "x_title": "cam.deletion_x", "map_order": "fig.map_order",
+                     "random_order": "fig.random_order"},
+    "feature_tiles": {"colorbar_title": "fig.activation", "per_channel_title": "fig.per_channel",
+                      "min_max": ("fm.min", "fm.max"), "channel_hover": "fig.channel"},
+    "channel_overlay": {"colorbar_title": "fig.activation", "value_hover": "fig.value"},
+    "residual_row": {"colorbar_title": "fig.value"},
+    "residual_ratio_chart": {"title": "fm.ratio_title", "x_title": "lec.axis.block", "off_label": "fig.off"},
+    "gradflow_profile.output_grad": {"x_title": "gf.axis.layer", "y_title": "fig.gf.y_output_grad",
+                                     "ratio_legend": "fig.gf.legend_output_grad"},
+    "gradflow_profile.weight_grad": {"x_title": "gf.axis.layer", "y_title": "fig.gf.y_weight_grad",
+                                     "ratio_legend": "fig.gf.legend_weight_grad"},
+    "gradflow_profile.activation_std": {"x_title": "gf.axis.layer", "y_title": "fig.gf.y_activation_std",
+                                        "values_legend": "fig.gf.legend_activation_std"},
+    "degradation_curves": {"chance_label": "fig.chance", "x_title": "lec.axis.step", "y_title": "lec.axis.loss"},
+    "resnet_grad_norms": {"title": "gf.resnet_title", "x_title": "gf.axis.conv", "y_title": "fig.resnet_y"},
+    "lesion_chart": {"names": {"intact": "lab.bar.intact", "no_shortcut": "lab.bar.no_shortcut",
+                               "no_branch": "lab.bar.no_branch", "no_shortcuts": "lab.bar.no_shortcuts",
+                               "chance": "lab.bar.chance"}},
+    "gradient_correlation_chart": {"title": "fig.shatter_title", "x_title": "fig.shatter_x",
+                                   "y_title": "fig.shatter_y", "legend": "fig.shatter_legend"},
+}
+
+
+def labels(figure: str, translate) -> dict:
+    """Keyword arguments for one figure function (a LABEL_KEYS entry), each key passed through `translate`."""
+    def tr(v):
+        if isinstance(v, dict):
+            return {k: tr(x) for k, x in v.items()}
+        if isinstance(v, tuple):
+            return tuple(tr(x) for x in v)
+        return translate(v)
+
+    return {arg: tr(v) for arg, v in LABEL_KEYS[figure].items()}
+
+
 # The template object, not its name: looking the name up re-validates it on every figure (20-100 ms each).
 _TEMPLATE = pio.templates["plotly_white"]
 
@@ -39,39 +85,44 @@ def style(fig: go.Figure, title: str = "", height: int = FIG_HEIGHT) -> go.Figur
 
 
 # ---- architecture -----------------------------------------------------------------------------
-def stage_shapes(stages: list[dict]) -> go.Figure:
+def stage_shapes(stages: list[dict], title: str = "Channels grow as the map shrinks", channels: str = "channels",
+                 map_height: str = "map height (px)") -> go.Figure:
     """Channels (bars) and map height (line) after each stage: depth grows as the map shrinks."""
     stages = [st for st in stages if st["stage"] != "head"]  # logits are not a feature map
     names = [st["stage"] for st in stages]
     fig = go.Figure()
-    fig.add_bar(x=names, y=[st["out_c"] for st in stages], name="channels",
+    fig.add_bar(x=names, y=[st["out_c"] for st in stages], name=channels,
                 marker_color=[STAGE_COLORS[n] for n in names],
                 text=[f"{st['out_c']}×{st['out_h']}×{st['out_w']}" for st in stages], textposition="outside",
                 textfont={"size": FONT_SIZE}, cliponaxis=False)
-    fig.add_scatter(x=names, y=[st["out_h"] for st in stages], name="map height (px)", yaxis="y2",
+    fig.add_scatter(x=names, y=[st["out_h"] for st in stages], name=map_height, yaxis="y2",
                     mode="lines+markers", line={"width": 4, "color": "#333"}, marker={"size": 12})
     top_c = max(st["out_c"] for st in stages)
     top_h = max(st["out_h"] for st in stages)
-    fig.update_layout(yaxis={"title": "channels", "range": [0, top_c * 1.2]},
-                      yaxis2={"title": "map height (px)", "overlaying": "y", "side": "right",
+    fig.update_layout(yaxis={"title": channels, "range": [0, top_c * 1.2]},
+                      yaxis2={"title": map_height, "overlaying": "y", "side": "right",
                               "range": [0, top_h * 1.2], "showgrid": False, "tickmode": "auto"},
                       legend={"orientation": "h", "y": -0.15})
-    return style(fig, "Channels grow as the map shrinks")
+    return style(fig, title)
 
 
-def param_share(stages: list[dict]) -> go.Figure:
+def param_share(stages: list[dict], title: str = "Where the parameters are",
+                x_title: str = "% of all parameters", million: str = "M") -> go.Figure:
     """Share of the parameters per stage (layer4 holds most of them)."""
     names = [s["stage"] for s in stages]
     fig = go.Figure(go.Bar(x=[100 * s["share"] for s in stages], y=names, orientation="h",
                            marker_color=[STAGE_COLORS[n] for n in names],
-                           text=[f"{100 * s['share']:.1f}% ({s['params'] / 1e6:.2f} M)" for s in stages],
+                           text=[f"{100 * s['share']:.1f}% ({s['params'] / 1e6:.2f} {million})" for s in stages],
                            textposition="outside", textfont={"size": FONT_SIZE}))
-    fig.update_layout(xaxis={"title": "% of all parameters", "range": [0, 100]},
+    fig.update_layout(xaxis={"title": x_title, "range": [0, 100]},
                       yaxis={"autorange": "reversed"})
-    return style(fig, "Where the parameters are", height=400)
+    return style(fig, title, height=400)
 
 
-def block_diagram(blocks: list[dict], mask: tuple[bool, ...] | None = None) -> go.Figure:
+def block_diagram(blocks: list[dict], mask: tuple[bool, ...] | None = None,
+                  title: str = "The 8 blocks and their shortcuts (grey dotted: switched off)",
+                  stride: str = "stride {stride}", projection: str = "1×1 conv", identity: str = "identity",
+                  off: str = "off") -> go.Figure:
     """The eight blocks in a row, each with its shortcut drawn over it; a switched-off shortcut is grey and dotted."""
     fig = go.Figure()
     for i, b in enumerate(blocks):
@@ -81,15 +132,16 @@ def block_diagram(blocks: list[dict], mask: tuple[bool, ...] | None = None) -> g
         fig.add_shape(type="rect", x0=x0, x1=x1, y0=0, y1=1, fillcolor=STAGE_COLORS[stage], opacity=0.9,
                       line={"width": 0})
         fig.add_annotation(x=i + 0.5, y=0.5, showarrow=False, font={"size": FONT_SIZE - 2, "color": "white"},
-                           text=f"<b>{b['block']}</b><br>{b['in_c']}→{b['out_c']}<br>stride {b['stride']}")
+                           text=f"<b>{b['block']}</b><br>{b['in_c']}→{b['out_c']}<br>"
+                           + stride.format(stride=b["stride"]))
         fig.add_shape(type="path", path=f"M {x0 + 0.05} 1 L {x0 + 0.05} 1.35 L {x1 - 0.05} 1.35 L {x1 - 0.05} 1",
                       line={"width": 4, "color": "#222" if on else "#bbb", "dash": "solid" if on else "dot"})
-        label = "<b>1×1 conv</b>" if b["projection"] else "identity"
+        label = f"<b>{projection}</b>" if b["projection"] else identity
         fig.add_annotation(x=i + 0.5, y=1.55, showarrow=False, font={"size": FONT_SIZE - 2},
-                           text=label if on else "off")
+                           text=label if on else off)
     fig.update_xaxes(visible=False, range=[0, len(blocks)])
     fig.update_yaxes(visible=False, range=[-0.05, 1.75])
-    return style(fig, "The 8 blocks and their shortcuts (grey dotted: switched off)", height=320)
+    return style(fig, title, height=320)
 
 
 # ---- Grad-CAM and other attributions ------------------------------------------------------------
@@ -144,7 +196,8 @@ def cam_image_row(images: dict[str, np.ndarray], title: str = "", peaks: dict | 
 
 def cam_overlay_figure(image: np.ndarray, heat: np.ndarray, opacity: float = 0.5,
                        colorscale: str = CAM_COLORSCALE, peak: tuple[float, float] | None = None,
-                       title: str = "", outline: np.ndarray | None = None) -> go.Figure:
+                       title: str = "", outline: np.ndarray | None = None, colorbar_title: str = "Grad-CAM",
+                       low_high: tuple[str, str] = ("low", "high")) -> go.Figure:
     """One large overlay with a low-to-high colour bar and the peak cell marked.
 
     `outline`, an (H, W) bool mask of the object (generated shapes), is drawn as a white line around it.
@@ -152,20 +205,20 @@ def cam_overlay_figure(image: np.ndarray, heat: np.ndarray, opacity: float = 0.5
     fig = cam_image_row({"": cam_overlay_rgb(image, heat, opacity, colorscale)}, title,
                         {"": peak} if peak else None, height=FIG_HEIGHT + 120)
     if outline is not None:
-        fig.add_contour(z=outline.astype(np.float32), showscale=False, hoverinfo="skip", name="object",
+        fig.add_contour(z=outline.astype(np.float32), showscale=False, hoverinfo="skip", name="",
                         contours={"start": 0.5, "end": 0.5, "coloring": "lines"},
                         line={"color": "white", "width": 3})
     # An invisible marker carries the colour bar, so the colours have a legend on the slide.
     fig.add_scatter(x=[0], y=[0], mode="markers", showlegend=False, hoverinfo="skip",
                     marker={"size": 0.1, "opacity": 0, "color": [0, 1], "colorscale": colorscale, "cmin": 0,
                             "cmax": 1, "showscale": True,
-                            "colorbar": {"title": {"text": "Grad-CAM", "side": "right"}, "tickvals": [0, 1],
-                                         "ticktext": ["low", "high"], "tickfont": {"size": FONT_SIZE}}})
+                            "colorbar": {"title": {"text": colorbar_title, "side": "right"}, "tickvals": [0, 1],
+                                         "ticktext": list(low_high), "tickfont": {"size": FONT_SIZE}}})
     return fig
 
 
 def cam_topk(top: list[tuple[int, str, float]], title: str = "Top-5 predictions",
-             highlight: int | None = None) -> go.Figure:
+             highlight: int | None = None, x_title: str = "probability (%)") -> go.Figure:
     """Horizontal bars of (index, label, probability); the explained class in a strong colour."""
     labels = [f"{name} ({i})" for i, name, _ in top]
     colours = [RESIDUAL_COLOR if i == highlight else "#9aa5b1" for i, _, _ in top]
@@ -173,37 +226,48 @@ def cam_topk(top: list[tuple[int, str, float]], title: str = "Top-5 predictions"
                            text=[f"{100 * p:.1f}%" for *_, p in top], textposition="outside",
                            textfont={"size": FONT_SIZE}))
     top_p = max((100 * p for *_, p in top), default=100)
-    fig.update_layout(xaxis={"title": "probability (%)", "range": [0, min(100, top_p * 1.3 + 5)]},
+    fig.update_layout(xaxis={"title": x_title, "range": [0, min(100, top_p * 1.3 + 5)]},
                       yaxis={"autorange": "reversed"})
     return style(fig, title, height=60 * len(top) + 160)
 
 
-def cam_sanity(steps: list[str], correlations: dict[str, list[float]]) -> go.Figure:
-    """Rank correlation with the trained model's map as layers are randomised from the top down."""
-    names = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM"}
+METHOD_NAMES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM"}  # proper names, the same in every language
+
+
+def cam_sanity(steps: list[str], correlations: dict[str, list[float]],
+               title: str = "Sanity check: does the map change when the weights do?",
+               x_title: str = "randomised down to (cumulative)", y_title: str = "Spearman ρ with the original map",
+               names: dict[str, str] | None = None) -> go.Figure:
+    """Rank correlation with the trained model's map as layers are randomised from the top down;
+    `names` maps a method key to its legend name."""
+    names = METHOD_NAMES if names is None else names
     fig = go.Figure()
     for method, values in correlations.items():
         fig.add_scatter(x=steps, y=values, mode="lines+markers", name=names.get(method, method),
                         line={"width": 4}, marker={"size": 12}, connectgaps=False)
     fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})
-    fig.update_layout(xaxis={"title": "randomised down to (cumulative)"},
-                      yaxis={"title": "Spearman ρ with the original map", "range": [-1.05, 1.05]},
+    fig.update_layout(xaxis={"title": x_title},
+                      yaxis={"title": y_title, "range": [-1.05, 1.05]},
                       legend={"orientation": "h", "y": -0.35})
-    return style(fig, "Sanity check: does the map change when the weights do?", height=FIG_HEIGHT + 60)
+    return style(fig, title, height=FIG_HEIGHT + 60)
 
 
 def cam_deletion(fractions: np.ndarray, probs: np.ndarray, random_probs: np.ndarray, area: float,
-                 random_area: float, label: str) -> go.Figure:
-    """Class probability as pixels are removed: map order (should fall fast) against a random order."""
+                 random_area: float, label: str, title: str = "Deletion: remove the most important pixels first",
+                 x_title: str = "pixels removed (%)", map_order: str = "map order (area {area})",
+                 random_order: str = "random order (area {area})") -> go.Figure:
+    """Class probability as pixels are removed: map order (should fall fast) against a random order.
+    `map_order` / `random_order` are legend templates with an {area} placeholder."""
     fig = go.Figure()
     pct = 100 * np.asarray(fractions)
-    fig.add_scatter(x=pct, y=100 * np.asarray(probs), mode="lines+markers", name=f"map order (area {area:.3f})",
+    fig.add_scatter(x=pct, y=100 * np.asarray(probs), mode="lines+markers", name=map_order.format(area=f"{area:.3f}"),
                     line={"width": 4, "color": PLAIN_COLOR})
     fig.add_scatter(x=pct, y=100 * np.asarray(random_probs), mode="lines+markers",
-                    name=f"random order (area {random_area:.3f})", line={"width": 4, "color": "#888", "dash": "dash"})
-    fig.update_layout(xaxis={"title": "pixels removed (%)"}, yaxis={"title": f"P({label}) (%)", "rangemode": "tozero"},
+                    name=random_order.format(area=f"{random_area:.3f}"),
+                    line={"width": 4, "color": "#888", "dash": "dash"})
+    fig.update_layout(xaxis={"title": x_title}, yaxis={"title": f"P({label}) (%)", "rangemode": "tozero"},
                       legend={"orientation": "h", "y": -0.3})
-    return style(fig, "Deletion: remove the most important pixels first", height=FIG_HEIGHT)
+    return style(fig, title, height=FIG_HEIGHT)
 
 
 # ---- feature maps ---------------------------------------------------------------------------------
@@ -264,7 +328,9 @@ def _colorbar_carrier(lo: float, hi: float, colorscale: str, title: str, ticktex
 
 
 def feature_tiles(tiled, title: str, colorscale: str = FEATURE_COLORSCALE, colorbar_title: str = "activation",
-                  height: int = 720, gap_rgb: tuple[int, int, int] = GAP_RGB) -> tuple[go.Figure, int]:
+                  height: int = 720, gap_rgb: tuple[int, int, int] = GAP_RGB,
+                  per_channel_title: str = "each<br>channel", min_max: tuple[str, str] = ("min", "max"),
+                  channel_hover: str = "channel {ch}") -> tuple[go.Figure, int]:
     """All channels as ONE image (a palette PNG inside the figure) with a colour bar and a hover/click
     target per tile naming its channel. `tiled` is a featuremaps.Tiled. Returns (figure, PNG bytes sent)."""
     png = tiles_png(tiled.values, colorscale, gap_rgb)
@@ -274,12 +340,12 @@ def feature_tiles(tiled, title: str, colorscale: str = FEATURE_COLORSCALE, color
         lo, hi = float(tiled.lo[0]), float(tiled.hi[0])
         fig.add_trace(_colorbar_carrier(lo, hi, colorscale, colorbar_title))
     else:
-        fig.add_trace(_colorbar_carrier(0, 1, colorscale, "each<br>channel", ["min", "max"]))
+        fig.add_trace(_colorbar_carrier(0, 1, colorscale, per_channel_title, list(min_max)))
     centres = tiled.centres()
     fig.add_scatter(x=[c for _, c, _ in centres], y=[r for r, _, _ in centres], mode="markers",
-                    customdata=[ch for *_, ch in centres], showlegend=False, name="channels",
+                    customdata=[ch for *_, ch in centres], showlegend=False, name="",
                     marker={"size": 14, "symbol": "square", "opacity": 0, "color": "#000"},
-                    hovertemplate="channel %{customdata}<extra></extra>")
+                    hovertemplate=channel_hover.format(ch="%{customdata}") + "<extra></extra>")
     fig.update_xaxes(visible=False, range=[-0.5, w - 0.5])
     fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor="x")
     fig.update_layout(clickmode="event+select", dragmode="pan", hoverlabel={"font": {"size": FONT_SIZE}})
@@ -288,14 +354,15 @@ def feature_tiles(tiled, title: str, colorscale: str = FEATURE_COLORSCALE, color
 
 def channel_overlay(picture: np.ndarray, channel_map: np.ndarray, title: str, zrange: tuple[float, float],
                     colorscale: str = FEATURE_COLORSCALE, opacity: float = 0.55,
-                    colorbar_title: str = "activation", height: int = FIG_HEIGHT + 120) -> go.Figure:
+                    colorbar_title: str = "activation", height: int = FIG_HEIGHT + 120,
+                    value_hover: str = "value") -> go.Figure:
     """One channel stretched over the picture the model saw (each map cell covers its patch of pixels)."""
     ph, pw = picture.shape[:2]
     mh, mw = channel_map.shape
     fig = go.Figure(go.Image(source=_picture_uri(picture), hoverinfo="skip"))
     fig.add_heatmap(z=np.round(channel_map, 4), x0=(pw / mw - 1) / 2, dx=pw / mw, y0=(ph / mh - 1) / 2, dy=ph / mh,
                     zmin=zrange[0], zmax=zrange[1], colorscale=colorscale, opacity=opacity,
-                    hovertemplate="value %{z:.3g}<extra></extra>",
+                    hovertemplate=value_hover + " %{z:.3g}<extra></extra>",
                     colorbar={"title": {"text": colorbar_title, "side": "top", "font": {"size": FONT_SIZE}},
                               "tickfont": {"size": FONT_SIZE}})
     fig.update_xaxes(visible=False, range=[-0.5, pw - 0.5])
@@ -304,7 +371,8 @@ def channel_overlay(picture: np.ndarray, channel_map: np.ndarray, title: str, zr
 
 
 def residual_row(parts: dict[str, np.ndarray], zrange: tuple[float, float], title: str,
-                 colorscale: str = FEATURE_COLORSCALE, height: int = FIG_HEIGHT) -> go.Figure:
+                 colorscale: str = FEATURE_COLORSCALE, height: int = FIG_HEIGHT,
+                 colorbar_title: str = "value") -> go.Figure:
     """x, F(x) and F(x) + x side by side on ONE colour scale, so their values compare by eye."""
     from plotly.subplots import make_subplots
 
@@ -318,19 +386,22 @@ def residual_row(parts: dict[str, np.ndarray], zrange: tuple[float, float], titl
     fig.update_yaxes(visible=False)
     fig.update_annotations(font={"size": FONT_SIZE + 2})
     fig.update_layout(coloraxis={"colorscale": colorscale, "cmin": zrange[0], "cmax": zrange[1],
-                                 "colorbar": {"title": {"text": "value", "side": "top", "font": {"size": FONT_SIZE}},
+                                 "colorbar": {"title": {"text": colorbar_title, "side": "top",
+                                                        "font": {"size": FONT_SIZE}},
                                               "tickfont": {"size": FONT_SIZE}}})
     return style(fig, title, height=height)
 
 
 def residual_ratio_chart(ratios: dict[str, float], highlight: str | None = None,
-                         off: dict[str, bool] | None = None) -> go.Figure:
+                         off: dict[str, bool] | None = None,
+                         title: str = "How much each block changes what passes through it",
+                         x_title: str = "block", off_label: str = "off") -> go.Figure:
     """||F(x)|| / ||x|| per block: below 1 the block nudges its input, above 1 it rewrites it."""
     names = list(ratios)
     values = [ratios[n] for n in names]
     colours = [RESIDUAL_COLOR if n == highlight else STAGE_COLORS[n.split(".")[0]] for n in names]
     off = off or {}
-    labels = [f"{ratios[n]:.2f}" + ("" if off.get(n, True) else " (off)") for n in names]
+    labels = [f"{ratios[n]:.2f}" + ("" if off.get(n, True) else f" ({off_label})") for n in names]
     fig = go.Figure(go.Bar(x=names, y=values, marker_color=colours, text=labels, textposition="inside",
                            insidetextanchor="end", textfont={"size": FONT_SIZE, "color": "white"},
                            hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
@@ -339,9 +410,9 @@ def residual_ratio_chart(ratios: dict[str, float], highlight: str | None = None,
                                "line": {"color": "#555", "dash": "dot", "width": 2}}],
                       annotations=[{"xref": "paper", "x": 0, "y": 1, "yanchor": "bottom", "xanchor": "left",
                                     "text": "‖F(x)‖ = ‖x‖", "showarrow": False, "font": {"size": FONT_SIZE}}])
-    fig.update_layout(xaxis={"title": "block"}, yaxis={"title": "‖F(x)‖ / ‖x‖", "rangemode": "tozero",
+    fig.update_layout(xaxis={"title": x_title}, yaxis={"title": "‖F(x)‖ / ‖x‖", "rangemode": "tozero",
                                                        "range": [0, max([1.2, *values]) * 1.15]})
-    return style(fig, "How much each block changes what passes through it", height=FIG_HEIGHT)
+    return style(fig, title, height=FIG_HEIGHT)
 
 
 # ---- gradient flow (plain vs residual stacks) ---------------------------------------------------
@@ -350,6 +421,8 @@ GRADFLOW_QUANTITIES = {
     "weight_grad": ("‖∂L/∂W‖ of the conv", "weight-grad", "weight_ratio"),
     "activation_std": ("std of the layer's output", "activation std", None),
 }
+# Which first/last ratio each quantity's legend shows (None: the first and last values themselves).
+GRADFLOW_RATIOS = {"output_grad": "output_ratio", "weight_grad": "weight_ratio", "activation_std": None}
 
 
 def _variant_colour(name: str) -> str:
@@ -362,28 +435,38 @@ def _fmt_ratio(r: float) -> str:
     return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
 
 
-def gradflow_profile(norms: dict, quantity: str = "output_grad", title: str = "") -> go.Figure:
+def gradflow_profile(norms: dict, quantity: str = "output_grad", title: str = "", y_title: str | None = None,
+                     x_title: str = "layer (1 = next to the input)", ratio_legend: str | None = None,
+                     values_legend: str = "{name}: first {first}, last {last}") -> go.Figure:
     """One value per layer (log scale), input on the left; `norms` maps a variant to an object with
-    `layers`, the quantity's list and its first/last ratio (stacks.LayerNorms), shown in the legend."""
-    axis_title, short, ratio_attr = GRADFLOW_QUANTITIES[quantity]
+    `layers`, the quantity's list and its first/last ratio (stacks.LayerNorms), shown in the legend.
+
+    `ratio_legend` ({name}, {ratio}) labels a gradient line, `values_legend` ({name}, {first}, {last}) an
+    activation line.
+    """
+    default_axis, short, _ = GRADFLOW_QUANTITIES[quantity]
+    ratio_attr = GRADFLOW_RATIOS[quantity]
+    y_title = default_axis if y_title is None else y_title
+    ratio_legend = f"{{name}}: first/last {short} = {{ratio}}" if ratio_legend is None else ratio_legend
     fig = go.Figure()
     for name, n in norms.items():
         values = list(getattr(n, quantity))
         if ratio_attr:
-            label = f"{name}: first/last {short} = {_fmt_ratio(getattr(n, ratio_attr))}"
+            label = ratio_legend.format(name=name, ratio=_fmt_ratio(getattr(n, ratio_attr)))
         else:
-            label = f"{name}: first {values[0]:.3g}, last {values[-1]:.3g}"
+            label = values_legend.format(name=name, first=f"{values[0]:.3g}", last=f"{values[-1]:.3g}")
         fig.add_scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=label,
                         customdata=list(n.layers), hovertemplate="%{customdata}<br>%{y:.3g}<extra></extra>",
                         line={"width": 4, "color": _variant_colour(name)}, marker={"size": 7})
-    fig.update_layout(xaxis={"title": "layer (1 = next to the input)"},
-                      yaxis={"title": axis_title, "type": "log", "exponentformat": "power"},
+    fig.update_layout(xaxis={"title": x_title},
+                      yaxis={"title": y_title, "type": "log", "exponentformat": "power"},
                       legend={"orientation": "h", "y": -0.25})
-    return style(fig, title or f"{axis_title} per layer at initialisation", height=FIG_HEIGHT + 60)
+    return style(fig, title or f"{y_title} per layer at initialisation", height=FIG_HEIGHT + 60)
 
 
 def degradation_curves(curves: dict, total_steps: int, chance: float | None = None,
-                       title: str = "Training loss while they train") -> go.Figure:
+                       title: str = "Training loss while they train", chance_label: str = "uniform guess",
+                       x_title: str = "training step", y_title: str = "training loss (cross-entropy)") -> go.Figure:
     """Training loss against step for the four nets: plain red, residual blue, deep solid, shallow dashed.
     `curves` maps a name like 'plain-32' to an object with `steps` and `loss`; the x range covers the
     whole run, so the curves visibly grow."""
@@ -395,15 +478,17 @@ def degradation_curves(curves: dict, total_steps: int, chance: float | None = No
                         line={"width": 5 if deep else 3, "color": _variant_colour(name),
                               "dash": "solid" if deep else "dash"}, marker={"size": 6})
     if chance is not None:
-        fig.add_hline(y=chance, line={"color": "#888", "dash": "dot"}, annotation_text="uniform guess",
+        fig.add_hline(y=chance, line={"color": "#888", "dash": "dot"}, annotation_text=chance_label,
                       annotation_font_size=FONT_SIZE)
-    fig.update_layout(xaxis={"title": "training step", "range": [0, total_steps * 1.02]},
-                      yaxis={"title": "training loss (cross-entropy)"}, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(xaxis={"title": x_title, "range": [0, total_steps * 1.02]},
+                      yaxis={"title": y_title}, legend={"orientation": "h", "y": -0.25})
     return style(fig, title, height=FIG_HEIGHT + 60)
 
 
 def resnet_grad_norms(layers: list[str], series: dict[str, list[float]],
-                      title: str = "ResNet-18: gradient at every conv output") -> go.Figure:
+                      title: str = "ResNet-18: gradient at every conv output",
+                      x_title: str = "conv layer (input on the left)",
+                      y_title: str = "‖∂(top-1 logit)/∂(conv output)‖") -> go.Figure:
     """Gradient norm at each conv output of the real network (log scale), one line per shortcut setting."""
     colours = [RESIDUAL_COLOR, PLAIN_COLOR, "#555"]
     fig = go.Figure()
@@ -411,8 +496,8 @@ def resnet_grad_norms(layers: list[str], series: dict[str, list[float]],
         fig.add_scatter(x=layers, y=values, mode="lines+markers", name=name,
                         line={"width": 4, "color": colours[i % len(colours)], "dash": "solid" if i == 0 else "dash"},
                         marker={"size": 9})
-    fig.update_layout(xaxis={"title": "conv layer (input on the left)", "tickangle": -45},
-                      yaxis={"title": "‖∂(top-1 logit)/∂(conv output)‖", "type": "log", "exponentformat": "power"},
+    fig.update_layout(xaxis={"title": x_title, "tickangle": -45},
+                      yaxis={"title": y_title, "type": "log", "exponentformat": "power"},
                       legend={"orientation": "h", "y": -0.45})
     return style(fig, title, height=FIG_HEIGHT + 120)
 
@@ -462,16 +547,20 @@ def lesion_chart(values: dict[str, float], names: dict[str, str], title: str, y_
     return style(fig, title, height=height)
 
 
-def gradient_correlation_chart(series: dict[str, list[float]], n_points: int) -> go.Figure:
+def gradient_correlation_chart(series: dict[str, list[float]], n_points: int,
+                               title: str = "Shattered gradients: do nearby inputs get similar gradients?",
+                               x_title: str = "distance along the line (steps of 1/{n})",
+                               y_title: str = "correlation of input gradients",
+                               legend: str = "{name}: neighbours {c}") -> go.Figure:
     """Shattered gradients: mean correlation between the input gradients of points k steps apart on a line
     of n_points inputs, one line per network (plain red, residual blue)."""
     fig = go.Figure()
     for name, values in series.items():
         fig.add_scatter(x=list(range(1, len(values) + 1)), y=list(values), mode="lines+markers",
-                        name=f"{name}: neighbours {values[0]:.2f}",
+                        name=legend.format(name=name, c=f"{values[0]:.2f}"),
                         line={"width": 4, "color": _variant_colour(name)}, marker={"size": 8})
     fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})
-    fig.update_layout(xaxis={"title": f"distance along the line (steps of 1/{n_points})"},
-                      yaxis={"title": "correlation of input gradients", "range": [-0.1, 1.02]},
+    fig.update_layout(xaxis={"title": x_title.format(n=n_points)},
+                      yaxis={"title": y_title, "range": [-0.1, 1.02]},
                       legend={"orientation": "h", "y": -0.25})
-    return style(fig, "Shattered gradients: do nearby inputs get similar gradients?", height=FIG_HEIGHT)
+    return style(fig, title, height=FIG_HEIGHT)

@@ -1,0 +1,346 @@
+"""Words from numbers: measured results in, readings out — a reading is (locale key, params), never prose.
+
+Every threshold that turns a number into a word is in THRESHOLDS, one frozen dataclass. A param may itself be
+a reading (a nested (key, params) tuple); i18n.render() translates it in place. Claims about papers come from
+paper.CLAIMS with their section, figure or table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from resnet_viz import paper
+
+Reading = tuple[str, dict]
+
+DOWNSAMPLING_BLOCKS = ("layer2.0", "layer3.0", "layer4.0")  # where torchvision's ResNet-18 halves the map
+FC_IN_FEATURES = 512  # ResNet-18's fc input: the head has 512·K + K parameters for K classes
+IMAGENET_CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where a measured number changes the word used for it."""
+
+    # Gradient first/last ratio within [1/grad_flat, grad_flat]: "keeps roughly its size".
+    grad_flat: float = 3.0
+    # A BN plain stack whose gradient grows at least this much toward the input "explodes at initialisation".
+    grad_explodes: float = 100.0
+    # Activation std last/first within [1/act_keep, act_keep]: "keeps its scale"; beyond act_extreme: blows
+    # up / fades; in between: grows / shrinks.
+    act_keep: float = 1.5
+    act_extreme: float = 10.0
+    # Neighbouring inputs' gradient correlation: below shatter_noise "like white noise", above shatter_smooth
+    # "smooth", in between "partly correlated".
+    shatter_noise: float = 0.2
+    shatter_smooth: float = 0.7
+    # Lesion drops are judged against the network's skill above chance (intact − chance), so a weak
+    # checkpoint is read on its own scale: a drop up to lesion_small × skill is small, beyond lesion_large large.
+    lesion_small: float = 0.1
+    lesion_large: float = 0.3
+    # All shortcuts removed: within collapse × skill of chance counts as a collapse.
+    collapse: float = 0.25
+    # Two lesion means closer than lesion_same × skill are "about the same".
+    lesion_same: float = 0.05
+    # Fewer images than this cannot support a comparison with a paper's numbers.
+    few_images: int = 50
+    # Final training losses closer than this (nats) count as equal in the degradation run.
+    loss_margin: float = 0.02
+
+
+THRESHOLDS = Thresholds()
+
+# Lecture steps -> the presenter's note for that step (shown on the presenter's side only, never projected).
+PRESENTER_NOTES = {
+    "gradcam": "lec.gradcam.presenter",
+    "lesion": "lec.lesion.presenter",
+    "off": "lec.off.presenter",
+}
+
+
+# ---- number words --------------------------------------------------------------------------------------------
+_MAGNITUDES = ((10, "read.mag.few"), (100, "read.mag.tens"), (1_000, "read.mag.hundreds"),
+               (10_000, "read.mag.thousands"), (100_000, "read.mag.tens_of_thousands"))
+
+
+def magnitude(r: float) -> Reading:
+    """'a few times', 'tens of times', … 'tens of thousands of times' for a factor r >= 1."""
+    for bound, key in _MAGNITUDES:
+        if r < bound:
+            return key, {}
+    return "read.mag.more", {}
+
+
+def times(r: float) -> str:
+    """A factor as digits: '13,770' from 100 up, else 3 significant digits; the locale adds × or 倍."""
+    if not math.isfinite(r):
+        return "∞"
+    return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
+
+
+# ---- item 1: the Grad-CAM grid ---------------------------------------------------------------------------------
+def gradcam_grid(layer: str, map_shape: tuple[int, int], image_shape: tuple[int, int]) -> Reading:
+    """The measured grid of a Grad-CAM map (e.g. layer4 is 4×4 at 128 px, 7×7 at 224 px) and its cell size."""
+    (mh, mw), (ih, iw) = map_shape, image_shape
+    return "read.cam.grid", {"layer": layer, "h": mh, "w": mw, "ih": ih, "iw": iw,
+                             "cell": f"{ih / mh:.3g}" if ih / mh == iw / mw else f"{ih / mh:.3g}×{iw / mw:.3g}"}
+
+
+# ---- items 2 and 3: the lesion study ----------------------------------------------------------------------------
+def evaluation_set(data: str, n: int, n_photos: int = 0, n_shapes: int = 0, image_size: int = 0,
+                   th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """Name the evaluation set honestly (held-out shapes, photos only, or samples that mix photos and shapes),
+    and say when it is too small to compare with a paper: one image is 100/n points."""
+    if data == "shapes":
+        out = [("read.set.shapes", {"n": n, "size": image_size})]
+    elif n_shapes == 0:
+        out = [("read.set.photos", {"n": n})]
+    else:
+        out = [("read.set.samples", {"n": n, "photos": n_photos, "shapes": n_shapes})]
+    if n < th.few_images:
+        out.append(("read.set.too_few", {"n": n, "points": 100 / max(n, 1)}))
+    return out
+
+
+def sample_counts(samples: list) -> tuple[int, int]:
+    """(photos, generated shapes) among images.Sample entries: a generated shape carries its object mask."""
+    shapes = sum(s.mask is not None for s in samples)
+    return len(samples) - shapes, shapes
+
+
+def _skill(intact: float, chance: float) -> float:
+    return max(intact - chance, 1e-9)
+
+
+def lesion(values: dict[str, float], metric: str, chance: float, n: int,
+           th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """The lesion study read from its numbers (lesion.LesionResult.values: variant key -> [0, 1]).
+
+    Judges removing one residual branch by the mean AND the worst block, names the downsampling blocks and
+    how they fare, cites what Veit et al. 2016 found (and compares only when n is large enough), and says
+    whether removing one shortcut harms more or less than removing one branch — no explanation of why.
+    """
+    pct = {k: 100 * v for k, v in values.items()}
+    branch = {k.split(":", 1)[1]: v for k, v in pct.items() if k.startswith("no_branch:")}
+    shortcut = {k.split(":", 1)[1]: v for k, v in pct.items() if k.startswith("no_shortcut:")}
+    intact, chance_pct = pct["intact"], 100 * chance
+    skill = _skill(intact, chance_pct)
+    out: list[Reading] = [("read.lesion.intact", {"intact": intact}) if metric == "accuracy"
+                          else ("read.lesion.intact_agree", {})]
+
+    b_mean = sum(branch.values()) / len(branch)
+    worst = min(branch, key=branch.get)
+    b = {"mean": b_mean, "worst": worst, "worst_value": branch[worst]}
+    mean_small = intact - b_mean <= th.lesion_small * skill
+    worst_small = intact - branch[worst] <= th.lesion_small * skill
+    if mean_small and worst_small:
+        out.append(("read.lesion.branch_small", b))
+    elif intact - b_mean <= th.lesion_large * skill:
+        out.append(("read.lesion.branch_uneven", b))
+    else:
+        out.append(("read.lesion.branch_large", b))
+
+    down = {blk: branch[blk] for blk in DOWNSAMPLING_BLOCKS if blk in branch}
+    others = {blk: v for blk, v in branch.items() if blk not in down}
+    if down and others:
+        others_worst = min(others, key=others.get)
+        d = {"l2": down.get("layer2.0", math.nan), "l3": down.get("layer3.0", math.nan),
+             "l4": down.get("layer4.0", math.nan), "others_mean": sum(others.values()) / len(others),
+             "others_worst": others_worst, "others_worst_value": others[others_worst]}
+        out.append(("read.lesion.down_worse" if min(down.values()) < others[others_worst]
+                    else "read.lesion.down_not_worse", d))
+    out.append(paper.claim("paper.veit2016.fig3"))
+    if n >= th.few_images and down and others:
+        # Veit et al.'s pattern: the non-downsampling blocks cost little, the downsampling ones cost more.
+        others_small = all(intact - v <= th.lesion_small * skill for v in others.values())
+        pattern = others_small and min(down.values()) < min(others.values())
+        out.append(("read.lesion.veit_same" if pattern else "read.lesion.veit_differs", {}))
+
+    s_mean = sum(shortcut.values()) / len(shortcut)
+    worst_s = min(shortcut, key=shortcut.get)
+    s = {"mean": s_mean, "worst": worst_s, "worst_value": shortcut[worst_s], "branch_mean": b_mean}
+    if abs(s_mean - b_mean) <= th.lesion_same * skill:
+        out.append(("read.lesion.shortcut_same", s))
+    elif s_mean > b_mean:
+        out.append(("read.lesion.shortcut_less_harm", s))
+    else:
+        out.append(("read.lesion.shortcut_more_harm", s))
+
+    all_off = pct["no_shortcuts"]
+    if all_off - chance_pct <= th.collapse * skill:
+        out.append(("read.lesion.collapse", {"all_off": all_off, "chance": chance_pct}))
+        out.append(("read.lesion.not_plain", {}))
+    else:
+        out.append(("read.lesion.survive", {"all_off": all_off, "chance": chance_pct}))
+    return out
+
+
+# ---- items 4 and 10: gradient flow at initialisation -------------------------------------------------------------
+def _gradient(r: float, th: Thresholds) -> Reading:
+    if 1 / th.grad_flat <= r <= th.grad_flat:
+        return "read.gf.grad_keeps", {"ratio": f"{r:.2g}"}
+    if r > th.grad_flat:
+        return "read.gf.grad_grows", {"times": times(r), "mag": magnitude(r)}
+    return "read.gf.grad_fades", {"times": times(1 / r), "mag": magnitude(1 / r)}
+
+
+def _change(r: float, th: Thresholds) -> Reading:
+    """How the gradient changes from the last layer to the first, as a clause with the factor."""
+    if 1 / th.grad_flat <= r <= th.grad_flat:
+        return "read.gf.change_flat", {"ratio": f"{r:.2g}"}
+    if r > th.grad_flat:
+        return "read.gf.change_grows", {"times": times(r), "mag": magnitude(r)}
+    return "read.gf.change_fades", {"times": times(1 / r), "mag": magnitude(1 / r)}
+
+
+def activation(a0: float, a1: float, th: Thresholds = THRESHOLDS) -> Reading:
+    """The forward signal's std from the first to the last layer: keeps its scale only within act_keep."""
+    p = {"a0": f"{a0:.2g}", "a1": f"{a1:.3g}"}
+    r = a1 / a0 if a0 > 0 else math.inf
+    if 1 / th.act_keep <= r <= th.act_keep:
+        return "read.gf.fwd_keeps", p
+    if r > th.act_extreme:
+        return "read.gf.fwd_blows", p
+    if r < 1 / th.act_extreme:
+        return "read.gf.fwd_fades", p
+    return ("read.gf.fwd_grows" if r > 1 else "read.gf.fwd_shrinks"), p
+
+
+def gradflow_init(norms: dict, th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """One reading per network of a compare_init result (variant -> stacks.LayerNorms), then, with both a plain
+    and a residual stack, their ratios side by side, and when a BatchNorm plain stack explodes at
+    initialisation, how that sits beside He et al.'s 'healthy norms'."""
+    out: list[Reading] = []
+    for n in norms.values():
+        cfg = n.config
+        what = ("read.gf.bn_with" if cfg.batchnorm else "read.gf.bn_without", {"label": cfg.label})
+        line = {"what": what, "grad": _gradient(n.output_ratio, th),
+                "fwd": activation(n.activation_std[0], n.activation_std[-1], th)}
+        out.append(("read.gf.line", line))
+        w, r = n.weight_ratio, n.output_ratio
+        if 0 < w < math.inf and max(w, r) > 10 * min(w, r):
+            out.append(("read.gf.weight_ratio", {"w": times(w)}))
+        if cfg.residual and cfg.zero_init_residual:
+            out.append(("read.gf.zero_init", {}))
+    plain = next((n for n in norms.values() if not n.config.residual), None)
+    res = next((n for n in norms.values() if n.config.residual), None)
+    if plain is not None and res is not None:
+        p, q = plain.output_ratio, res.output_ratio
+        out.append(("read.gf.compare", {"res": res.config.label, "res_change": _change(q, th),
+                                        "plain": plain.config.label, "plain_change": _change(p, th)}))
+    if plain is not None and plain.config.batchnorm and plain.output_ratio >= th.grad_explodes:
+        out.append(("read.gf.healthy_norms", {"label": plain.config.label, "times": times(plain.output_ratio)}))
+    return out
+
+
+def shattered(correlations: dict[str, list[float]], th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """Per network, the neighbours' gradient correlation (lag 1): 'like white noise' only below shatter_noise."""
+    out = []
+    for label, values in correlations.items():
+        c = values[0]
+        key = ("read.gf.shatter_noise" if c < th.shatter_noise else
+               "read.gf.shatter_smooth" if c > th.shatter_smooth else "read.gf.shatter_partial")
+        out.append((key, {"label": label, "c": c}))
+    return out
+
+
+# ---- item 5: degradation, one threshold, one reading --------------------------------------------------------------
+DEGRADATION_VERDICTS = ("read.deg.shows", "read.deg.both_worse", "read.deg.plain_not_worse")
+
+
+def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """Exactly one verdict on a short run (final training loss per 'plain-8', 'residual-32', …), labelled with
+    its step count, then the paper's converged numbers as cited data beside it."""
+    groups: dict[str, list[tuple[int, float]]] = {}
+    for name, loss in final_losses.items():
+        kind, depth = name.rsplit("-", 1)
+        groups.setdefault(kind, []).append((int(depth), loss))
+    if set(groups) != {"plain", "residual"} or any(len(v) != 2 for v in groups.values()):
+        raise ValueError("a degradation run needs a shallow and a deep plain and residual net")
+    (ps, p_shallow), (pd, p_deep) = sorted(groups["plain"])
+    (_, r_shallow), (_, r_deep) = sorted(groups["residual"])
+    p = {"steps": steps, "shallow": ps, "deep": pd, "p_shallow": p_shallow, "p_deep": p_deep,
+         "r_shallow": r_shallow, "r_deep": r_deep}
+    plain_worse = p_deep > p_shallow + th.loss_margin
+    res_worse = r_deep > r_shallow + th.loss_margin
+    if plain_worse and not res_worse:
+        verdict = "read.deg.shows"
+    elif plain_worse:
+        verdict = "read.deg.both_worse"
+    else:
+        verdict = "read.deg.plain_not_worse"
+    return [(verdict, p), paper.claim("paper.he2015.fig1"), paper.claim("paper.he2015.table2")]
+
+
+def degradation_of(result) -> list[Reading]:
+    """degradation() of a stacks.TrainResult: final losses per net, at the last step the run reached (a
+    stopped run is read at its own step count)."""
+    steps = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
+    return degradation({k: c.final_loss for k, c in result.curves.items()}, steps)
+
+
+def degradation_title(steps: int) -> Reading:
+    """The live run's figure title, with its step count: a short run, not the paper's full training."""
+    return "read.deg.title", {"steps": steps}
+
+
+# ---- item 6: shortcut options -------------------------------------------------------------------------------------
+def shortcut_options() -> list[Reading]:
+    """Which shortcut option each cited number uses: Table 2's ResNets A, torchvision's B, Table 3's A/B/C."""
+    return [paper.claim("paper.he2015.table2_option"), paper.claim("paper.torchvision.resnet18"),
+            paper.claim("paper.he2015.table3")]
+
+
+# ---- item 7: parameter counts -----------------------------------------------------------------------------------
+def head_params(classes: int, in_features: int = FC_IN_FEATURES) -> int:
+    """Parameters of the fc head: a weight per input feature and class, and a bias per class."""
+    return in_features * classes + classes
+
+
+def param_counts(live_params: int, classes: int) -> Reading:
+    """The live count, and the 1000-class ImageNet count computed from it when the head differs."""
+    imagenet = live_params - head_params(classes) + head_params(IMAGENET_CLASSES)
+    if classes == IMAGENET_CLASSES:
+        return "read.params.imagenet", {"params": live_params}
+    return "read.params.head", {"params": live_params, "classes": classes, "imagenet": imagenet,
+                                "head": head_params(classes), "imagenet_head": head_params(IMAGENET_CLASSES)}
+
+
+# ---- item 8: Integrated Gradients completeness ------------------------------------------------------------------
+def ig_completeness(gap: float, score_change: float | None = None) -> list[Reading]:
+    """Completeness (Sundararajan et al. 2017, eq. 1): the sum of (x − x′) × averaged gradients equals
+    F(x) − F(x′); the gap is the measured difference (step error)."""
+    out = [paper.claim("paper.sundararajan2017.eq1"), ("read.ig.gap", {"gap": f"{gap:.3g}"})]
+    if score_change:
+        out.append(("read.ig.gap_share", {"share": 100 * abs(gap) / abs(score_change)}))
+    return out
+
+
+# ---- item 9: the output-size formula ----------------------------------------------------------------------------
+def output_size_rule(pool_in: tuple[int, int]) -> Reading:
+    """The formula holds for every conv and the max-pool; the adaptive average pool maps any h×w to 1×1."""
+    return "read.arch.rule", {"h": pool_in[0], "w": pool_in[1]}
+
+
+# ---- item 12: can the live weights describe this image? ---------------------------------------------------------
+def weights_fit(weights: str, image: str, classes: int) -> list[Reading]:
+    """`weights`: 'shapes', 'imagenet', 'random' or 'file'; `image`: 'shape' (a generated sample) or 'photo'
+    (a sample photo, an upload, the camera). Says so when the weights cannot describe the image."""
+    if weights == "random":
+        return [("read.fit.random", {})]
+    if weights == "shapes" and image != "shape":
+        return [("read.fit.shapes_on_photo", {"classes": classes})]
+    if weights == "imagenet" and image == "shape":
+        return [("read.fit.imagenet_on_shape", {"classes": classes})]
+    return []
+
+
+def default_sample(weights: str, samples: list) -> str:
+    """The sample to show first: a generated shape when the shapes weights are live, else the first photo.
+    `samples` are images.Sample (a generated shape carries its mask)."""
+    want_shape = weights == "shapes"
+    for s in samples:
+        if (s.mask is not None) == want_shape:
+            return s.name
+    return samples[0].name
