@@ -70,7 +70,10 @@ ALLOWED_WORDS = frozenset({
     "NeurIPS",
     # file formats and units
     "PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "HEIC", "zip", "base64", "pth", "KB", "MB", "GB", "ms", "px",
-    "CPU", "GPU", "cuda", "mps", "cpu", "auto",
+    "CPU", "GPU", "cuda", "mps", "cpu", "auto", "HTML", "PDF", "SVG", "ZIP", "HEIF", "AVIF", "RGB", "kB",
+    "SHA-256", "data.pkl",
+    # the software and number names a refusal has to name
+    "PyTorch", "Python", "pickle", "state_dict", "model.state_dict", "NaN", "Inf",
 })
 # Layer and network names with numbers: layer3.1, layer4.0.conv2, layer2.0.downsample.0, plain-56, residual-20.
 _NAME = re.compile(r"^(layer\d(\.\d+)*(\.(conv|bn)\d|\.downsample(\.\d)?)?|(plain|residual|ResNet|resnet)-\d+"

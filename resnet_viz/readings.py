@@ -208,7 +208,7 @@ def activation(a0: float, a1: float, th: Thresholds = THRESHOLDS) -> Reading:
 
 
 def gradflow_init(norms: dict, th: Thresholds = THRESHOLDS) -> list[Reading]:
-    """One reading per network of a compare_init result (variant -> stacks.LayerNorms), then, with both a plain
+    """One reading per network of a compare_init result (variant -> gradnorms.LayerNorms), then, with both a plain
     and a residual stack, their ratios side by side, and when a BatchNorm plain stack explodes at
     initialisation, how that sits beside He et al.'s 'healthy norms'."""
     out: list[Reading] = []
@@ -274,7 +274,7 @@ def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THR
 
 
 def degradation_of(result) -> list[Reading]:
-    """degradation() of a stacks.TrainResult: final losses per net, at the last step the run reached (a
+    """degradation() of a degradation.TrainResult: final losses per net, at the last step the run reached (a
     stopped run is read at its own step count)."""
     steps = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
     return degradation({k: c.final_loss for k, c in result.curves.items()}, steps)

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from resnet_viz import i18n, paper, readings
+from resnet_viz import degradation, gradnorms, i18n, paper, readings
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCKS = ["layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1"]
@@ -109,7 +109,7 @@ def _norms(label: str, residual: bool, bn: bool, out_ratio: float, w_ratio: floa
     return SimpleNamespace(config=cfg, output_ratio=out_ratio, weight_ratio=w_ratio, activation_std=[a0, a1])
 
 
-# Measured with stacks.compare_init(56, batchnorm=True, shortcut="A") (output ratio, weight ratio, std first/last).
+# Measured with gradnorms.compare_init(56, batchnorm=True, shortcut="A") (output ratio, weight ratio, std first/last).
 DEPTH56_BN = {"plain": _norms("plain-56", False, True, 13034.2, 1225.8, 0.585, 0.622),
               "residual": _norms("residual-56", True, True, 36.9, 7.37, 0.585, 2.506)}
 DEPTH56_NO_BN = {"plain": _norms("plain-56", False, False, 0.557, 0.67, 0.816, 0.032),
@@ -135,10 +135,9 @@ def test_gradient_flow_says_the_factors_with_numbers():
 
 
 def test_gradient_flow_on_real_stacks_depth_20():
-    from resnet_viz import stacks
 
-    with_bn = keys(readings.gradflow_init(stacks.compare_init(20, batchnorm=True, batch_size=16)))
-    without = keys(readings.gradflow_init(stacks.compare_init(20, batchnorm=False, batch_size=16)))
+    with_bn = keys(readings.gradflow_init(gradnorms.compare_init(20, batchnorm=True, batch_size=16)))
+    without = keys(readings.gradflow_init(gradnorms.compare_init(20, batchnorm=False, batch_size=16)))
     assert with_bn != without
 
 
@@ -152,7 +151,7 @@ def test_activation_keeps_its_scale_only_within_the_threshold():
 
 
 def test_white_noise_only_when_the_correlation_says_so():
-    # Measured with stacks.compare_correlation(20, batchnorm=False) and (20, True); 0.05 stands for a deeper net.
+    # Measured with gradnorms.compare_correlation(20, batchnorm=False) and (20, True); 0.05 stands for a deeper net.
     r = readings.shattered({"plain-20 no BN": [0.798], "plain-20 BN": [0.294], "plain-110 BN": [0.05]})
     assert keys(r) == ["read.gf.shatter_smooth", "read.gf.shatter_partial", "read.gf.shatter_noise"]
 
@@ -174,9 +173,8 @@ def test_degradation_two_runs_two_readings():
     # The shipped precomputed run (seed 2): plain-32 2.22 above plain-8 1.64; residual-32 1.12 below residual-8 1.77.
     path = next(p for p in sorted((ROOT / "assets" / "gradflow").glob("*.json"))
                 if json.loads(p.read_text())["settings"]["seed"] == 2)
-    from resnet_viz import stacks
 
-    shipped = readings.degradation_of(stacks.result_from_json(json.loads(path.read_text())))
+    shipped = readings.degradation_of(degradation.result_from_json(json.loads(path.read_text())))
     flat = readings.degradation({"plain-8": 1.64, "plain-32": 1.65, "residual-8": 1.77, "residual-32": 1.12}, 200)
     assert keys(shipped)[0] == "read.deg.shows" and keys(flat)[0] == "read.deg.plain_not_worse"
     assert "27.94" in i18n.render(shipped[2], "en") and "28.54" in i18n.render(shipped[2], "en")
