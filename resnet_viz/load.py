@@ -184,7 +184,7 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
     run = Run(inject=args.inject_mismatch, mask_text=_mask_text())
     rss = {"start": srv.rss_mb(pids)}
     solo, solo_sessions = [], []
-    await walk(base, 999, run, 2, 0.0, pids, solo, solo_sessions)
+    await walk(base, 999, run, args.solo_rounds, 0.0, pids, solo, solo_sessions)
     for s in solo_sessions:
         await s.close()
     rss["warm"] = srv.rss_mb(pids)
@@ -204,7 +204,7 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
     for s in sessions:
         await s.close()
     lat = [r.latency_s for r in conc]
-    cpus = [r.cpu_s for r in solo if r.round > 0 and r.cpu_s is not None]
+    cpus = [r.cpu_s for r in solo if r.round > 0] or [r.cpu_s for r in solo if r.action != "open"]
     replicas = {}
     for s in sessions:
         replicas[s.replica] = replicas.get(s.replica, 0) + 1
@@ -219,7 +219,8 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
             "rss_mb": {k: round(v, 1) for k, v in rss.items()},
             "rss_per_session_mb": round((rss["end"] - rss["warm"]) / max(args.sessions, 1), 2),
             "bytes_received": sum(r.bytes for r in conc), "per_action": _per_action(conc, solo),
-            "replicas": replicas, "server_args": args.server_arg}
+            "mismatch_sessions": sorted({r.session for r in conc if r.mismatch}),
+            "replicas": replicas, "server_args": args.server_arg, "server_pids": pids}
 
 
 def run_load(args: argparse.Namespace) -> dict:
@@ -253,6 +254,7 @@ def add_load(sub) -> None:
     p.add_argument("--rounds", type=int, default=1, help=f"lectures per session (1..{MAX_ROUNDS})")
     p.add_argument("--json", default=None, help="write the report here")
     p.add_argument("--duration-limit", type=float, default=600.0, help="seconds for the concurrent phase")
+    p.add_argument("--solo-rounds", type=int, default=2, help="lectures of the solo session (the first is cold)")
     p.add_argument("--think-s", type=float, default=0.5, help="longest random pause between two actions")
     p.add_argument("--server-arg", action="append", default=[], help="streamlit option, e.g. runner.postScriptGC=false")
     p.add_argument("--replicas", type=int, default=1, help="servers behind deploy/nginx.conf (sticky cookie)")
