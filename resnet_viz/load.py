@@ -220,7 +220,7 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
             "rss_per_session_mb": round((rss["end"] - rss["warm"]) / max(args.sessions, 1), 2),
             "bytes_received": sum(r.bytes for r in conc), "per_action": _per_action(conc, solo),
             "mismatch_sessions": sorted({r.session for r in conc if r.mismatch}),
-            "replicas": replicas, "server_args": args.server_arg, "server_pids": pids}
+            "replicas": replicas, "server_args": args.server_arg, "gc_freeze_runs": args.gc_freeze, "server_pids": pids}
 
 
 def run_load(args: argparse.Namespace) -> dict:
@@ -231,7 +231,7 @@ def run_load(args: argparse.Namespace) -> dict:
     try:
         spawn = time.perf_counter()
         ports = [srv.free_port() for _ in range(args.replicas)]
-        procs += [srv.start_streamlit(p, args.server_arg, log_dir) for p in ports]
+        procs += [srv.start_streamlit(p, args.server_arg, log_dir, args.gc_freeze) for p in ports]
         for port, proc in zip(ports, procs, strict=True):
             srv.wait_http(f"http://127.0.0.1:{port}/_stcore/health", 180, proc)
         pids = [p.pid for p in procs]
@@ -258,7 +258,9 @@ def add_load(sub) -> None:
     p.add_argument("--think-s", type=float, default=0.5, help="longest random pause between two actions")
     p.add_argument("--server-arg", action="append", default=[], help="streamlit option, e.g. runner.postScriptGC=false")
     p.add_argument("--replicas", type=int, default=1, help="servers behind deploy/nginx.conf (sticky cookie)")
-    p.add_argument("--compare-gc", action="store_true", help="run twice: runner.postScriptGC true, then false")
+    p.add_argument("--compare-gc", action="store_true", help="run 3 times: runner.postScriptGC true, false, true + gc.freeze()")
+    p.add_argument("--gc-freeze", type=int, default=0, metavar="K",
+                   help="measure gc.freeze(): the server freezes after each of its first K script runs")
     p.add_argument("--inject-mismatch", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_run)
 
@@ -267,12 +269,12 @@ def _run(args: argparse.Namespace) -> int:
     if not (1 <= args.sessions <= MAX_SESSIONS and 1 <= args.rounds <= MAX_ROUNDS and 1 <= args.replicas <= 8):
         print(f"error: sessions 1..{MAX_SESSIONS}, rounds 1..{MAX_ROUNDS}, replicas 1..8", file=sys.stderr)
         return 2
-    if args.compare_gc:
+    if args.compare_gc:  # Streamlit's default, its gc off, and the default plus gc.freeze() once warm
         base = [a for a in args.server_arg if not a.startswith("runner.postScriptGC")]
         report = {}
-        for on in ("true", "false"):
-            args.server_arg = [*base, f"runner.postScriptGC={on}"]
-            report[f"gc_{'on' if on == 'true' else 'off'}"] = run_load(args)
+        for name, gc_on, freeze in (("gc_on", "true", 0), ("gc_off", "false", 0), ("gc_on_freeze", "true", 16)):
+            args.server_arg, args.gc_freeze = [*base, f"runner.postScriptGC={gc_on}"], freeze
+            report[name] = run_load(args)
     else:
         report = run_load(args)
     text = json.dumps(report, indent=2)

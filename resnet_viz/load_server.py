@@ -87,10 +87,12 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-def start_streamlit(port: int, server_args: list[str], log_dir: Path) -> subprocess.Popen:
-    """`streamlit run app.py` headless on 127.0.0.1:port; server_args like 'runner.postScriptGC=false'."""
+def start_streamlit(port: int, server_args: list[str], log_dir: Path, freeze_runs: int = 0) -> subprocess.Popen:
+    """`streamlit run app.py` headless on 127.0.0.1:port; server_args like 'runner.postScriptGC=false';
+    freeze_runs > 0: gc.freeze() after each of the first script runs (resnet_viz.load_gcfreeze)."""
     extra = [f"--{a}" for a in server_args]
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    launcher = ["resnet_viz.load_gcfreeze", str(freeze_runs)] if freeze_runs else ["streamlit"]
+    cmd = [sys.executable, "-m", *launcher, "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            *extra]
     with open(log_dir / f"streamlit-{port}.log", "wb") as log:  # the child keeps its own copy of the handle

@@ -24,7 +24,7 @@ def report() -> dict:
     if not os.path.isdir("/proc/self"):
         pytest.skip("needs /proc for the server's CPU and RSS")
     args = argparse.Namespace(sessions=2, rounds=1, solo_rounds=1, think_s=0.0, duration_limit=300.0,
-                              server_arg=[], replicas=1, inject_mismatch=True)
+                              server_arg=[], replicas=1, inject_mismatch=True, gc_freeze=0)
     return load.run_load(args)
 
 
