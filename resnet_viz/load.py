@@ -258,7 +258,8 @@ def add_load(sub) -> None:
     p.add_argument("--think-s", type=float, default=0.5, help="longest random pause between two actions")
     p.add_argument("--server-arg", action="append", default=[], help="streamlit option, e.g. runner.postScriptGC=false")
     p.add_argument("--replicas", type=int, default=1, help="servers behind deploy/nginx.conf (sticky cookie)")
-    p.add_argument("--compare-gc", action="store_true", help="run 3 times: runner.postScriptGC true, false, true + gc.freeze()")
+    p.add_argument("--compare-gc", action="store_true",
+                   help="run 3 times: runner.postScriptGC true, false, true + gc.freeze()")
     p.add_argument("--gc-freeze", type=int, default=0, metavar="K",
                    help="measure gc.freeze(): the server freezes after each of its first K script runs")
     p.add_argument("--inject-mismatch", action="store_true", help=argparse.SUPPRESS)
