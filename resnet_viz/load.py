@@ -166,7 +166,7 @@ def _per_action(conc: list[Record], solo: list[Record]) -> dict:
     for action in dict.fromkeys(r.action for r in solo + conc):
         lat = [r.latency_s for r in conc if r.action == action]
         warm = [r.cpu_s for r in solo if r.action == action and r.round > 0] or \
-               [r.cpu_s for r in solo if r.action == action]
+               [r.cpu_s for r in solo if r.action == action] or [0.0]
         out[action] = {"n": len(lat), "latency_p50_s": _pct(lat, 0.5), "latency_p95_s": _pct(lat, 0.95),
                        "latency_max_s": _pct(lat, 1.0), "server_cpu_s": round(statistics.median(warm), 4),
                        "bytes_median": int(statistics.median([r.bytes for r in conc if r.action == action] or [0]))}
@@ -179,12 +179,19 @@ async def _rss_peak(pids: list[int], peak: list[float], done: asyncio.Event) -> 
         await asyncio.sleep(0.25)
 
 
-async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s: float) -> dict:
-    """A solo session (cold first view, then a warm round with per-action CPU), then N sessions at once."""
+async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s: float,
+                  warm_urls: list[str]) -> dict:
+    """A solo session (cold first view, then a warm round with per-action CPU), then N sessions at once.
+    warm_urls: replicas behind a balancer, each walked through one lecture directly first (not reported)."""
     run = Run(inject=args.inject_mismatch, mask_text=_mask_text())
     rss = {"start": srv.rss_mb(pids)}
+    for i, url in enumerate(warm_urls if args.solo_rounds > 0 else []):
+        warmed: list[Session] = []
+        await walk(url, 900 + i, run, 1, 0.0, None, [], warmed)
+        await warmed[0].close()
     solo, solo_sessions = [], []
-    await walk(base, 999, run, args.solo_rounds, 0.0, pids, solo, solo_sessions)
+    if args.solo_rounds > 0:  # 0: every session arrives at a cold server, as a class does at the bell
+        await walk(base, 999, run, args.solo_rounds, 0.0, pids, solo, solo_sessions)
     for s in solo_sessions:
         await s.close()
     rss["warm"] = srv.rss_mb(pids)
@@ -205,6 +212,7 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
         await s.close()
     lat = [r.latency_s for r in conc]
     cpus = [r.cpu_s for r in solo if r.round > 0] or [r.cpu_s for r in solo if r.action != "open"]
+    first = (solo or sorted(conc, key=lambda r: r.latency_s if r.action == "open" else 1e9))[:1]
     replicas = {}
     for s in sessions:
         replicas[s.replica] = replicas.get(s.replica, 0) + 1
@@ -214,7 +222,7 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
             "server_cpu_s_per_action_median": round(statistics.median(cpus), 4) if cpus else None,
             "server_cpu_s_per_action_mean_concurrent": round(cpu / max(len(conc), 1), 4),
             "server_busy_cores": round(cpu / wall, 2), "wall_s": round(wall, 1),
-            "cold_first_view_s": round(ready_s + solo[0].latency_s, 2) if solo else None,
+            "cold_first_view_s": round(ready_s + first[0].latency_s, 2) if first else None,
             "server_ready_s": round(ready_s, 2),
             "rss_mb": {k: round(v, 1) for k, v in rss.items()},
             "rss_per_session_mb": round((rss["end"] - rss["warm"]) / max(args.sessions, 1), 2),
@@ -235,14 +243,15 @@ def run_load(args: argparse.Namespace) -> dict:
         for port, proc in zip(ports, procs, strict=True):
             srv.wait_http(f"http://127.0.0.1:{port}/_stcore/health", 180, proc)
         pids = [p.pid for p in procs]
-        base = f"http://127.0.0.1:{ports[0]}"
+        base, warm = f"http://127.0.0.1:{ports[0]}", []
         if args.replicas > 1:
+            warm = [f"http://127.0.0.1:{p}" for p in ports]
             listen = srv.free_port()
             nginx, _ = srv.start_nginx(listen, ports)
             procs.append(nginx)
             base = f"http://127.0.0.1:{listen}"
             srv.wait_http(base + "/_stcore/health", 30, nginx)
-        return asyncio.run(measure(base, pids, args, time.perf_counter() - spawn))
+        return asyncio.run(measure(base, pids, args, time.perf_counter() - spawn, warm))
     finally:
         for proc in reversed(procs):
             srv.stop(proc)
@@ -254,7 +263,8 @@ def add_load(sub) -> None:
     p.add_argument("--rounds", type=int, default=1, help=f"lectures per session (1..{MAX_ROUNDS})")
     p.add_argument("--json", default=None, help="write the report here")
     p.add_argument("--duration-limit", type=float, default=600.0, help="seconds for the concurrent phase")
-    p.add_argument("--solo-rounds", type=int, default=2, help="lectures of the solo session (the first is cold)")
+    p.add_argument("--solo-rounds", type=int, default=2,
+                   help="lectures of the solo session before the class (0: the class meets a cold server)")
     p.add_argument("--think-s", type=float, default=0.5, help="longest random pause between two actions")
     p.add_argument("--server-arg", action="append", default=[], help="streamlit option, e.g. runner.postScriptGC=false")
     p.add_argument("--replicas", type=int, default=1, help="servers behind deploy/nginx.conf (sticky cookie)")
