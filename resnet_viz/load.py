@@ -225,7 +225,7 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
             "cold_first_view_s": round(ready_s + first[0].latency_s, 2) if first else None,
             "server_ready_s": round(ready_s, 2),
             "rss_mb": {k: round(v, 1) for k, v in rss.items()},
-            "rss_per_session_mb": round((rss["end"] - rss["warm"]) / max(args.sessions, 1), 2),
+            "rss_per_session_mb": round((rss["end"] - rss["warm"]) / args.sessions, 2) if solo else None,
             "bytes_received": sum(r.bytes for r in conc), "per_action": _per_action(conc, solo),
             "mismatch_sessions": sorted({r.session for r in conc if r.mismatch}),
             "replicas": replicas, "server_args": args.server_arg, "gc_freeze_runs": args.gc_freeze, "server_pids": pids}
