@@ -179,21 +179,26 @@ async def _rss_peak(pids: list[int], peak: list[float], done: asyncio.Event) -> 
         await asyncio.sleep(0.25)
 
 
-async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s: float,
-                  warm_urls: list[str]) -> dict:
-    """A solo session (cold first view, then a warm round with per-action CPU), then N sessions at once.
-    warm_urls: replicas behind a balancer, each walked through one lecture directly first (not reported)."""
-    run = Run(inject=args.inject_mismatch, mask_text=_mask_text())
-    rss = {"start": srv.rss_mb(pids)}
+async def _solo(base: str, pids: list[int], args: argparse.Namespace, run: Run, warm_urls: list[str]) -> list:
+    """Replicas behind a balancer are first walked through directly (not reported); then the solo session."""
     for i, url in enumerate(warm_urls if args.solo_rounds > 0 else []):
         warmed: list[Session] = []
         await walk(url, 900 + i, run, 1, 0.0, None, [], warmed)
         await warmed[0].close()
-    solo, solo_sessions = [], []
+    solo, sessions = [], []
     if args.solo_rounds > 0:  # 0: every session arrives at a cold server, as a class does at the bell
-        await walk(base, 999, run, args.solo_rounds, 0.0, pids, solo, solo_sessions)
-    for s in solo_sessions:
+        await walk(base, 999, run, args.solo_rounds, 0.0, pids, solo, sessions)
+    for s in sessions:
         await s.close()
+    return solo
+
+
+async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s: float,
+                  warm_urls: list[str]) -> dict:
+    """A solo session (cold first view, then a warm round with per-action CPU), then N sessions at once."""
+    run = Run(inject=args.inject_mismatch, mask_text=_mask_text())
+    rss = {"start": srv.rss_mb(pids)}
+    solo = await _solo(base, pids, args, run, warm_urls)
     rss["warm"] = srv.rss_mb(pids)
     conc, sessions, peak, done = [], [], [rss["warm"]], asyncio.Event()
     sampler = asyncio.create_task(_rss_peak(pids, peak, done))
@@ -210,14 +215,20 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
     rss["peak"] = max(peak[0], rss["end"])
     for s in sessions:
         await s.close()
+    replicas: dict[str, int] = {}
+    for s in sessions:
+        replicas[s.replica] = replicas.get(s.replica, 0) + 1
+    return _report(args, solo, conc, len(pending), cpu, wall, ready_s, rss) | {
+        "replicas": replicas, "server_pids": pids}
+
+
+def _report(args, solo: list[Record], conc: list[Record], unfinished: int, cpu: float, wall: float,
+            ready_s: float, rss: dict) -> dict:
     lat = [r.latency_s for r in conc]
     cpus = [r.cpu_s for r in solo if r.round > 0] or [r.cpu_s for r in solo if r.action != "open"]
     first = (solo or sorted(conc, key=lambda r: r.latency_s if r.action == "open" else 1e9))[:1]
-    replicas = {}
-    for s in sessions:
-        replicas[s.replica] = replicas.get(s.replica, 0) + 1
     return {"sessions": args.sessions, "rounds": args.rounds, "actions": len(conc),
-            "errors": _errors(conc + solo, len(pending)), "latency_p50_s": _pct(lat, 0.5),
+            "errors": _errors(conc + solo, unfinished), "latency_p50_s": _pct(lat, 0.5),
             "latency_p95_s": _pct(lat, 0.95), "latency_max_s": _pct(lat, 1.0),
             "server_cpu_s_per_action_median": round(statistics.median(cpus), 4) if cpus else None,
             "server_cpu_s_per_action_mean_concurrent": round(cpu / max(len(conc), 1), 4),
@@ -228,7 +239,7 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
             "rss_per_session_mb": round((rss["end"] - rss["warm"]) / args.sessions, 2) if solo else None,
             "bytes_received": sum(r.bytes for r in conc), "per_action": _per_action(conc, solo),
             "mismatch_sessions": sorted({r.session for r in conc if r.mismatch}),
-            "replicas": replicas, "server_args": args.server_arg, "gc_freeze_runs": args.gc_freeze, "server_pids": pids}
+            "server_args": args.server_arg, "gc_freeze_runs": args.gc_freeze}
 
 
 def run_load(args: argparse.Namespace) -> dict:
