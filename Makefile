@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-browser run test test-unit lint bench clean
+.PHONY: install install-browser run test test-unit lint bench load load-replicas clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,15 @@ lint: install
 
 bench: install
 	$(BIN)/python -m resnet_viz bench
+
+# Classroom load: SESSIONS protocol-level sessions through a scripted lecture against a real server.
+SESSIONS ?= 12
+load: install
+	$(BIN)/python -m resnet_viz load --sessions $(SESSIONS) --json load.json
+
+# Two replicas behind Debian's nginx with deploy/nginx.conf (loopback), the same load through it.
+load-replicas: install
+	deploy/replicas_test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
