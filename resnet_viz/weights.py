@@ -67,6 +67,12 @@ class ModelHandle:
     auto: bool = False  # picked by "auto"
     skipped: dict[str, str] = field(default_factory=dict)  # source -> why it was not used
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    # A short content digest of the weights, computed once here: caches key results by it, never by id(handle),
+    # which a new handle can reuse after the old one is evicted.
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.digest = weights_digest(self.model)
 
     def why(self, lang: str = "en") -> str:
         """Why this source is live, in a person's language."""
@@ -94,6 +100,20 @@ class ModelHandle:
 
     def describe(self) -> str:
         return f"{DESCRIPTIONS.get(self.source, self.source)} on {self.device.type}"
+
+
+def weights_digest(model: nn.Module, length: int = 16) -> str:
+    """sha256 over the state dict's names, dtypes, shapes and bytes, in order; the first `length` hex digits.
+
+    Reads the weights only (a CPU copy of each tensor in turn when they live on a GPU).
+    """
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        # uint8 view: every dtype (bfloat16 too) as its raw bytes; reshape first so 0-dim tensors can be viewed.
+        h.update(t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()[:length]
 
 
 def _hub_dir() -> Path:

@@ -145,3 +145,21 @@ def test_device_override(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="not available"):
             pick_device("cuda")
+
+
+def test_digest_is_content_not_identity_and_leaves_the_model_alone():
+    a = weights.load("file", device="cpu", file=_bytes(_state(seed=1)))
+    b = weights.load("file", device="cpu", file=_bytes(_state(seed=1)))
+    c = weights.load("file", device="cpu", file=_bytes(_state(seed=2)))
+    assert a is not b and a.digest == b.digest
+    assert a.digest != c.digest and len(a.digest) == 16
+    # one value changed in a buffer (not a parameter) changes it too
+    state = _state(seed=1)
+    state["layer4.1.bn2.running_var"][0] += 1e-3
+    assert weights.load("file", device="cpu", file=_bytes(state)).digest != a.digest
+    before = {k: v.clone() for k, v in a.model.state_dict().items()}
+    assert weights.weights_digest(a.model) == a.digest  # computed the same way again ...
+    after = a.model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)  # ... read only
+    assert not a.model.training and not any(p.requires_grad for p in a.model.parameters())
+    assert hooks_left(a.model) == 0
