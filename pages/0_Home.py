@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from pages.ui import t
+from ui import nav
+from ui.text import t
 
+nav.require_app(__file__)
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
 st.markdown(t("home.pages"))

@@ -9,7 +9,8 @@ import pytest
 from resnet_viz import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "resnet_viz").glob("*.py"))]
+SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")),
+           *sorted((ROOT / "resnet_viz").glob("*.py"))]
 # t("key"...) or t('key'...), with or without a module prefix (ui.t, i18n.t).
 CALL = re.compile(r"""\bt\(\s*["']([A-Za-z0-9_.]+)["']""")
 LITERAL = re.compile(r"""["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""")
