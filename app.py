@@ -1,5 +1,8 @@
 """resnet-viz: st.navigation over the pages (ui.nav.PAGES), and the sidebar every page shares."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
 from resnet_viz import weights

@@ -1,5 +1,8 @@
 """Home: what the app is for and how to use it."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
 from ui import nav

@@ -1,5 +1,8 @@
 """Architecture: ResNet-18's layer table for any input size, stage shapes, blocks, and the size formula."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
 from resnet_viz import architecture, figures

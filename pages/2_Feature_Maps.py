@@ -1,5 +1,8 @@
 """Feature maps: every channel of any layer as one image, one channel over the photo, and x / F(x) / F(x)+x."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
 from resnet_viz import featuremaps, figures

@@ -1,5 +1,8 @@
 """Grad-CAM: where ResNet-18 looks at every stage, with the shortcuts on and off; other methods and checks on demand."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 from PIL import Image
 

@@ -1,5 +1,8 @@
 """Gradient flow: plain vs residual stacks at initialisation, the real ResNet-18, and degradation trained live."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
 from resnet_viz import figures, stacks

@@ -1,5 +1,8 @@
 """Shortcut Lab: the lesion study (Veit et al. 2016) — remove one shortcut, one residual branch, or every shortcut."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
 from resnet_viz import lesion

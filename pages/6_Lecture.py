@@ -1,5 +1,8 @@
 """Lecture: the story of residual learning in eight steps, each with a short text and the live figure."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
 from resnet_viz import attribution
