@@ -1,46 +1,47 @@
-"""resnet-viz: st.navigation over the pages, and the sidebar every page shares (device, weights, shortcuts)."""
+"""resnet-viz: st.navigation over the pages (ui.nav.PAGES), and the sidebar every page shares."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
-from pages import common, ui
-from pages.ui import t
 from resnet_viz import weights
 from resnet_viz.config import BLOCK_NAMES
 from resnet_viz.device import available_devices
+from ui import nav, state
+from ui.text import lang, language_selector, literal, t, weights_name
 
 st.set_page_config(page_title="resnet-viz", page_icon="🧱", layout="wide")
 
-page = st.navigation([st.Page(path, title=ui.page_title(path, title), icon=icon, default=i == 0)
-                      for i, (path, title, icon) in enumerate(common.PAGE_SPECS)])
+page = nav.navigation()
 
 
 def sidebar() -> None:
     with st.sidebar:
-        ui.language_selector()
-        st.selectbox(t("side.device"), available_devices(), key=common.DEVICE_KEY)
+        language_selector()
+        st.selectbox(t("side.device"), available_devices(), key=state.DEVICE_KEY)
         status = weights.availability()
-        options = ["auto", "imagenet", "shapes", "random", "file"]
-        st.selectbox(t("side.weights"), options, key=common.SOURCE_KEY, format_func=ui.weights_name)
-        if st.session_state.get(common.SOURCE_KEY) == "file":
+        st.selectbox(t("side.weights"), state.WEIGHT_SOURCES, key=state.SOURCE_KEY, format_func=weights_name)
+        if st.session_state.get(state.SOURCE_KEY) == "file":
             up = st.file_uploader(t("side.checkpoint"), type=None, key="ckpt_upload")
             if up is not None:
-                st.session_state[common.FILE_KEY] = (up.name, up.getvalue())
-        st.session_state.pop("weights_error", None)
-        handle = common.get_handle()
-        if "weights_error" in st.session_state:
-            st.error(st.session_state["weights_error"] + t("side.using_auto"))
-        st.success(t("side.live", weights=ui.weights_name(handle.source), device=handle.device.type)
-                   + f"  \n{handle.why(ui.lang())}")
+                st.session_state[state.FILE_KEY] = (up.name, up.getvalue())
+        st.session_state.pop(state.ERROR_KEY, None)
+        handle = state.get_handle()
+        if state.ERROR_KEY in st.session_state:
+            st.error(literal(st.session_state[state.ERROR_KEY]) + t("side.using_auto"))
+        st.success(t("side.live", weights=weights_name(handle.source), device=handle.device.type)
+                   + f"  \n{literal(handle.why(lang()))}")
         with st.expander(t("side.why_not")):
             for name, why in {**status, **handle.skipped}.items():
                 if why and name != handle.source:
-                    st.caption(f"**{name}**: {why}")
+                    st.caption(f"**{literal(name)}**: {literal(why)}")
             st.caption(t("side.imagenet_offline"))
-        st.toggle(t("side.shortcuts"), value=True, key=common.ALL_KEY, help=t("side.shortcuts_help"))
+        st.toggle(t("side.shortcuts"), value=True, key=state.ALL_KEY, help=t("side.shortcuts_help"))
         with st.expander(t("side.per_block")):
             blocks = [st.checkbox(name, value=True, key=f"sc_{name}") for name in BLOCK_NAMES]
-        st.session_state[common.MASK_KEY] = tuple(st.session_state[common.ALL_KEY] and b for b in blocks)
-        st.caption(common.mask_label(common.get_mask()))
+        st.session_state[state.MASK_KEY] = tuple(st.session_state[state.ALL_KEY] and b for b in blocks)
+        st.caption(state.mask_label(state.get_mask()))
 
 
 sidebar()

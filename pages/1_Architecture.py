@@ -1,13 +1,18 @@
 """Architecture: ResNet-18's layer table for any input size, stage shapes, blocks, and the size formula."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
-from pages import common, ui
-from pages.ui import t
 from resnet_viz import architecture, figures
+from ui import nav, state
+from ui.draw import chart, figures_zip_button
+from ui.text import t
 
+nav.require_app(__file__)
 st.title(t("arch.title"))
-handle = common.get_handle()
+handle = state.get_handle()
 c1, c2, c3 = st.columns([1, 1, 2])
 square = c3.toggle(t("arch.square"), value=True, key="arch_square")
 height = c1.number_input(t("arch.height"), 32, 1024, 224, step=16, key="arch_h")
@@ -28,12 +33,12 @@ shapes_fig.update_traces(selector={"type": "bar"}, name=t("arch.axis.channels"))
 shapes_fig.update_traces(selector={"type": "scatter"}, name=t("arch.axis.height"))
 share_fig = figures.param_share(stages).update_layout(title_text=t("arch.fig.params"),
                                                       xaxis_title=t("arch.axis.share"))
-blocks_fig = figures.block_diagram(architecture.block_summary(handle.model), common.get_mask())
+blocks_fig = figures.block_diagram(architecture.block_summary(handle.model), state.get_mask())
 blocks_fig.update_layout(title_text=t("arch.fig.blocks"))
 left, right = st.columns(2)
-left.plotly_chart(shapes_fig, width="stretch", config=ui.PLOTLY_CONFIG)
-right.plotly_chart(share_fig, width="stretch", config=ui.PLOTLY_CONFIG)
-st.plotly_chart(blocks_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+chart(left, shapes_fig)
+chart(right, share_fig)
+chart(st, blocks_fig)
 st.caption(t("arch.projection"))
 
 st.subheader(t("arch.how"))
@@ -48,4 +53,4 @@ st.dataframe([{"layer": r.name, "type": r.kind, "k/s/p": f"{r.kernel}/{r.stride}
                "receptive field": r.rf, "jump": r.jump, "path": r.path} for r in rows],
              width="stretch", hide_index=True, height=520)
 st.caption(t("arch.columns"))
-ui.figures_zip_button({"stage_shapes": shapes_fig, "parameters": share_fig, "blocks": blocks_fig}, "architecture")
+figures_zip_button({"stage_shapes": shapes_fig, "parameters": share_fig, "blocks": blocks_fig}, "architecture")

@@ -1,47 +1,38 @@
 """Feature maps: every channel of any layer as one image, one channel over the photo, and x / F(x) / F(x)+x."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
-from pages import common, ui
-from pages.ui import t
 from resnet_viz import featuremaps, figures
 from resnet_viz.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.forward import ALL_ON
+from ui import cache, nav, state
+from ui.draw import PLOTLY_CONFIG, channel_from_click, chart, figures_zip_button, show_error
+from ui.images import image_key, pick_image
+from ui.text import t, weights_name
 
-
-def _channel_from_click(event, tiled, key: str) -> None:
-    """A click on a tile picks its channel, once: the selection outlives the rerun, the pick must not."""
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if not points:
-        return
-    click = (round(points[0]["y"]), round(points[0]["x"]))
-    if st.session_state.get("fm_last_click") != click:
-        st.session_state["fm_last_click"] = click
-        channel = tiled.tile_at(*click)
-        if channel is not None:
-            st.session_state[key] = channel
-
-
+nav.require_app(__file__)
 st.title(t("fm.title"))
-handle = common.get_handle()
-mask = common.get_mask()
-image = common.pick_image()
+handle = state.get_handle()
+mask = state.get_mask()
+image = pick_image()
 whole = st.sidebar.toggle(t("fm.whole"), value=False, key="fm_whole", help=t("fm.whole_help"))
-weights_key = common.weights_key(handle)
 try:
     with st.spinner(t("fm.spinner")):
-        ft = common.features(weights_key, common.image_key(), mask, not whole, handle, image)
+        ft = cache.features(handle, image_key(), mask, not whole, image)
 except ValueError as exc:
-    common.show_error(exc, t("fm.error"))
+    show_error(exc, t("fm.error"))
     st.stop()
-st.caption(t("fm.caption", how=ft.preprocessing, weights=ui.weights_name(handle.source), mask=common.mask_label(mask)))
+st.caption(t("fm.caption", how=ft.preprocessing, weights=weights_name(handle.source), mask=state.mask_label(mask)))
 if ft.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.fallback)
     st.warning(ft.note)
 
 left, right = st.columns([3, 2])
-top5_fig = figures.cam_topk(ft.top5, t("fm.top5", mask=common.mask_label(mask)))
+top5_fig = figures.cam_topk(ft.top5, t("fm.top5", mask=state.mask_label(mask)))
 top5_fig.update_layout(xaxis_title=t("fm.axis.prob"))
-left.plotly_chart(top5_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+chart(left, top5_fig)
 with right:
     layer = st.selectbox(t("fm.layer"), featuremaps.layer_choices(),
                          index=featuremaps.layer_choices().index(DEFAULTS.default_layer), key="fm_layer",
@@ -64,8 +55,8 @@ fig, png_bytes = figures.feature_tiles(tiled, title, height=640)
 tiles_col, channel_col = st.columns(2)
 with tiles_col:
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="fm_tiles",
-                            config=ui.PLOTLY_CONFIG)
-    _channel_from_click(event, tiled, "fm_channel")
+                            config=PLOTLY_CONFIG)
+    channel_from_click(event, tiled, "fm_channel")
     st.caption(t("fm.tiles_caption", kb=png_bytes / 1024, b64=4 * -(-png_bytes // 3) / 1024)
                + (t("fm.tiles_shrunk", k=shrink) if shrink > 1 else t("fm.period")))
 with channel_col:
@@ -78,7 +69,7 @@ with channel_col:
     zrange = (float(maps.min()), float(maps.max())) if shared == "shared" else (stats.min, stats.max)
     overlay_fig = figures.channel_overlay(ft.picture, maps[channel], t("fm.overlay_title", layer=layer, ch=channel),
                                           zrange, height=540)
-    st.plotly_chart(overlay_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+    chart(st, overlay_fig)
 
 st.subheader(t("fm.decomp"))
 default_block = featuremaps.resolve_layer(layer) if featuremaps.resolve_layer(layer) in BLOCK_NAMES else "layer1.0"
@@ -88,26 +79,26 @@ block_channel = channel if channel < block.fx.shape[0] else 0
 parts = featuremaps.decomposition(block, block_channel)
 row_fig = figures.residual_row(parts, featuremaps.common_range(list(parts.values())),
                                t("fm.row_title", block=block_name, ch=block_channel))
-st.plotly_chart(row_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+chart(st, row_fig)
 st.caption(t("fm.row_caption") + ("" if block_channel == channel else t("fm.no_channel", ch=channel)))
 ratio_fig = figures.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks), block_name,
                                          dict(zip(BLOCK_NAMES, mask, strict=True)))
 ratio_fig.update_layout(title_text=t("fm.ratio_title"), xaxis_title=t("lec.axis.block"))
-st.plotly_chart(ratio_fig, width="stretch", config=ui.PLOTLY_CONFIG)
+chart(st, ratio_fig)
 figs = {"top5": top5_fig, "tiles": fig, "channel": overlay_fig, "decomposition": row_fig, "ratios": ratio_fig}
 
 st.subheader(t("fm.onoff"))
 if all(mask):
     st.info(t("fm.onoff_none"))
 else:
-    full = common.features(weights_key, common.image_key(), ALL_ON, not whole, handle, image)
+    full = cache.features(handle, image_key(), ALL_ON, not whole, image)
     diff = featuremaps.difference(maps, full.maps(layer))
     dtiled, biggest = featuremaps.signed_tile(featuremaps.shrink(diff, shrink), order=order,
                                               upscale=featuremaps.upscale_for(side // shrink))
-    dfig, _ = figures.feature_tiles(dtiled, t("fm.diff_title", layer=layer, mask=common.mask_label(mask)),
+    dfig, _ = figures.feature_tiles(dtiled, t("fm.diff_title", layer=layer, mask=state.mask_label(mask)),
                                     colorscale=figures.DIFF_COLORSCALE, colorbar_title=t("fm.difference"),
                                     gap_rgb=figures.DIFF_GAP_RGB)
-    st.plotly_chart(dfig, width="stretch", key="fm_diff", config=ui.PLOTLY_CONFIG)
+    chart(st, dfig, key="fm_diff")
     figs["difference"] = dfig
     st.caption(t("fm.diff_caption", biggest=f"{biggest:.3g}") + (t("fm.diff_before") if mask[0] else ""))
-ui.figures_zip_button(figs, "feature_maps")
+figures_zip_button(figs, "feature_maps")

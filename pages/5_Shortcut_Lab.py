@@ -1,21 +1,26 @@
 """Shortcut Lab: the lesion study (Veit et al. 2016) — remove one shortcut, one residual branch, or every shortcut."""
 
+import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
+
+# isort: split
 import streamlit as st
 
-from pages import common, lab, ui
-from pages.ui import t
 from resnet_viz import lesion
+from ui import lab, nav, state
+from ui.draw import chart, figures_zip_button
+from ui.text import literal, t
 
+nav.require_app(__file__)
 st.title(t("lab.title"))
 st.markdown(t("lab.intro"))
-handle = common.get_handle()
+handle = state.get_handle()
 c1, c2 = st.columns([2, 1])
 sets = ["shapes", "photos"] if handle.source == "shapes" else ["photos"]
 data = c1.radio(t("lab.set"), sets, horizontal=True, key="lab_set",
                 format_func=lambda s: t("lab.set.shapes") if s == "shapes" else t("lab.set.photos"))
 n = c2.selectbox(t("lab.n"), lab.N_CHOICES, key="lab_n", disabled=data != "shapes")
 if handle.source != "shapes":
-    st.caption(t("lab.shapes_needs_weights", weights=handle.describe()))
+    st.caption(t("lab.shapes_needs_weights", weights=literal(handle.describe())))
 res = lab.load(handle, data, int(n))
 if res is None:
     st.stop()
@@ -28,10 +33,10 @@ m[2].metric(t("lab.m.shortcut_mean"), f"{100 * s.shortcut_mean:.1f}%",
             f"{-100 * s.shortcut_drop:+.1f}", delta_color="normal")
 m[3].metric(t("lab.m.all_off"), f"{100 * s.all_off:.1f}%", f"{100 * (s.all_off - s.intact):+.1f}")
 figs = {"lesion": lab.chart(res)}
-st.plotly_chart(figs["lesion"], width="stretch", config=ui.PLOTLY_CONFIG)
+chart(st, figs["lesion"])
 st.markdown(lab.reading(res))
 if res.data == "photos":
     figs["lesion_probability"] = lab.chart(res, "prob")
-    st.plotly_chart(figs["lesion_probability"], width="stretch", config=ui.PLOTLY_CONFIG)
-st.caption(t("lab.how", n=res.n, seconds=res.seconds, weights=handle.describe()))
-ui.figures_zip_button(figs, "shortcut_lab")
+    chart(st, figs["lesion_probability"])
+st.caption(t("lab.how", n=res.n, seconds=res.seconds, weights=literal(handle.describe())))
+figures_zip_button(figs, "shortcut_lab")

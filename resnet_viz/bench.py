@@ -44,7 +44,7 @@ class BenchSettings:
     image_size: int = 224
     batches: tuple[int, ...] = (1, 16)
     page_reps: int = 3
-    pages: tuple[str, ...] | None = None  # None: every page in PAGE_SPECS
+    pages: tuple[str, ...] | None = None  # None: every page in ui.nav.PAGES
     init_depth: int = 56
     init_batch: int = 64
     degradation: bool = True
@@ -341,14 +341,9 @@ def bench_payload(handle) -> tuple[dict, list[Row]]:
 def _page_list(s: BenchSettings) -> list[str]:
     if s.pages is not None:
         return list(s.pages)
-    import ast
+    from ui.nav import PAGES  # the app's one table of pages (importing it has no side effects)
 
-    # PAGE_SPECS is read from the file, not imported: pages/common.py imports streamlit and reruns on import.
-    tree = ast.parse((ROOT / "pages" / "common.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGE_SPECS":
-            return [spec[0] for spec in ast.literal_eval(node.value)]
-    raise RuntimeError("PAGE_SPECS not found in pages/common.py")
+    return [p.file for p in PAGES]
 
 
 def bench_pages(s: BenchSettings) -> tuple[dict, list[Row]]:

@@ -12,10 +12,26 @@ import io
 import os
 import re
 import shutil
+import threading
 import zipfile
 
 CHROME_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 SCALE = 2  # twice the on-screen pixels: sharp on a projector and in slides
+# One export renders at a time: each starts a headless Chromium with ~10 processes, so three simultaneous clicks
+# would start 30. A second caller waits for the first (at most WAIT_S seconds), then gets ExportBusy.
+WAIT_S = 120
+_RENDER = threading.Lock()
+
+
+class ExportBusy(RuntimeError):
+    """Another export kept the renderer for longer than the caller could wait."""
+
+    reason_key = "ui.export.busy"
+
+
+def busy() -> bool:
+    """True while an export is rendering."""
+    return _RENDER.locked()
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,11 +55,21 @@ def _filename(title: str, i: int) -> str:
     return f"{i + 1:02d}_{stem}.png"
 
 
-def figures_zip(figs: dict, width: int = 1280, height: int | None = None) -> bytes:
-    """name -> plotly figure, rendered to PNG (offline) and zipped in order."""
+def figures_zip(figs: dict, width: int = 1280, height: int | None = None, wait: float = WAIT_S) -> bytes:
+    """name -> plotly figure, rendered to PNG (offline) and zipped in order; one call renders at a time, the
+    others wait up to `wait` seconds for their turn and raise ExportBusy after that."""
     if renderer() is None:
         raise RuntimeError("No server-side renderer: install kaleido and Chromium, or use each figure's "
                            "camera icon to save it as PNG.")
+    if not _RENDER.acquire(timeout=wait):
+        raise ExportBusy(f"Another figure export kept the renderer for over {wait:g} s.")
+    try:
+        return _render_zip(figs, width, height)
+    finally:
+        _RENDER.release()
+
+
+def _render_zip(figs: dict, width: int, height: int | None) -> bytes:
     import tempfile
     from pathlib import Path
 

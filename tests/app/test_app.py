@@ -57,8 +57,8 @@ def test_architecture_table_follows_the_input_size():
 
 
 def test_every_page_runs_on_its_own():
-    from pages.common import PAGE_SPECS
+    from ui.nav import PAGES
 
-    for path, _, _ in PAGE_SPECS:
+    for path in (p.file for p in PAGES):
         at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT).run()
         assert not at.exception, (path, at.exception)

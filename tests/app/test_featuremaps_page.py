@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import featuremaps, images
+from ui import cache
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages/2_Feature_Maps.py")
@@ -18,6 +19,7 @@ PAGE = str(ROOT / "pages/2_Feature_Maps.py")
 def calls(monkeypatch):
     """Count the model runs behind the page's cache (a fresh cache, so earlier tests do not hide a run)."""
     st.cache_resource.clear()
+    cache.TRACES.clear()
     seen = []
     real = featuremaps.compute
 

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages.common import PAGE_SPECS
 from resnet_viz.i18n import texts
+from ui.nav import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("path", [p for p, _, _ in PAGE_SPECS if "Lecture" not in p])  # the lecture has its own test
+@pytest.mark.parametrize("path", [p.file for p in PAGES if "Lecture" not in p.file])  # the lecture has its own test
 def test_page_runs_in_chinese(path):
     at = AppTest.from_file(str(ROOT / path), default_timeout=300)
     at.session_state["lang"] = "zh"

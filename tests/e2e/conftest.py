@@ -38,15 +38,15 @@ def _need_browser() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The app on a free port, offline, on the CPU; stopped after the session."""
+def start_server(tmp: Path) -> tuple[str, subprocess.Popen, object]:
+    """A fresh `streamlit run app.py` on a free loopback port, offline, on the CPU: (url, process, log)."""
     _need_browser()
     port = _free_port()
+    for name in ("torch-home", "cache", "server"):
+        (tmp / name).mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "RESNET_VIZ_OFFLINE": "1", "RESNET_VIZ_DEVICE": "cpu",
-           "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home")),
-           "RESNET_VIZ_CACHE": str(tmp_path_factory.mktemp("cache"))}
-    log = (tmp_path_factory.mktemp("server") / "streamlit.log").open("w")
+           "TORCH_HOME": str(tmp / "torch-home"), "RESNET_VIZ_CACHE": str(tmp / "cache")}
+    log = (tmp / "server" / "streamlit.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
@@ -56,14 +56,19 @@ def server(tmp_path_factory):
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url + "/_stcore/health", timeout=1).read()
-            break
+            return url, proc, log
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}") from None
             time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start within 60 s")
+    stop(proc, log)
+    raise RuntimeError("streamlit did not start within 60 s")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The app on a free port, offline, on the CPU; stopped after the session."""
+    url, proc, log = start_server(tmp_path_factory.mktemp("app"))
     yield url
     stop(proc, log)
 

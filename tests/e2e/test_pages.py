@@ -2,26 +2,21 @@
 
 import pytest
 
-from pages.common import PAGE_SPECS
+from resnet_viz import i18n
 from tests.e2e.conftest import assert_no_error, shot, wait_idle
+from ui.nav import PAGES
 
 pytestmark = pytest.mark.e2e
 
 
-def _url_path(path: str) -> str:
-    # st.Page derives the URL from the file name without its number prefix: "pages/1_Architecture.py" -> "Architecture".
-    stem = path.rsplit("/", 1)[-1].removesuffix(".py")
-    return stem.split("_", 1)[1] if stem[0].isdigit() else stem
-
-
-@pytest.mark.parametrize("path,title", [(p, t) for p, t, _ in PAGE_SPECS])
-def test_page_renders(server, page, path, title):
-    url = server if path == PAGE_SPECS[0][0] else f"{server}/{_url_path(path)}"
+@pytest.mark.parametrize("spec", PAGES, ids=[p.url_path for p in PAGES])
+def test_page_renders(server, page, spec):
+    url = server if spec == PAGES[0] else f"{server}/{spec.url_path}"
     page.goto(url)
     wait_idle(page)
     assert_no_error(page)
-    assert title.split()[0].lower() in page.content().lower()
-    shot(page, _url_path(path))
+    assert i18n.t(spec.title_key, "en").split()[0].lower() in page.content().lower()
+    shot(page, spec.url_path)
 
 
 def test_shortcut_toggle_changes_the_block_view(server, page):

@@ -1,30 +1,34 @@
-"""Page-side helpers: the language picked in the sidebar, `t()` for page text, and the figures-to-zip button."""
+"""The sidebar's language, `t()` for page text, and `literal()` for any text a user typed or uploaded."""
 
 from __future__ import annotations
 
+import string
+
 import streamlit as st
 
-from resnet_viz import export, i18n
+from resnet_viz import i18n
 
 LANG_KEY = "lang"
 SEEN_KEY = "lang_seen"  # the language of the previous run
 # Keys of the radios / selectboxes whose option texts are translated (see _keep_choices_across_a_switch).
 TRANSLATED_CHOICES = ("weights_source", "pick_how", "lab_set", "fm_scale", "gf_which", "gf_shortcut", "gf_quantity",
                       "cam_target", "cam_baseline", "cam_del_base")
-# Menu titles by page file; a page without an entry keeps its English title from common.PAGE_SPECS.
-PAGE_TITLE_KEYS = {
-    "pages/0_Home.py": "nav.home",
-    "pages/1_Architecture.py": "nav.architecture",
-    "pages/2_Feature_Maps.py": "nav.feature_maps",
-    "pages/3_Grad_CAM.py": "nav.grad_cam",
-    "pages/4_Gradient_Flow.py": "nav.gradient_flow",
-    "pages/5_Shortcut_Lab.py": "nav.shortcut_lab",
-    "pages/6_Lecture.py": "nav.lecture",
-}
-# The camera icon in every figure's toolbar saves a PNG; at twice the on-screen pixels it stays sharp on a slide.
-PLOTLY_CONFIG = {"toImageButtonOptions": {"format": "png", "scale": 2}}
 WEIGHTS_KEYS = {"auto": "weights.auto", "imagenet": "weights.imagenet", "shapes": "weights.shapes",
                 "random": "weights.random", "file": "weights.file"}
+# Every ASCII punctuation character may be backslash-escaped in (GitHub-flavoured) Markdown, and escaping all of
+# them also breaks autolinks (https\:\/\/…, www\.…, a\@b), Streamlit's :color[…] / :icon: directives, $math$ and
+# HTML tags.
+_ESCAPE = {ord(c): "\\" + c for c in string.punctuation}
+
+
+def literal(text: object) -> str:
+    """`text` as Streamlit's Markdown elements (markdown, caption, error, warning, success, image caption) show
+    it literally: no bold, no link, no heading, no HTML. Line breaks and tabs become spaces (a file name cannot
+    start a new Markdown block) and leading spaces become no-break spaces (they cannot start a code block)."""
+    s = "".join(" " if ch.isspace() else ch for ch in str(text))
+    stripped = s.lstrip(" ")
+    s = "\u00a0" * (len(s) - len(stripped)) + stripped
+    return s.translate(_ESCAPE)
 
 
 def lang() -> str:
@@ -38,15 +42,10 @@ def t(key: str, **kwargs) -> str:
     return i18n.t(key, lang(), **kwargs)
 
 
-def page_title(path: str, english: str) -> str:
-    key = PAGE_TITLE_KEYS.get(path)
-    return t(key) if key else english
-
-
 def weights_name(source: str) -> str:
     """A weight source's name for people, in the sidebar's language."""
     key = WEIGHTS_KEYS.get(source)
-    return t(key) if key else source
+    return t(key) if key else literal(source)
 
 
 def _keep_choices_across_a_switch() -> None:
@@ -72,13 +71,3 @@ def language_selector() -> None:
         st.session_state[LANG_KEY] = i18n.DEFAULT_LANG
     st.radio("Language / 语言", list(i18n.LANGUAGES), key=LANG_KEY, horizontal=True,
              format_func=i18n.LANGUAGES.get)
-
-
-def figures_zip_button(figs: dict, name: str) -> None:
-    """One button downloading every figure of the page as PNGs in a zip, when a server-side renderer works;
-    otherwise a hint about the camera icon in each figure's toolbar."""
-    if export.renderer() is None:
-        st.caption(t("common.png_hint"))
-        return
-    st.download_button(t("common.zip_button", n=len(figs)), data=lambda: export.figures_zip(figs),
-                       file_name=f"{name}_figures.zip", mime="application/zip", key=f"zip_{name}")

@@ -2,17 +2,17 @@
 
 import streamlit as st
 
-from pages import common
-from pages.ui import lang, t
 from resnet_viz import figures, lesion
 from resnet_viz.config import DEFAULTS
+from ui.draw import show_error
+from ui.text import lang, t
 
 N_CHOICES = (DEFAULTS.lesion_n, 200, 500)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def study(weights_key: str, data: str, n: int, size: int | None, _handle) -> lesion.LesionResult:
-    # Per weights (the key) and evaluation set; the library adds a disk cache keyed by the parameters' hash.
+def study(weights_digest: str, data: str, n: int, size: int | None, _handle) -> lesion.LesionResult:
+    # Per weights (their content digest) and data set; the library adds a disk cache keyed by the parameters' hash.
     return lesion.cached_run(_handle, data, n, size)
 
 
@@ -52,8 +52,8 @@ def reading(res: lesion.LesionResult) -> str:
 def load(handle, data: str, n: int) -> lesion.LesionResult | None:
     try:
         with st.spinner(t("lab.spinner")):
-            return study(common.weights_key(handle), data, n, DEFAULTS.lesion_size if data == "shapes"
+            return study(handle.digest, data, n, DEFAULTS.lesion_size if data == "shapes"
                          else None, handle)
     except (ValueError, RuntimeError) as exc:
-        common.show_error(exc, t("lab.error"))
+        show_error(exc, t("lab.error"))
         return None

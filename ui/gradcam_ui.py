@@ -1,0 +1,136 @@
+"""The Grad-CAM page's helpers: cached other methods and checks, the class search, and the on-demand sections."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from resnet_viz import classes, figures, gradcam, sanity
+from resnet_viz import methods as cam_methods
+from resnet_viz.config import STAGE_NAMES
+from ui.draw import chart, show_error
+from ui.text import literal, t
+
+METHOD_TITLES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
+                 "integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion", "saliency": "Saliency"}
+# The methods' notes (cam_methods.MethodMap.note_key), in the sidebar's language.
+NOTE_KEYS = {"gradcam": "cam.note.gradcam", "guided_gradcam": "cam.note.guided_gradcam",
+             "integrated_gradients": "cam.note.integrated_gradients", "occlusion": "cam.note.occlusion",
+             "saliency": "cam.note.saliency"}
+BASELINE_KEYS = {"black": "cam.base.black", "blurred": "cam.base.blurred", "mean": "cam.base.mean"}
+
+
+# Results are cached per (weights digest, image digest, mask, class, settings): moving the opacity slider or
+# changing the colour map only redraws. The handle and tensor are passed with a leading underscore (not hashed).
+@st.cache_data(max_entries=16, show_spinner=False)
+def _method(weights_digest: str, image_key: str, mask: tuple, target: int, method: str, settings: tuple,
+            _handle, _x) -> cam_methods.MethodMap:
+    layer, base, steps, window, stride = settings
+    return cam_methods.other_method(_handle, _x, method, target, mask, layer=layer, baseline_kind=base,
+                                    ig_steps=steps, window=window, stride=stride)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sanity(weights_digest: str, image_key: str, mask: tuple, target: int, layer: str, _handle, _x):
+    return sanity.sanity_check(_handle, _x, target, mask, layer=layer)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _deletion(weights_digest: str, image_key: str, mask: tuple, target: int, layer: str, base: str, _handle, _x,
+              _saliency) -> sanity.Deletion:
+    return sanity.deletion_curve(_handle, _x, _saliency, target, mask, baseline_kind=base)
+
+
+def baseline_name(b: str) -> str:
+    return t(BASELINE_KEYS[b]) if b in BASELINE_KEYS else b
+
+
+def class_choices(where, query: str, handle, auto: gradcam.GradCam) -> list[int | None]:
+    """The class selectbox's options for a search text (top-1 first); a clear message when nothing matches."""
+    if not query.strip():
+        return [None, *(i for i, _, _ in auto.top)]
+    found = classes.parse(query, handle.labels)
+    if found.reason:
+        where.warning(t(found.reason, **{**found.args, "query": literal(found.text)}))
+    return [None, *found.choices]
+
+
+def class_namer(handle):
+    def name(i: int | None) -> str:
+        # A stale index from another weights choice must not crash the widget while it resets. The "top-1" label
+        # names no class: the browser keeps a keyed selectbox's shown text when only the image changes.
+        return t("cam.top1") if i is None else f"{handle.labels[i % handle.num_classes]} ({i})"
+    return name
+
+
+def overlays(picture: np.ndarray, cam: gradcam.GradCam, opacity: float, scale: str) -> dict[str, np.ndarray]:
+    return {f"{n} ({cam.raw[n].shape[0]}×{cam.raw[n].shape[1]})":
+            figures.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n]), opacity, scale)
+            for n in STAGE_NAMES}
+
+
+def prediction_line(cam: gradcam.GradCam) -> str:
+    _, name, p = cam.top[0]
+    return t("cam.predicts", name=name, p=100 * p, label=cam.label, q=100 * cam.prob)
+
+
+def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale: str, x) -> None:
+    """Guided Grad-CAM, Integrated Gradients, Occlusion, Saliency beside Grad-CAM, computed on demand."""
+    m1, m2, m3, m4, m5 = st.columns(5)
+    methods = m1.multiselect(t("cam.methods"), cam_methods.METHODS, default=["guided_gradcam", "saliency"],
+                             format_func=METHOD_TITLES.get, key="cam_methods")
+    base = m2.selectbox(t("cam.baseline"), cam_methods.BASELINES, index=2, key="cam_baseline",
+                        format_func=baseline_name, help=t("cam.baseline_help"))
+    steps = m3.slider(t("cam.ig_steps"), 4, 64, 16, 4, key="cam_ig_steps")
+    window = m4.slider(t("cam.window"), 8, 112, 32, 8, key="cam_window")
+    stride = m5.slider(t("cam.stride"), 8, 112, 32, 8, key="cam_stride")
+    if st.button(t("cam.compute"), key="cam_methods_go"):
+        st.session_state["cam_methods_on"] = True
+    if not (st.session_state.get("cam_methods_on") and methods):
+        return
+    settings = (stage, base, steps, window, min(stride, window))
+    shown = {f"Grad-CAM ({stage})": figures.colorize(gradcam.for_display(cam.maps[stage]), scale)}
+    try:
+        results = [_method(handle.digest, img_key, mask, cam.target, m, settings, handle, x) for m in methods]
+    except (gradcam.AttributionError, ValueError) as exc:
+        show_error(exc, t("cam.attr_failed"))
+        results = []
+    for r in results:
+        shown[f"{METHOD_TITLES[r.method]} ({r.seconds:.1f} s)"] = figures.colorize(
+            gradcam.for_display(r.map, r.signed), "RdBu_r" if r.signed else scale, r.signed)
+    figs["methods"] = figures.cam_image_row(shown, t("cam.explaining_short", label=cam.label))
+    chart(st, figs["methods"])
+    for r in results:
+        gap = r.extra.get("completeness_gap")
+        st.markdown(f"**{METHOD_TITLES[r.method]}.** {t(NOTE_KEYS[r.method])}"
+                    + (t("cam.gap", gap=f"{gap:.3g}") if gap is not None else ""))
+    st.caption(t("cam.signed"))
+
+
+def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale: str, x) -> None:
+    """The randomisation sanity check and the deletion curve, computed on demand."""
+    st.markdown(t("cam.sanity_intro"))
+    if st.button(t("cam.sanity_run"), key="cam_sanity_go"):
+        st.session_state["cam_sanity_on"] = True
+    if st.session_state.get("cam_sanity_on"):
+        s = _sanity(handle.digest, img_key, mask, cam.target, stage, handle, x)
+        figs["sanity"] = figures.cam_sanity(s.steps, s.correlations)
+        figs["sanity"].update_layout(title_text=t("cam.sanity_title"), xaxis_title=t("cam.sanity_x"),
+                                     yaxis_title=t("cam.sanity_y"))
+        chart(st, figs["sanity"])
+        picks = [0, 1, 5, len(s.steps) - 1]
+        chart(st, figures.cam_image_row(
+            {f"{s.steps[i]}": figures.colorize(gradcam.for_display(s.maps["gradcam"][i]), scale) for i in picks},
+            t("cam.randomised_title")))
+        st.caption(t("cam.gap_in_line"))
+    st.markdown(t("cam.deletion_intro"))
+    del_base = st.selectbox(t("cam.replace"), cam_methods.BASELINES, index=1, key="cam_del_base",
+                            format_func=baseline_name)
+    if st.button(t("cam.deletion_run"), key="cam_deletion_go"):
+        st.session_state["cam_deletion_on"] = True
+    if st.session_state.get("cam_deletion_on"):
+        d = _deletion(handle.digest, img_key, mask, cam.target, stage, del_base, handle, x, cam.maps[stage])
+        figs["deletion"] = figures.cam_deletion(d.fractions, d.probs, d.random_probs, d.area, d.random_area,
+                                                cam.label)
+        figs["deletion"].update_layout(title_text=t("cam.deletion_title"), xaxis_title=t("cam.deletion_x"))
+        chart(st, figs["deletion"])

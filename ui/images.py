@@ -1,0 +1,84 @@
+"""The shared image picker (samples, upload, camera): the chosen image stays chosen across pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+from PIL import Image
+
+from resnet_viz import images
+from ui.state import digest
+from ui.text import literal, t
+
+IMAGE_KEY = "image"  # (name, bytes) of the chosen image; survives page changes
+ERROR_KEY = "image_error"
+SOURCE_LABELS = {"Samples": "common.from.samples", "Upload": "common.from.upload", "Camera": "common.from.camera"}
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _decode(key: str, _data: bytes) -> Image.Image:
+    # Keyed by the bytes' digest; the returned image is shared, so callers copy before drawing on it.
+    return images.load_image(_data)
+
+
+def _choose(name: str, data: bytes) -> None:
+    """Keep a new image only if it decodes; otherwise keep the old one and say why."""
+    try:
+        _decode(digest(data), data)
+    except images.ImageError as exc:
+        st.session_state[ERROR_KEY] = f"{literal(name)}: {literal(exc)}"
+        return
+    st.session_state.pop(ERROR_KEY, None)
+    st.session_state[IMAGE_KEY] = (name, data)
+
+
+def _sample_bytes(name: str) -> bytes:
+    return next(s.path for s in images.list_samples() if s.name == name).read_bytes()
+
+
+def _on_sample() -> None:
+    name = st.session_state["pick_sample"]
+    _choose(name, _sample_bytes(name))
+
+
+def _on_upload(key: str) -> None:
+    file = st.session_state.get(key)
+    if file is not None:
+        _choose(file.name, file.getvalue())
+
+
+def pick_image(where=st.sidebar) -> Image.Image:
+    """The shared picker (samples, upload, camera). The chosen image stays chosen across pages."""
+    samples = images.list_samples()
+    if IMAGE_KEY not in st.session_state:
+        st.session_state[IMAGE_KEY] = (samples[0].name, _sample_bytes(samples[0].name))
+    with where.container(border=True):
+        st.markdown(f"**{t('common.image')}**")
+        how = st.radio(t("common.image_from"), ["Samples", "Upload", "Camera"], horizontal=True, key="pick_how",
+                       label_visibility="collapsed", format_func=lambda h: t(SOURCE_LABELS[h]))
+        names = [s.name for s in samples]
+        current = st.session_state[IMAGE_KEY][0]
+        if how == "Samples":
+            st.selectbox(t("common.sample"), names, index=names.index(current) if current in names else 0,
+                         key="pick_sample", on_change=_on_sample)
+        elif how == "Upload":
+            st.file_uploader(t("common.upload"), key="pick_upload",
+                             on_change=_on_upload, args=("pick_upload",))
+        else:
+            st.camera_input(t("common.camera"), key="pick_camera", on_change=_on_upload, args=("pick_camera",))
+        if ERROR_KEY in st.session_state:
+            st.error(st.session_state[ERROR_KEY] + t("common.image_kept"))
+        name, data = st.session_state[IMAGE_KEY]
+        image = _decode(digest(data), data)
+        st.image(image, caption=f"{literal(name)} ({image.width}×{image.height})", width="stretch")
+    return image
+
+
+def image_name() -> str:
+    """The chosen image's name (a sample's name, or the uploaded file's): raw, for the library; show it
+    with literal()."""
+    return st.session_state[IMAGE_KEY][0]
+
+
+def image_key() -> str:
+    """A short digest naming the chosen image, for caches keyed by image."""
+    return digest(st.session_state[IMAGE_KEY][1])

@@ -1,0 +1,96 @@
+"""Session keys, the cached model handle every session shares, and the sidebar's shortcut mask.
+
+Pages also run on their own (AppTest.from_file on a page), so every getter has a default when the sidebar in
+app.py has not run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+import streamlit as st
+
+from resnet_viz import weights
+from resnet_viz.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.device import available_devices
+from resnet_viz.forward import ALL_ON
+from ui.text import t
+
+SOURCE_KEY = "weights_source"
+DEVICE_KEY = "device"
+FILE_KEY = "weights_file"  # (name, bytes) of an uploaded checkpoint
+ERROR_KEY = "weights_error"  # why the chosen weights were refused (shown in the sidebar)
+MASK_KEY = "mask"
+
+ALL_KEY = "shortcuts_all"
+WEIGHT_SOURCES = ("auto", "imagenet", "shapes", "random", "file")
+
+def digest(data: bytes) -> str:
+    """A short content digest, for caches keyed by bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+class Refusals:
+    """Why checkpoints were refused, by content digest (bounded, thread-safe): a refused upload is not read
+    with torch.load again on every rerun of the session that uploaded it."""
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._why: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            return self._why.get(key)
+
+    def add(self, key: str, why: str) -> None:
+        with self._lock:
+            self._why[key] = why
+            self._why.move_to_end(key)
+            while len(self._why) > self.max_entries:
+                self._why.popitem(last=False)
+
+REFUSED = Refusals()
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _load(source: str, device: str, file_digest: str | None, _file: bytes | None) -> weights.ModelHandle:
+    # One handle per (source, device, file): shared by every browser session, never written to.
+    return weights.load(source, device=device, file=_file)
+
+def load_checked(source: str, device: str, data: bytes | None) -> weights.ModelHandle:
+    """The handle for (source, device, checkpoint bytes); raises WeightsError, without reading the bytes again,
+    for a checkpoint already refused."""
+    key = f"{source}:{digest(data)}" if data else None
+    if key and (why := REFUSED.get(key)) is not None:
+        raise weights.WeightsError(why)
+    try:
+        return _load(source, device, digest(data) if data else None, data)
+    except weights.WeightsError as exc:
+        if key:
+            REFUSED.add(key, str(exc))
+        raise
+
+def get_handle() -> weights.ModelHandle:
+    """The shared model for the sidebar's choice; falls back to "auto" with a visible error."""
+    source = st.session_state.get(SOURCE_KEY, DEFAULTS.weights)
+    device = st.session_state.get(DEVICE_KEY) or available_devices()[0]
+    file = st.session_state.get(FILE_KEY)
+    data = file[1] if (source == "file" and file) else None
+    try:
+        return load_checked(source, device, data)
+    except weights.WeightsError as exc:
+        st.session_state[ERROR_KEY] = f"{weights.DESCRIPTIONS.get(source, source)}: {exc}"
+        return _load("auto", device, None, None)
+
+def get_mask() -> tuple[bool, ...]:
+    """The sidebar's shortcut mask: one bool per block, all on by default."""
+    return tuple(st.session_state.get(MASK_KEY, ALL_ON))
+
+def mask_label(mask: tuple[bool, ...]) -> str:
+    """'all shortcuts on', 'all shortcuts off', or the blocks whose shortcut is off."""
+    if all(mask):
+        return t("common.mask.all_on")
+    if not any(mask):
+        return t("common.mask.all_off")
+    return t("common.mask.some_off", blocks=", ".join(n for n, on in zip(BLOCK_NAMES, mask, strict=True) if not on))
