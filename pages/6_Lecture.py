@@ -1,4 +1,5 @@
-"""Lecture: the story of residual learning in eight steps, each with a short text and the live figure."""
+"""Lecture: the story of residual learning step by step, each with a short text and the live figure; two steps ask
+the class first and reveal the measured answer on the next click."""
 
 import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
 
@@ -50,6 +51,8 @@ nav_cols[1].markdown(f"<div style='text-align:center; font-size:1.3rem'><b>{t('l
 nav_cols[2].button(t("lec.next"), on_click=_go, args=(1,), disabled=step == len(STEPS) - 1, key="lec_next",
                    type="primary", width="stretch")
 st.markdown(f"## {step + 1}. {t(TITLE_KEYS[name])}")
+if presenter:
+    lecture.presenter_notes(name)  # the presenter's side only, never the projected slide
 
 text_col, fig_col = st.columns([2, 3], gap="large")
 height = 640 if presenter else 540
@@ -61,6 +64,9 @@ except (ValueError, RuntimeError, gradcam.AttributionError) as exc:
     st.stop()
 with text_col:
     st.markdown(t(BODY_KEYS[name]))
+    if name in lecture.QUESTIONS:
+        st.markdown(lecture.choices(name))
+        st.markdown(f"**{t('lec.reveal_next')}**")
     if caption:
         st.markdown(caption)
 with fig_col:
@@ -70,6 +76,8 @@ with fig_col:
     elif isinstance(fig, tuple):
         for col, f in zip(st.columns(2), fig, strict=True):
             show(col, f, height - 80)
+    elif fig is None and name in lecture.QUESTIONS:
+        st.markdown("<div style='font-size:8rem; text-align:center'>?</div>", unsafe_allow_html=True)
     elif fig is not None:
         # The x / F(x) / F(x)+x squares are width-bound: a shorter figure just drops empty space.
         show(st, fig, height * 3 // 4 if name == "block" else height)
