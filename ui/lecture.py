@@ -62,6 +62,11 @@ def image_kind() -> str:
     return "shape" if any(s.name == name and s.mask is not None for s in images.list_samples()) else "photo"
 
 
+def sentences(*parts: str) -> str:
+    """Non-empty texts as one paragraph (Chinese puts no space between sentences)."""
+    return ("" if lang() == "zh" else " ").join(p for p in parts if p)
+
+
 def fit(handle) -> str:
     """Whether the live weights can describe this image, said where a prediction is shown."""
     return say(readings.weights_fit(handle.source, image_kind(), handle.num_classes))
@@ -126,7 +131,7 @@ def fig_gradcam(handle, image):
     bottom = figures.cam_image_row(dict(list(shown.items())[2:]))
     last = STAGE_NAMES[-1]
     grid = readings.gradcam_grid(last, cam.raw[last].shape, cam.maps[last].shape)
-    return [top, bottom], " ".join(s for s in (t("lec.gradcam.caption"), say([grid]), fit(handle)) if s)
+    return [top, bottom], sentences(t("lec.gradcam.caption"), say([grid]), fit(handle))
 
 
 def fig_off(on, off, handle):
@@ -135,7 +140,7 @@ def fig_off(on, off, handle):
     same = on.top5[0][0] == off.top5[0][0]
     text = t("lec.off.caption_same" if same else "lec.off.caption_changed", on=on.top5[0][1], off=off.top5[0][1],
              p=100 * off.top5[0][2])
-    return (a, b), " ".join(s for s in (text, fit(handle)) if s)
+    return (a, b), sentences(text, fit(handle))
 
 
 def fig_ask_lesion(handle):

@@ -65,6 +65,15 @@ def page_texts(at) -> list[str]:
     return [s for s in out if s]
 
 
+def class_words() -> frozenset[str]:
+    """Every word of every class label the app can show (shapes and ImageNet) and of the sample images' names
+    (the shared picker's data): names of data stay as they are."""
+    from resnet_viz import images, weights
+
+    labels = [*weights.shapes_meta()["classes"], *weights._imagenet_labels(), *(s.name for s in images.list_samples())]
+    return frozenset(w for label in labels for w in re.findall(r"[A-Za-z][A-Za-z0-9_@'.-]*", label))
+
+
 LANGUAGE_RADIO = "Language / 语言"  # the sidebar's language radio names both languages, on purpose
 
 
@@ -74,7 +83,9 @@ def english_on(at, extra: frozenset[str] | set[str] = frozenset()) -> dict[str, 
     for text in page_texts(at):
         if text == LANGUAGE_RADIO or text == "English":
             continue
-        words = english_words(re.sub(r"<[^>]*>", " ", text), extra)  # HTML tags are markup, not words
+        shown = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)  # CSS is not shown
+        shown = re.sub(r"<[^>]*>|&\w+;", " ", shown)  # HTML tags and entities are markup, not words
+        words = english_words(shown, extra)
         if words:
             found[text[:160]] = words
     return found
