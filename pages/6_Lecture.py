@@ -83,4 +83,5 @@ with fig_col:
         show(st, fig, height * 3 // 4 if name == "block" else height)
 with text_col:
     figs = dict(enumerate(fig if isinstance(fig, tuple | list) else [fig] if fig is not None else []))
-    figures_zip_button({f"{name}_{i}": f for i, f in figs.items()}, f"lecture_{step + 1}_{name}")
+    if figs:  # a question step has no figure to download
+        figures_zip_button({f"{name}_{i}": f for i, f in figs.items()}, f"lecture_{step + 1}_{name}")

@@ -45,6 +45,8 @@ def family_section(height: int, width: int) -> dict:
     stages = [dataclasses.replace(s, paper=t("arch.fam.head_paper")) if s.key == "head" else s for s in fam.stages]
     table = figures_family.table1(stages, head, t("arch.fam.table_title", arch=arch_name(arch), h=fam.in_h,
                                                                         w=fam.in_w))
+    # As tall as its rows: a Bottleneck stage lists three convs, a BasicBlock stage two, stem and head one.
+    table.update_layout(height=150 + sum(26 * max(len(s.convs), 1) + 14 for s in stages))
     chart(st, table)
     st.caption(t("arch.fam.table_note"))
     chart(st, bars)

@@ -165,8 +165,8 @@ def fig_grad():
     named = {n.config.label: n for n in norms.values()}
     fig = figures.gradflow_profile(named, title=t("lec.grad.fig", depth=GRAD_DEPTH),
                                    **figures.labels("gradflow_profile.output_grad", t))
-    found = [r for r in readings.gradflow_init(norms) if r[0] == "read.gf.healthy_norms"]
-    return fig, say([grad_verdict(norms), *found, paper.claim("paper.he2015.healthy")])
+    # The verdict, then He et al.'s §4.1 beside it, and why the two are not in conflict (before vs during training).
+    return fig, say([grad_verdict(norms), paper.claim("paper.he2015.healthy"), ("lec.grad.moments", {})])
 
 
 def lesion_answer(res) -> tuple[str, dict]:
