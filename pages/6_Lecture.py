@@ -16,12 +16,14 @@ from ui.text import t
 STEP_KEY = "lecture_step"
 PRESENTER_KEY = "lecture_presenter"
 PRESENTER_CSS = """<style>
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {font-size: 1.55rem; line-height: 1.45;}
-[data-testid="stMarkdownContainer"] h2 {font-size: 2.6rem;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li {font-size: 1.55rem; line-height: 1.45;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] h2 {font-size: 2.6rem;}
 .block-container {padding-top: 3.6rem; padding-bottom: 0; max-width: 100%;}
 </style>"""
 NORMAL_CSS = """<style>
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {font-size: 1.15rem;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li {font-size: 1.15rem;}
 .block-container {padding-top: 3.6rem; padding-bottom: 0;}
 </style>"""
 
