@@ -173,8 +173,9 @@ def lesion_answer(res) -> tuple[str, dict]:
     """The block whose branch costs least and the one that costs most, from the measured values."""
     branch = {k.split(":", 1)[1]: 100 * v for k, v in res.values.items() if k.startswith("no_branch:")}
     best, worst = max(branch, key=branch.get), min(branch, key=branch.get)
+    down = ("、" if lang() == "zh" else ", ").join(readings.DOWNSAMPLING_BLOCKS)  # a Chinese list uses 、
     return "lec.lesion.answer", {"best": best, "best_value": branch[best], "worst": worst,
-                                 "worst_value": branch[worst], "down": ", ".join(readings.DOWNSAMPLING_BLOCKS)}
+                                 "worst_value": branch[worst], "down": down}
 
 
 def fig_lesion(handle):
