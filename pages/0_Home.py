@@ -6,10 +6,11 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 import streamlit as st
 
 from ui import nav
+from ui.lecture import STEPS
 from ui.text import t
 
 nav.require_app(__file__)
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
-st.markdown(t("home.pages"))
+st.markdown(t("home.pages", steps=len(STEPS)))
 st.markdown(t("home.sidebar"))

@@ -1,4 +1,5 @@
-"""Lecture: the story of residual learning in eight steps, each with a short text and the live figure."""
+"""Lecture: the story of residual learning step by step, each with a short text and the live figure; two steps ask
+the class first and reveal the measured answer on the next click."""
 
 import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
 
@@ -15,12 +16,14 @@ from ui.text import t
 STEP_KEY = "lecture_step"
 PRESENTER_KEY = "lecture_presenter"
 PRESENTER_CSS = """<style>
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {font-size: 1.55rem; line-height: 1.45;}
-[data-testid="stMarkdownContainer"] h2 {font-size: 2.6rem;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li {font-size: 1.55rem; line-height: 1.45;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] h2 {font-size: 2.6rem;}
 .block-container {padding-top: 3.6rem; padding-bottom: 0; max-width: 100%;}
 </style>"""
 NORMAL_CSS = """<style>
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {font-size: 1.15rem;}
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li {font-size: 1.15rem;}
 .block-container {padding-top: 3.6rem; padding-bottom: 0;}
 </style>"""
 
@@ -50,6 +53,8 @@ nav_cols[1].markdown(f"<div style='text-align:center; font-size:1.3rem'><b>{t('l
 nav_cols[2].button(t("lec.next"), on_click=_go, args=(1,), disabled=step == len(STEPS) - 1, key="lec_next",
                    type="primary", width="stretch")
 st.markdown(f"## {step + 1}. {t(TITLE_KEYS[name])}")
+if presenter:
+    lecture.presenter_notes(name)  # the presenter's side only, never the projected slide
 
 text_col, fig_col = st.columns([2, 3], gap="large")
 height = 640 if presenter else 540
@@ -61,6 +66,9 @@ except (ValueError, RuntimeError, gradcam.AttributionError) as exc:
     st.stop()
 with text_col:
     st.markdown(t(BODY_KEYS[name]))
+    if name in lecture.QUESTIONS:
+        st.markdown(lecture.choices(name))
+        st.markdown(f"**{t('lec.reveal_next')}**")
     if caption:
         st.markdown(caption)
 with fig_col:
@@ -70,9 +78,12 @@ with fig_col:
     elif isinstance(fig, tuple):
         for col, f in zip(st.columns(2), fig, strict=True):
             show(col, f, height - 80)
+    elif fig is None and name in lecture.QUESTIONS:
+        st.markdown("<div style='font-size:8rem; text-align:center'>?</div>", unsafe_allow_html=True)
     elif fig is not None:
         # The x / F(x) / F(x)+x squares are width-bound: a shorter figure just drops empty space.
         show(st, fig, height * 3 // 4 if name == "block" else height)
 with text_col:
     figs = dict(enumerate(fig if isinstance(fig, tuple | list) else [fig] if fig is not None else []))
-    figures_zip_button({f"{name}_{i}": f for i, f in figs.items()}, f"lecture_{step + 1}_{name}")
+    if figs:  # a question step has no figure to download
+        figures_zip_button({f"{name}_{i}": f for i, f in figs.items()}, f"lecture_{step + 1}_{name}")

@@ -86,16 +86,18 @@ def style(fig: go.Figure, title: str = "", height: int = FIG_HEIGHT) -> go.Figur
 
 # ---- architecture -----------------------------------------------------------------------------
 def stage_shapes(stages: list[dict], title: str = "Channels grow as the map shrinks", channels: str = "channels",
-                 map_height: str = "map height (px)") -> go.Figure:
-    """Channels (bars) and map height (line) after each stage: depth grows as the map shrinks."""
+                 map_height: str = "map height (px)", stage_names: dict[str, str] | None = None) -> go.Figure:
+    """Channels (bars) and map height (line) after each stage: depth grows as the map shrinks. `stage_names`
+    renames stages on the axis (e.g. 'stem' in the page's language)."""
     stages = [st for st in stages if st["stage"] != "head"]  # logits are not a feature map
     names = [st["stage"] for st in stages]
+    shown = [(stage_names or {}).get(n, n) for n in names]
     fig = go.Figure()
-    fig.add_bar(x=names, y=[st["out_c"] for st in stages], name=channels,
+    fig.add_bar(x=shown, y=[st["out_c"] for st in stages], name=channels,
                 marker_color=[STAGE_COLORS[n] for n in names],
                 text=[f"{st['out_c']}×{st['out_h']}×{st['out_w']}" for st in stages], textposition="outside",
                 textfont={"size": FONT_SIZE}, cliponaxis=False)
-    fig.add_scatter(x=names, y=[st["out_h"] for st in stages], name=map_height, yaxis="y2",
+    fig.add_scatter(x=shown, y=[st["out_h"] for st in stages], name=map_height, yaxis="y2",
                     mode="lines+markers", line={"width": 4, "color": "#333"}, marker={"size": 12})
     top_c = max(st["out_c"] for st in stages)
     top_h = max(st["out_h"] for st in stages)
@@ -107,10 +109,12 @@ def stage_shapes(stages: list[dict], title: str = "Channels grow as the map shri
 
 
 def param_share(stages: list[dict], title: str = "Where the parameters are",
-                x_title: str = "% of all parameters", million: str = "M") -> go.Figure:
-    """Share of the parameters per stage (layer4 holds most of them)."""
+                x_title: str = "% of all parameters", million: str = "M",
+                stage_names: dict[str, str] | None = None) -> go.Figure:
+    """Share of the parameters per stage (layer4 holds most of them); `stage_names` as in stage_shapes."""
     names = [s["stage"] for s in stages]
-    fig = go.Figure(go.Bar(x=[100 * s["share"] for s in stages], y=names, orientation="h",
+    fig = go.Figure(go.Bar(x=[100 * s["share"] for s in stages], y=[(stage_names or {}).get(n, n) for n in names],
+                           orientation="h",
                            marker_color=[STAGE_COLORS[n] for n in names],
                            text=[f"{100 * s['share']:.1f}% ({s['params'] / 1e6:.2f} {million})" for s in stages],
                            textposition="outside", textfont={"size": FONT_SIZE}))

@@ -58,6 +58,7 @@ ALLOWED_WORDS = frozenset({
     "BN", "BatchNorm", "floor", "ln", "logit", "softmax", "std", "max", "min", "out", "in", "padding", "kernel",
     "stride", "print", "model", "x", "F", "H", "L", "W", "d", "n", "k", "p", "s", "P", "C", "A", "B", "ρ",
     "zero_init_residual", "state", "dict", "He",
+    "conv3", "conv2_x", "conv3_x", "conv4_x", "conv5_x",  # a Bottleneck's third conv; He et al.'s Table 1 stages
     # models, data sets, weights
     "ResNet", "ResNets", "ResNet-18", "ResNet-34", "ImageNet", "CIFAR-10", "CIFAR", "IMAGENET1K_V1", "VGG",
     "torchvision", "torch", "hub", "captum", "resnet-viz", "shapes", "Top-1", "Top-5", "top-1", "top-5",

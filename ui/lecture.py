@@ -1,24 +1,54 @@
-"""The Lecture page's eight steps: one figure (or a pair, or two rows) and a caption per step."""
+"""The Lecture page's steps: one figure (or a pair, or two rows) and a caption per step, two of them a question
+the class answers before the next click reveals the measured answer."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from resnet_viz import architecture, degradation, featuremaps, figures, gradcam, gradnorms, images
+from resnet_viz import (
+    architecture,
+    degradation,
+    featuremaps,
+    figures,
+    gradcam,
+    gradnorms,
+    i18n,
+    images,
+    paper,
+    readings,
+)
 from resnet_viz.config import DEFAULTS, STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, ALL_ON
-from ui import cache, lab
-from ui.images import image_key
-from ui.text import t
+from ui import arch, cache, lab
+from ui.images import IMAGE_KEY, image_key
+from ui.text import lang, t
 
-STEPS = ("degradation", "residual", "block", "stages", "features", "gradcam", "off", "lesion")
+STEPS = ("degradation", "residual", "block", "stages", "features", "gradcam", "off", "ask_grad", "grad",
+         "ask_lesion", "lesion")
 TITLE_KEYS = {"degradation": "lec.degradation.title", "residual": "lec.residual.title", "block": "lec.block.title",
               "stages": "lec.stages.title", "features": "lec.features.title", "gradcam": "lec.gradcam.title",
-              "off": "lec.off.title", "lesion": "lec.lesion.title"}
+              "off": "lec.off.title", "ask_grad": "lec.ask_grad.title", "grad": "lec.grad.title",
+              "ask_lesion": "lec.ask_lesion.title", "lesion": "lec.lesion.title"}
 BODY_KEYS = {"degradation": "lec.degradation.body", "residual": "lec.residual.body", "block": "lec.block.body",
              "stages": "lec.stages.body", "features": "lec.features.body", "gradcam": "lec.gradcam.body",
-             "off": "lec.off.body", "lesion": "lec.lesion.body"}
+             "off": "lec.off.body", "ask_grad": "lec.ask_grad.body", "grad": "lec.grad.body",
+             "ask_lesion": "lec.ask_lesion.body", "lesion": "lec.lesion.body"}
+# A question step -> the step that reveals its measured answer (the next click).
+QUESTIONS = {"ask_grad": "grad", "ask_lesion": "lesion"}
+# A question's choices, shown on the slide as A, B, C.
+CHOICES = {"ask_grad": ("lec.ask_grad.choice_a", "lec.ask_grad.choice_b", "lec.ask_grad.choice_c"),
+           "ask_lesion": ("lec.ask_lesion.choice_a", "lec.ask_lesion.choice_b", "lec.ask_lesion.choice_c")}
+# Presenter notes: the cited ones, with the lesion note moved to the question it belongs to.
+NOTES = {**{k: v for k, v in readings.PRESENTER_NOTES.items() if k != "lesion"},
+         "ask_lesion": readings.PRESENTER_NOTES["lesion"], "ask_grad": "lec.ask_grad.presenter",
+         "grad": "lec.grad.presenter", "lesion": "lec.lesion.presenter_reveal"}
+GRAD_DEPTH = 56  # deep enough for the plain stack's gradient to change by orders of magnitude
+
+
+def say(items: list) -> str:
+    """Readings as one paragraph in the page's language."""
+    return i18n.join(items, lang())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -26,22 +56,40 @@ def _init_norms(depth: int) -> dict:
     return gradnorms.compare_init(depth, batch_size=32)
 
 
+def image_kind() -> str:
+    """'shape' for a generated sample (it has an object mask), else 'photo' (a photo sample, an upload, the camera)."""
+    name = st.session_state.get(IMAGE_KEY, ("", b""))[0]
+    return "shape" if any(s.name == name and s.mask is not None for s in images.list_samples()) else "photo"
+
+
+def sentences(*parts: str) -> str:
+    """Non-empty texts as one paragraph (Chinese puts no space between sentences)."""
+    return ("" if lang() == "zh" else " ").join(p for p in parts if p)
+
+
+def fit(handle) -> str:
+    """Whether the live weights can describe this image, said where a prediction is shown."""
+    return say(readings.weights_fit(handle.source, image_kind(), handle.num_classes))
+
+
 def fig_degradation():
     configs, settings = degradation.default_degradation(0)
     run = degradation.find_run(configs, settings)
     if run is not None:
+        reading = readings.degradation_of(run)
+        title = i18n.render(readings.degradation_title(reading[0][1]["steps"]), lang())
         fig = figures.degradation_curves(run.curves, run.settings.steps, chance=degradation.chance_loss(run.settings),
-                                         title=t("lec.degradation.fig"))
-        fig.update_layout(xaxis_title=t("lec.axis.step"), yaxis_title=t("lec.axis.loss"))
-        shows = degradation.degradation_shows(run)  # the caption only claims what this run shows
-        return fig, t("lec.degradation.caption_run" if shows else "lec.degradation.caption_noshow")
+                                         title=title, **figures.labels("degradation_curves", t))
+        return fig, say(reading)
     named = {f"{k}-20": v for k, v in _init_norms(20).items()}
-    return figures.gradflow_profile(named), t("lec.degradation.caption_init")
+    fig = figures.gradflow_profile(named, title=t("lec.degradation.fig_init"),
+                                   **figures.labels("gradflow_profile.output_grad", t))
+    return fig, t("lec.degradation.caption_init")
 
 
 def fig_residual(ft):
-    fig = figures.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks))
-    fig.update_layout(title_text=t("lec.residual.fig"), xaxis_title=t("lec.axis.block"))
+    fig = figures.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks),
+                                       **{**figures.labels("residual_ratio_chart", t), "title": t("lec.residual.fig")})
     return fig, t("lec.residual.caption")
 
 
@@ -50,18 +98,17 @@ def fig_block(ft):
     channel = int(np.argmax(np.abs(block.fx).mean(axis=(1, 2))))  # the channel the branch changes most
     parts = featuremaps.decomposition(block, channel)
     fig = figures.residual_row(parts, featuremaps.common_range(list(parts.values())),
-                               t("lec.block.fig", channel=channel))
+                               t("lec.block.fig", channel=channel), **figures.labels("residual_row", t))
     return fig, t("lec.block.caption")
 
 
 def fig_stages(handle):
     table = architecture.layer_table(handle.model, 224, 224)
-    fig = figures.stage_shapes(architecture.stage_summary(table))
-    fig.update_layout(title_text=t("lec.stages.fig"), yaxis_title=t("arch.axis.channels"),
-                      yaxis2_title=t("arch.axis.height"))
-    fig.update_traces(selector={"type": "bar"}, name=t("arch.axis.channels"))
-    fig.update_traces(selector={"type": "scatter"}, name=t("arch.axis.height"))
-    return fig, t("lec.stages.caption", params=table.params)
+    fig = figures.stage_shapes(architecture.stage_summary(table),
+                               **{**figures.labels("stage_shapes", t), "title": t("lec.stages.fig")},
+                               stage_names=arch.stage_names())
+    return fig, say([readings.param_counts(table.params, handle.num_classes),
+                     readings.output_size_rule(arch.pool_input(table)), ("lec.stages.more", {})])
 
 
 def fig_features(ft):
@@ -69,7 +116,8 @@ def fig_features(ft):
     side = maps.shape[1]
     shrink = featuremaps.shrink_for(side)
     tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), upscale=featuremaps.upscale_for(side // shrink))
-    fig, _ = figures.feature_tiles(tiled, t("lec.features.fig", layer=DEFAULTS.default_layer, c=maps.shape[0]))
+    fig, _ = figures.feature_tiles(tiled, t("lec.features.fig", layer=DEFAULTS.default_layer, c=maps.shape[0]),
+                                   **figures.labels("feature_tiles", t))
     return fig, t("lec.features.caption")
 
 
@@ -81,32 +129,76 @@ def fig_gradcam(handle, image):
     # Two rows of two: four in one row would leave each overlay too small for the back of a hall.
     top = figures.cam_image_row(dict(list(shown.items())[:2]), t("lec.gradcam.fig", label=cam.label))
     bottom = figures.cam_image_row(dict(list(shown.items())[2:]))
-    return [top, bottom], t("lec.gradcam.caption")
+    last = STAGE_NAMES[-1]
+    grid = readings.gradcam_grid(last, cam.raw[last].shape, cam.maps[last].shape)
+    return [top, bottom], sentences(t("lec.gradcam.caption"), say([grid]), fit(handle))
 
 
-def fig_off(on, off):
-    a = figures.cam_topk(on.top5, t("lec.off.fig_on")).update_layout(xaxis_title=t("lab.axis.prob"))
-    b = figures.cam_topk(off.top5, t("lec.off.fig_off")).update_layout(xaxis_title=t("lab.axis.prob"))
+def fig_off(on, off, handle):
+    a = figures.cam_topk(on.top5, t("lec.off.fig_on"), **figures.labels("cam_topk", t))
+    b = figures.cam_topk(off.top5, t("lec.off.fig_off"), **figures.labels("cam_topk", t))
     same = on.top5[0][0] == off.top5[0][0]
-    return (a, b), t("lec.off.caption_same" if same else "lec.off.caption_changed", on=on.top5[0][1],
-                     off=off.top5[0][1], p=100 * off.top5[0][2])
+    text = t("lec.off.caption_same" if same else "lec.off.caption_changed", on=on.top5[0][1], off=off.top5[0][1],
+             p=100 * off.top5[0][2])
+    return (a, b), sentences(text, fit(handle))
+
+
+def fig_ask_lesion(handle):
+    fig = figures.block_diagram(architecture.block_summary(handle.model), None,
+                                **{**figures.labels("block_diagram", t), "title": t("lec.ask_lesion.fig")})
+    return fig, ""
+
+
+def grad_verdict(norms: dict) -> tuple[str, dict]:
+    """Which choice the measurement supports: the plain stack's gradient from the last layer to the first grows
+    (b), shrinks (a) or keeps its size (c), judged by readings.THRESHOLDS.grad_flat."""
+    plain, res = norms["plain"], norms["residual"]
+    r, flat = plain.output_ratio, readings.THRESHOLDS.grad_flat
+    key = ("lec.grad.verdict_grows" if r > flat else "lec.grad.verdict_fades" if r < 1 / flat
+           else "lec.grad.verdict_flat")
+    return key, {"plain": plain.config.label, "residual": res.config.label, "p": readings.times(max(r, 1 / r)),
+                 "r": readings.times(res.output_ratio)}
+
+
+def fig_grad():
+    norms = _init_norms(GRAD_DEPTH)
+    named = {n.config.label: n for n in norms.values()}
+    fig = figures.gradflow_profile(named, title=t("lec.grad.fig", depth=GRAD_DEPTH),
+                                   **figures.labels("gradflow_profile.output_grad", t))
+    # The verdict, then He et al.'s §4.1 beside it, and why the two are not in conflict (before vs during training).
+    return fig, say([grad_verdict(norms), paper.claim("paper.he2015.healthy"), ("lec.grad.moments", {})])
+
+
+def lesion_answer(res) -> tuple[str, dict]:
+    """The block whose branch costs least and the one that costs most, from the measured values."""
+    branch = {k.split(":", 1)[1]: 100 * v for k, v in res.values.items() if k.startswith("no_branch:")}
+    best, worst = max(branch, key=branch.get), min(branch, key=branch.get)
+    down = ("、" if lang() == "zh" else ", ").join(readings.DOWNSAMPLING_BLOCKS)  # a Chinese list uses 、
+    return "lec.lesion.answer", {"best": best, "best_value": branch[best], "worst": worst,
+                                 "worst_value": branch[worst], "down": down}
 
 
 def fig_lesion(handle):
     res = lab.load(handle, "shapes" if handle.source == "shapes" else "photos", DEFAULTS.lesion_n)
     if res is None:
         return None, ""
-    return lab.chart(res), lab.reading(res)
+    counts = readings.sample_counts(images.list_samples())
+    text = say([lesion_answer(res), *readings.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
+                *readings.lesion(res.values, res.metric, res.chance, res.n)])
+    return lab.chart(res), text
 
 
 def step_figure(name: str, handle, image):
     """The figure(s) and caption of one step."""
-    if name == "degradation":
-        return fig_degradation()
+    simple = {"degradation": fig_degradation, "grad": fig_grad, "ask_grad": lambda: (None, "")}
+    if name in simple:
+        return simple[name]()
     if name == "stages":
         return fig_stages(handle)
     if name == "gradcam":
         return fig_gradcam(handle, image)
+    if name == "ask_lesion":
+        return fig_ask_lesion(handle)
     if name == "lesion":
         return fig_lesion(handle)
     ft = cache.features(handle, image_key(), ALL_ON, True, image)
@@ -116,7 +208,20 @@ def step_figure(name: str, handle, image):
         return fig_block(ft)
     if name == "features":
         return fig_features(ft)
-    return fig_off(ft, cache.features(handle, image_key(), ALL_OFF, True, image))
+    return fig_off(ft, cache.features(handle, image_key(), ALL_OFF, True, image), handle)
+
+
+def choices(name: str) -> str:
+    """A question's choices as a Markdown list, on the slide."""
+    return "\n".join(f"- **{letter}.** {t(key)}" for letter, key in zip("ABC", CHOICES[name], strict=True))
+
+
+def presenter_notes(name: str) -> None:
+    """The presenter's note for this step, in the sidebar (never on the projected slide)."""
+    key = NOTES.get(name)
+    if key:
+        st.sidebar.markdown(f"**{t('lec.notes')}**")
+        st.sidebar.info(t(key))
 
 
 def present(fig, presenter: bool, height: int):

@@ -1,35 +1,53 @@
-"""Every lecture step renders in English and in Chinese, and the buttons move between steps."""
+"""Every lecture step renders in English and in Chinese (no English word on a Chinese slide), the buttons move
+between steps, the two questions reveal their measured answers only on the next click, and presenter notes stay
+on the presenter's side."""
 
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_viz import gradnorms, i18n
+from tests.app.zh_scan import class_words, english_on
+from ui import lecture
+from ui.lecture import STEPS
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages/6_Lecture.py")
-N_STEPS = 8
+N_STEPS = len(STEPS)
 
 
-def _page(lang: str, step: int) -> AppTest:
+def _page(lang: str, step: int, presenter: bool = False) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=300)
     at.session_state["lang"] = lang
     at.session_state["lecture_step"] = step
+    at.session_state["lecture_presenter"] = presenter
     at.session_state["mask"] = (True,) * 8
     return at.run()
+
+
+def _main(at) -> str:
+    return "\n".join(m.value for m in at.main.get("markdown"))
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_step_renders(lang):
     from resnet_viz.i18n import t
 
+    extra = class_words()
     for step in range(N_STEPS):
         at = _page(lang, step)
         assert not at.exception, (lang, step, at.exception)
         assert not at.error, (lang, step, [e.value for e in at.error])
         texts = [m.value for m in at.markdown]
         assert any(t("lec.step", lang, i=step + 1, n=N_STEPS) in m for m in texts), (lang, step)
+        assert sum(m.count("●") for m in texts) == 1 and sum(m.count("○") for m in texts) == N_STEPS - 1
         assert any(m.startswith(f"## {step + 1}. ") for m in texts), (lang, step)
-        assert len(at.get("plotly_chart")) >= 1, (lang, step)
+        if STEPS[step] not in lecture.QUESTIONS:
+            assert len(at.get("plotly_chart")) >= 1, (lang, step)
+        if lang == "zh":
+            leaks = english_on(at, extra)
+            assert not leaks, (step, leaks)
 
 
 def test_buttons_move_and_stop_at_the_ends():
@@ -44,3 +62,51 @@ def test_buttons_move_and_stop_at_the_ends():
     assert at.button(key="lec_next").disabled
     at.toggle(key="lecture_presenter").set_value(True).run()
     assert not at.exception
+
+
+def test_gradient_question_is_revealed_by_the_measurement_on_the_next_click():
+    ask = STEPS.index("ask_grad")
+    at = _page("en", ask)
+    shown = _main(at)
+    for key in lecture.CHOICES["ask_grad"]:
+        assert i18n.t(key, "en") in shown  # the choices are on the slide
+    norms = gradnorms.compare_init(lecture.GRAD_DEPTH, batch_size=32)
+    verdict = i18n.render(lecture.grad_verdict(norms), "en")
+    assert verdict.split(".")[0] not in shown  # no answer before the click
+    at.button(key="lec_next").click().run()
+    assert STEPS[at.session_state["lecture_step"]] == "grad"
+    assert verdict in _main(at)
+    # The measured plain stack explodes toward the input: the seed's "vanishing" claim is answered by B.
+    assert norms["plain"].output_ratio > 100 and "answer B" in verdict and "explodes" in verdict
+
+
+def test_grad_verdict_follows_the_numbers():
+    class N:
+        def __init__(self, ratio, label):
+            self.output_ratio, self.config = ratio, type("C", (), {"label": label})()
+
+    keys = [lecture.grad_verdict({"plain": N(r, "plain-56"), "residual": N(2.0, "residual-56")})[0]
+            for r in (1000.0, 0.001, 1.2)]
+    assert keys == ["lec.grad.verdict_grows", "lec.grad.verdict_fades", "lec.grad.verdict_flat"]
+
+
+def test_lesion_question_then_measured_answer():
+    at = _page("en", STEPS.index("ask_lesion"))
+    shown = _main(at)
+    assert all(i18n.t(key, "en") in shown for key in lecture.CHOICES["ask_lesion"])
+    assert "Measured:" not in shown
+    at.button(key="lec_next").click().run()
+    assert not at.exception, at.exception
+    shown = _main(at)
+    assert "**Measured:** least harm without " in shown
+    assert "Veit et al. 2016 (§4, Fig. 3)" in shown and "Evaluated on" in shown
+
+
+def test_presenter_notes_only_in_the_presenter_view():
+    step = STEPS.index("gradcam")
+    note = i18n.t(lecture.NOTES["gradcam"], "en")
+    at = _page("en", step, presenter=False)
+    assert note not in _main(at) and note not in [i.value for i in at.sidebar.get("alert")]
+    at = _page("en", step, presenter=True)
+    assert note in [i.value for i in at.sidebar.info]
+    assert note not in _main(at)  # never on the projected slide

@@ -1,0 +1,24 @@
+"""Home introduces every page, including the new sections, in English and in Chinese."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.zh_scan import english_on
+from ui.lecture import STEPS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_home_introduces_the_new_sections(lang):
+    at = AppTest.from_file(str(ROOT / "pages/0_Home.py"), default_timeout=60)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    text = "\n".join(m.value for m in at.markdown)
+    assert str(len(STEPS)) in text  # the lecture's step count, from the lecture itself
+    assert ("Bottleneck" if lang == "en" else "瓶颈块") in text
+    if lang == "zh":
+        assert not english_on(at), english_on(at)
