@@ -33,7 +33,7 @@ with st.expander(t("gf.settings"), expanded=False):
     s = st.columns(5)
     deep = s[0].selectbox(t("gf.deep"), [20, 32, 44, 56], index=[20, 32, 44, 56].index(d["deep"]), key="gf_deep")
     steps = int(s[1].number_input(t("gf.steps"), 20, 2000, d["settings"]["steps"], step=20, key="gf_steps"))
-    optimizer = s[2].selectbox(t("gf.optimizer"), ["adam", "sgd"],
+    optimizer = s[2].selectbox(t("gf.optimizer"), ["adam", "sgd"], format_func={"adam": "Adam", "sgd": "SGD"}.get,
                                index=0 if d["settings"]["optimizer"] == "adam" else 1,
                                key="gf_opt", help=t("gf.sgd_help"))
     lr = float(s[3].number_input(t("gf.lr"), 1e-4, 1.0, d["settings"]["lr"], format="%.4f", key="gf_lr"))

@@ -108,7 +108,6 @@ def resnet_section(figs: dict, handle, image, img_key: str, mask: tuple[bool, ..
     try:
         with st.spinner(t("gf.spinner_resnet")):
             r = resnet_norms(handle.digest, img_key, mask, handle, image)
-            paths = grad_paths(handle.digest, img_key, mask, r.target, handle, image)
     except (ValueError, RuntimeError) as exc:
         show_error(exc, t("gf.cannot_resnet"))
         return
@@ -132,11 +131,15 @@ def resnet_section(figs: dict, handle, image, img_key: str, mask: tuple[bool, ..
     else:
         text += t("gf.resnet_compare")
     st.markdown(text)
-    why_section(figs, paths, key, mask, label)
+    why_section(figs, handle, image, key, r.target, label)
 
 
-def why_section(figs: dict, paths: gradpaths.GradPaths, key: tuple, mask: tuple[bool, ...], label: str) -> None:
-    """He et al. 2016 (Identity Mappings, eq. 4-5) beside the measured split of each block's input gradient."""
+@st.fragment
+def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) -> None:
+    """He et al. 2016 (Identity Mappings, eq. 4-5) beside the measured split of each block's input gradient.
+    The split costs about as much as Figure 1b itself, so it is computed when asked for (and then cached per
+    weights, image and mask); its toggle reruns only this fragment."""
+    digest, img_key, mask = key
     st.subheader(t("gf.why.h"))
     left, right = st.columns([2, 3])
     with left:
@@ -146,6 +149,14 @@ def why_section(figs: dict, paths: gradpaths.GradPaths, key: tuple, mask: tuple[
         st.latex(r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_L}"
                  r"\left(1 + \frac{\partial}{\partial x_l} \sum_{i=l}^{L-1} F(x_i)\right)")
         st.markdown(t("gf.why.body"))
+    if not right.toggle(t("gf.why.compute"), value=False, key="gf_why"):
+        return
+    try:
+        with st.spinner(t("gf.why.spinner")):
+            paths = grad_paths(digest, img_key, mask, target, handle, image)
+    except (ValueError, RuntimeError) as exc:
+        show_error(exc, t("gf.cannot_resnet"))
+        return
     with right:
         figs["gradient_split"] = memo_figure(
             "grad_split", key, lang(),
@@ -210,7 +221,6 @@ def train_or_replay(configs, settings, train: bool, chart_slot):
             st.stop()
         status.update(label=t("gf.trained_in", s=result.seconds), state="complete")
     st.session_state.pop(PARTIAL_KEY, None)
-    _runs()[key] = result
     return result
 
 

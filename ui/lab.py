@@ -68,7 +68,7 @@ def load(handle, data: str, n: int) -> lesion.LesionResult | None:
 
 def lesion_figures(figs: dict, res: lesion.LesionResult, digest: str) -> None:
     """The lesion chart(s) of a study and its reading."""
-    key = (digest, res.data, res.n, res.image_size)
+    key = (digest, res.data, res.n, res.image_size, tuple(sorted(res.values.items())))
     figs["lesion"] = memo_figure("lesion", key, lang(), lambda: chart(res))
     draw_chart(st, figs["lesion"])
     st.markdown(reading(res))
