@@ -545,7 +545,10 @@ def lesion_chart(values: dict[str, float], names: dict[str, str], title: str, y_
     xaxis = {"categoryorder": "array", "categoryarray": order, "tickangle": -35}
     if marked:
         ticks = [f"{b} ↓" if b in marked else b for b in order]
-        xaxis.update(tickvals=order, ticktext=ticks, title={"text": f"↓ {marked_label}" if marked_label else ""})
+        xaxis.update(tickvals=order, ticktext=ticks)
+        if marked_label:  # in the legend, beside the bars' names: an axis title would collide with the legend
+            fig.add_scatter(x=[None], y=[None], mode="markers", name=f"↓ {marked_label}",
+                            marker={"symbol": "square", "size": 16, "color": "#888", "opacity": 0.3})
         lines += [{"type": "rect", "xref": "x", "yref": "paper", "x0": order.index(b) - 0.5,
                    "x1": order.index(b) + 0.5, "y0": 0, "y1": 1, "fillcolor": "#888", "opacity": 0.12,
                    "line": {"width": 0}, "layer": "below"} for b in marked if b in order]

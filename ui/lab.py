@@ -96,7 +96,7 @@ def unraveled_section(figs: dict) -> None:
 
 def _twin_figure(pair: unravel.LesionPair):
     names = {"plain": t("lab.twin.plain"), "residual": t("lab.twin.residual"), "chance": t("lab.bar.chance"),
-             "downsampling": t("lab.downsampling")}
+             "downsampling": t("lab.twin.downsampling")}
     return figures_family.lesion_pair(list(pair.blocks), list(pair.plain_deleted), list(pair.residual_deleted),
                                       (pair.plain_intact, pair.residual_intact), list(pair.downsampling), names,
                                       t("lab.twin.title", n=pair.n), t("lab.axis.accuracy"), chance=pair.chance)
