@@ -181,6 +181,9 @@ def resnet_conv_grad_norms(handle: ModelHandle, x: torch.Tensor, mask: Sequence[
         full = trace(handle.model, x, ALL_ON, inner=True)
         target = int(full.logits[0].argmax())
         all_on = torch.autograd.grad(full.logits[0, target], [full.layers[n] for n in names])
-        cut = trace(handle.model, x, mask, inner=True)
-        masked = torch.autograd.grad(cut.logits[0, target], [cut.layers[n] for n in names])
+        if all(mask):  # the same network: the second pass would repeat the first exactly
+            masked = all_on
+        else:
+            cut = trace(handle.model, x, mask, inner=True)
+            masked = torch.autograd.grad(cut.logits[0, target], [cut.layers[n] for n in names])
     return ResNetGradNorms(names, target, [float(g.norm()) for g in all_on], [float(g.norm()) for g in masked], mask)
