@@ -15,11 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz import cache
-from resnet_viz.i18n import t
 from resnet_viz.stacks import CifarStack, StackConfig, TrainSettings, build_stack, num_classes_for, training_batches
 
 __all__ = ["DEGRADATION", "ProgressFn", "TrainCurve", "TrainResult", "cache_dir", "cache_key", "chance_loss",
-           "default_degradation", "degradation_configs", "degradation_shows", "explain_degradation", "find_run",
+           "default_degradation", "degradation_configs", "degradation_shows", "find_run",
            "load_cached", "result_from_json", "result_to_json", "save_cached", "train_stacks"]
 
 # Bump when the maths behind cached results changes, so old cache files are not replayed.
@@ -235,7 +234,7 @@ def load_cached(key: str) -> TrainResult | None:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Plain-language readings of a run (the page shows them next to the figures)
+# What a run is measured against (the page words its readings with resnet_viz.readings)
 
 
 def chance_loss(settings: TrainSettings) -> float:
@@ -256,30 +255,3 @@ def degradation_shows(result: TrainResult) -> bool:
     (_, p_shallow), (_, p_deep) = sorted(pairs["plain"])
     (_, r_shallow), (_, r_deep) = sorted(pairs["residual"])
     return p_deep > p_shallow and r_deep <= r_shallow
-
-
-def explain_degradation(result: TrainResult, lang: str = "en") -> list[str]:
-    """What the final training losses say: did depth hurt the plain nets, and did it hurt the residual ones?"""
-    final = {k: c.final_loss for k, c in result.curves.items()}
-    groups: dict[str, list[tuple[int, str, float]]] = {}
-    for name, loss in final.items():
-        kind, depth = name.rsplit("-", 1)
-        groups.setdefault(kind, []).append((int(depth), name, loss))
-    lines = []
-    for kind, items in groups.items():
-        if len(items) < 2:
-            continue
-        (_, s_name, s_loss), (_, d_name, d_loss) = min(items), max(items)
-        losses = {"deep": f"{d_name} {d_loss:.2f}", "shallow": f"{s_name} {s_loss:.2f}"}
-        if d_loss > s_loss + 0.02:
-            verdict = t("gf.ex.deep_worse", lang, **losses)
-        elif d_loss < s_loss - 0.02:
-            verdict = t("gf.ex.deep_better", lang, **losses)
-        else:
-            verdict = t("gf.ex.deep_same", lang, **losses)
-        name = t("gf.ex.kind_plain", lang) if kind == "plain" else t("gf.ex.kind_residual", lang)
-        lines.append(t("gf.ex.verdict", lang, kind=name, verdict=verdict))
-    step = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
-    lines.append(t("gf.ex.loss_note", lang, every=result.settings.log_every, step=step, steps=result.settings.steps,
-                   k=num_classes_for(result.settings.data), chance=f"{chance_loss(result.settings):.2f}"))
-    return lines

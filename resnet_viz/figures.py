@@ -511,12 +511,14 @@ LESION_COLORS = {"intact": "#2CA02C", "no_shortcut": PLAIN_COLOR, "no_branch": R
 
 
 def lesion_chart(values: dict[str, float], names: dict[str, str], title: str, y_title: str,
-                 chance: float | None = None, height: int = FIG_HEIGHT) -> go.Figure:
+                 chance: float | None = None, height: int = FIG_HEIGHT, marked: tuple[str, ...] = (),
+                 marked_label: str = "") -> go.Figure:
     """One bar per lesion variant, in percent: intact, then per block (shortcut removed / residual branch
     removed, side by side), then all shortcuts removed; the intact value as a dotted reference line.
 
     `values` maps lesion variant keys ("intact", "no_shortcut:layer1.0", ...) to [0, 1]; `names` gives the
-    legend and tick texts ("intact", "no_shortcut", "no_branch", "no_shortcuts", "chance").
+    legend and tick texts ("intact", "no_shortcut", "no_branch", "no_shortcuts", "chance"). Blocks in `marked`
+    (e.g. the downsampling blocks) get a "↓" on their tick and a shaded slot; `marked_label` explains the mark.
     """
     blocks = [k.split(":", 1)[1] for k in values if k.startswith("no_shortcut:")]
     pct = {k: 100 * v for k, v in values.items()}
@@ -544,8 +546,17 @@ def lesion_chart(values: dict[str, float], names: dict[str, str], title: str, y_
         # In the legend, not on the plot: at the right end a label would sit on the all-shortcuts-off bar.
         fig.add_scatter(x=[None], y=[None], mode="lines", name=f"{names['chance']} {100 * chance:.0f}%",
                         line={"color": "#888", "dash": "dash", "width": 2})
-    fig.update_layout(shapes=lines, annotations=notes,
-                      xaxis={"categoryorder": "array", "categoryarray": order, "tickangle": -35},
+    xaxis = {"categoryorder": "array", "categoryarray": order, "tickangle": -35}
+    if marked:
+        ticks = [f"{b} ↓" if b in marked else b for b in order]
+        xaxis.update(tickvals=order, ticktext=ticks)
+        if marked_label:  # in the legend, beside the bars' names: an axis title would collide with the legend
+            fig.add_scatter(x=[None], y=[None], mode="markers", name=f"↓ {marked_label}",
+                            marker={"symbol": "square", "size": 16, "color": "#888", "opacity": 0.3})
+        lines += [{"type": "rect", "xref": "x", "yref": "paper", "x0": order.index(b) - 0.5,
+                   "x1": order.index(b) + 0.5, "y0": 0, "y1": 1, "fillcolor": "#888", "opacity": 0.12,
+                   "line": {"width": 0}, "layer": "below"} for b in marked if b in order]
+    fig.update_layout(shapes=lines, annotations=notes, xaxis=xaxis,
                       yaxis={"title": y_title, "range": [0, 112]},
                       legend={"orientation": "h", "y": -0.36, "yanchor": "top", "x": 0.5, "xanchor": "center"})
     return style(fig, title, height=height)

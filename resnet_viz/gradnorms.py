@@ -13,7 +13,6 @@ from torch import nn
 
 from resnet_viz.config import BLOCK_NAMES
 from resnet_viz.forward import ALL_ON, Mask, normalise_mask, trace
-from resnet_viz.i18n import t
 from resnet_viz.stacks import StackConfig, TrainSettings, build_stack, num_classes_for, training_batches
 
 if TYPE_CHECKING:
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
     from resnet_viz.weights import ModelHandle
 
-__all__ = ["LayerNorms", "ResNetGradNorms", "compare_correlation", "compare_init", "explain_init",
+__all__ = ["LayerNorms", "ResNetGradNorms", "compare_correlation", "compare_init",
            "gradient_correlation", "init_batch", "layer_norms", "resnet_conv_grad_norms", "resnet_conv_names"]
 
 # ----------------------------------------------------------------------------------------------------------
@@ -182,47 +181,9 @@ def resnet_conv_grad_norms(handle: ModelHandle, x: torch.Tensor, mask: Sequence[
         full = trace(handle.model, x, ALL_ON, inner=True)
         target = int(full.logits[0].argmax())
         all_on = torch.autograd.grad(full.logits[0, target], [full.layers[n] for n in names])
-        cut = trace(handle.model, x, mask, inner=True)
-        masked = torch.autograd.grad(cut.logits[0, target], [cut.layers[n] for n in names])
+        if all(mask):  # the same network: the second pass would repeat the first exactly
+            masked = all_on
+        else:
+            cut = trace(handle.model, x, mask, inner=True)
+            masked = torch.autograd.grad(cut.logits[0, target], [cut.layers[n] for n in names])
     return ResNetGradNorms(names, target, [float(g.norm()) for g in all_on], [float(g.norm()) for g in masked], mask)
-
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Plain-language readings of the numbers above (the page shows them next to the figures)
-
-
-def _times(r: float) -> str:
-    return f"{r:,.0f}×" if r >= 100 else f"{r:.2g}×"
-
-
-def explain_init(norms: dict[str, LayerNorms], lang: str = "en") -> list[str]:
-    """One markdown sentence per network saying what its gradient and forward signal do along the depth."""
-    lines = []
-    for n in norms.values():
-        cfg = n.config
-        what = t("gf.ex.bn_with" if cfg.batchnorm else "gf.ex.bn_without", lang, label=cfg.label)
-        r = n.output_ratio
-        if r >= 3:
-            grad = t("gf.ex.grad_grows_steep" if r >= 100 else "gf.ex.grad_grows", lang, times=_times(r))
-        elif r <= 1 / 3:
-            grad = t("gf.ex.grad_fades", lang, times=_times(1 / r))
-        else:
-            grad = t("gf.ex.grad_keeps", lang, ratio=f"{r:.2g}")
-        a0, a1 = n.activation_std[0], n.activation_std[-1]
-        std = {"a0": f"{a0:.2g}", "a1": f"{a1:.3g}"}
-        if a1 < 0.1 * a0:
-            fwd = t("gf.ex.fwd_fades", lang, **std)
-        elif a1 > 10 * a0:
-            fwd = t("gf.ex.fwd_blows", lang, **std)
-        else:
-            fwd = t("gf.ex.fwd_keeps", lang, **std)
-        line = t("gf.ex.line", lang, what=what, grad=grad, fwd=fwd)
-        w = n.weight_ratio
-        if 0 < w < math.inf and max(w, r) > 10 * min(w, r):
-            line += t("gf.ex.weight_ratio", lang, w=f"{w:.3g}")
-        if cfg.residual and cfg.zero_init_residual:
-            line += t("gf.ex.zero_init", lang)
-        lines.append(line)
-    return lines
-

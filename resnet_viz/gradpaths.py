@@ -95,25 +95,36 @@ def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(f"{stage}.{i}", b) for stage in stages for i, b in enumerate(getattr(model, stage))]
 
 
-def grad_paths(model: nn.Module, x: Tensor, target: int | None = None) -> GradPaths:
+def grad_paths(model: nn.Module, x: Tensor, target: int | None = None,
+               mask: tuple[bool, ...] | None = None) -> GradPaths:
     """Per block, how dL/dx splits between shortcut and branch, for L = the target class's logit on x (1, 3, H, W).
 
     Works on torchvision ResNets (stem with maxpool) and on resnet_viz.stacks networks (plain or residual).
     The model must be in eval mode (BatchNorm uses running statistics); the caller holds any shared lock.
+    `mask` (one bool per block, True = shortcut kept) runs blocks without their shortcut, as forward.py's mask
+    does: such a block has no identity part. The model itself is never changed.
     """
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"Expected one image (1, C, H, W), got {tuple(x.shape)}.")
     blocks = _blocks(model)
+    if mask is not None and len(mask) != len(blocks):
+        raise ValueError(f"mask needs one value per block ({len(blocks)}), got {len(mask)}")
+    kept = tuple(mask) if mask is not None else (True,) * len(blocks)
+
+    def parts(i: int, b: nn.Module):
+        branch, shortcut = _parts(b)
+        return branch, shortcut if kept[i] else None
+
     with torch.enable_grad():
         img = x.detach().requires_grad_(True)
         out = F.relu(model.bn1(model.conv1(img)))
         if hasattr(model, "maxpool"):
             out = model.maxpool(out)
         inputs = []
-        for _, b in blocks:
+        for i, (_, b) in enumerate(blocks):
             h = out  # (1, C, H, W); used by this block only, so dL/dh is all of this block's doing
             inputs.append(h)
-            branch, shortcut = _parts(b)
+            branch, shortcut = parts(i, b)
             fx = branch(h)
             out = F.relu(fx + shortcut(h)) if shortcut is not None else F.relu(fx)
         logits = model.fc(torch.flatten(model.avgpool(out), 1))  # (1, classes)
@@ -125,8 +136,8 @@ def grad_paths(model: nn.Module, x: Tensor, target: int | None = None) -> GradPa
         *grads_in, g_last, g_img = torch.autograd.grad(score, [*inputs, out, img])
         outs = [*grads_in[1:], g_last]
         rows = []
-        for (name, b), h, g_out in zip(blocks, inputs, outs, strict=True):
-            branch, shortcut = _parts(b)
+        for i, ((name, b), h, g_out) in enumerate(zip(blocks, inputs, outs, strict=True)):
+            branch, shortcut = parts(i, b)
             g_id, g_br, g_total = split_block(h, branch, shortcut, g_out)
             rows.append(BlockGrad(name, float(g_id.norm()), float(g_br.norm()), float(g_total.norm()),
                                   shortcut is not None and b.downsample is not None, _cos(g_id, g_br),

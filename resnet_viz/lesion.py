@@ -20,10 +20,10 @@ from resnet_viz.forward import ALL_OFF, ALL_ON, Mask
 if TYPE_CHECKING:
     from resnet_viz.weights import ModelHandle
 
-__all__ = ["KINDS", "LesionResult", "LesionSummary", "Variant", "cache_dir", "cache_key", "cached_run", "photos_set",
-           "run", "shapes_set", "summarise", "summary", "variant_logits", "variants"]
+__all__ = ["KINDS", "LesionResult", "LesionSummary", "Variant", "cache_dir", "cache_key", "cached_run", "photo_samples",
+           "photos_set", "run", "shapes_set", "summarise", "summary", "variant_logits", "variants"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: "photos" holds the licensed photos only, not the generated shapes
 KINDS = ("intact", "no_shortcut", "no_branch", "no_shortcuts")
 
 
@@ -129,9 +129,15 @@ def shapes_set(n: int, size: int, mean, std) -> tuple[Tensor, Tensor]:
     return x, torch.from_numpy(labels)
 
 
+def photo_samples() -> list[images.Sample]:
+    """The shipped photos only: the generated shapes (the samples that carry an object mask) are left out."""
+    return [s for s in images.list_samples() if s.mask is None]
+
+
 def photos_set(handle: ModelHandle) -> Tensor:
-    """Every sample photo through the handle's own preprocessing: (6, 3, H, W)."""
-    return torch.stack([handle.preprocess(images.load_sample(s.name)) for s in images.list_samples()])
+    """Every licensed sample photo (not the generated shapes) through the handle's own preprocessing:
+    (n_photos, 3, H, W)."""
+    return torch.stack([handle.preprocess(images.load_sample(s.name)) for s in photo_samples()])
 
 
 def run(handle: ModelHandle, data: str = "auto", n: int = 200, size: int | None = None,

@@ -344,3 +344,68 @@ def default_sample(weights: str, samples: list) -> str:
         if (s.mask is not None) == want_shape:
             return s.name
     return samples[0].name
+
+
+# ---- p-gf-lab: unraveled paths, the plain/residual twins' lesion, the gradient through the identity path ----------
+def unraveled(n: int, share: float = 0.95) -> Reading:
+    """n blocks unravel into 2^n paths (Veit et al. 2016, §3) whose lengths follow Binomial(n, 1/2): the mean
+    length and the central range [lo, hi] that holds at least `share` of them."""
+    from resnet_viz import unravel
+
+    pc = unravel.paths(n)
+    k = 0
+    while pc.share_within(k) < share:
+        k += 1
+    lo, hi = math.ceil(pc.mean - k), math.floor(pc.mean + k)
+    return "read.paths.count", {"n": n, "total": f"{pc.total:,}", "mean": f"{pc.mean:g}", "lo": lo, "hi": hi,
+                                "share": 100 * pc.share_within(k)}
+
+
+_TWIN_KEYS = {("plain", True): "read.twin.plain_chance", ("plain", False): "read.twin.plain_drop",
+              ("residual", True): "read.twin.residual_chance", ("residual", False): "read.twin.residual_drop"}
+
+
+def twin_lesion(pair, th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """The shipped plain net and its residual twin (unravel.LesionPair), each with one block deleted: how far
+    each falls, judged on its own skill above chance, and whether the residual twin is the more robust one."""
+    out: list[Reading] = []
+    chance = 100 * pair.chance
+    retained = {}
+    for which, intact, deleted in (("plain", pair.plain_intact, pair.plain_deleted),
+                                   ("residual", pair.residual_intact, pair.residual_deleted)):
+        pct = [100 * d for d in deleted]
+        mean = sum(pct) / len(pct)
+        i_worst = min(range(len(pct)), key=pct.__getitem__)
+        skill = _skill(100 * intact, chance)
+        retained[which] = (mean - chance) / skill
+        p = {"intact": 100 * intact, "mean": mean, "worst": pair.blocks[i_worst], "worst_value": pct[i_worst],
+             "best_value": max(pct), "chance": chance, "n": pair.n}
+        near = mean - chance <= th.collapse * skill
+        out.append((_TWIN_KEYS[which, near], p))
+    gap = retained["residual"] - retained["plain"]
+    if retained["residual"] >= 1 - th.lesion_large:
+        out.append(("read.twin.residual_robust", {}))
+    elif gap > th.lesion_large:
+        out.append(("read.twin.residual_better", {}))
+    else:
+        out.append(("read.twin.residual_not_robust", {}))
+    return out
+
+
+def grad_split(rows, mask: tuple[bool, ...] | None = None) -> list[Reading]:
+    """Per-block split of dL/dx (gradpaths.BlockGrad rows): the share |identity| / (|identity| + |branch|)
+    over the blocks whose shortcut is on, its highest and lowest block, and the blocks running without one."""
+    on = [r for i, r in enumerate(rows) if mask is None or mask[i]]
+    off = [r.block for i, r in enumerate(rows) if mask is not None and not mask[i]]
+    out: list[Reading] = []
+    if on:
+        hi, lo = max(on, key=lambda r: r.identity_share), min(on, key=lambda r: r.identity_share)
+        out.append(("read.gpath.share", {"n": len(on), "mean": 100 * sum(r.identity_share for r in on) / len(on),
+                                         "hi": hi.block, "hi_value": 100 * hi.identity_share, "lo": lo.block,
+                                         "lo_value": 100 * lo.identity_share}))
+        proj = [r.block for r in on if r.projection]
+        if proj:
+            out.append(("read.gpath.projection", {"blocks": ", ".join(proj)}))
+    if off:
+        out.append(("read.gpath.off", {"blocks": ", ".join(off)}) if on else ("read.gpath.all_off", {}))
+    return out

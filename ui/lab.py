@@ -1,13 +1,17 @@
-"""The Shortcut Lab's page-side pieces (cached study, chart, reading), shared by the lab and the Lecture pages."""
+"""The Shortcut Lab's page-side pieces (cached study, charts, readings), shared by the lab and the Lecture pages."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import figures, lesion
+from resnet_viz import figures, figures_family, i18n, lesion, readings, unravel
 from resnet_viz.config import DEFAULTS
+from ui.draw import chart as draw_chart
 from ui.draw import show_error
 from ui.text import lang, t
 
 N_CHOICES = (DEFAULTS.lesion_n, 200, 500)
+CIFAR_DEPTH = 110  # He et al. 2015's deepest CIFAR net: 54 blocks, the stack Veit et al. 2016 unravel
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -16,37 +20,40 @@ def study(weights_digest: str, data: str, n: int, size: int | None, _handle) -> 
     return lesion.cached_run(_handle, data, n, size)
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def memo_figure(name: str, inputs: tuple, language: str, _build):
+    """A figure built once per (name, inputs, language) and shared by every session: building a plotly figure
+    costs far more server CPU than sending it. Callers never modify the returned figure."""
+    return _build()
+
+
 def bar_names() -> dict[str, str]:
-    return {"intact": t("lab.bar.intact"), "no_shortcut": t("lab.bar.no_shortcut"),
-            "no_branch": t("lab.bar.no_branch"), "no_shortcuts": t("lab.bar.no_shortcuts"),
-            "chance": t("lab.bar.chance")}
+    return figures.labels("lesion_chart", t)["names"]
 
 
 def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.FIG_HEIGHT):
-    """The lesion bar chart of the metric (accuracy / agreement) or of the intact top-1 probability."""
+    """The lesion bar chart of the metric (accuracy / agreement) or of the intact top-1 probability, with the
+    downsampling blocks marked."""
+    mark = {"marked": readings.DOWNSAMPLING_BLOCKS, "marked_label": t("lab.downsampling")}
     if what == "prob":
         return figures.lesion_chart(res.prob, bar_names(), t("lab.chart.prob_title"), t("lab.axis.prob"),
-                                    height=height)
+                                    height=height, **mark)
     title = t("lab.chart.acc_title", n=res.n, size=res.image_size) if res.metric == "accuracy" else \
         t("lab.chart.agree_title", n=res.n)
     y = t("lab.axis.accuracy") if res.metric == "accuracy" else t("lab.axis.agreement")
-    return figures.lesion_chart(res.values, bar_names(), title, y, chance=res.chance or None, height=height)
+    return figures.lesion_chart(res.values, bar_names(), title, y, chance=res.chance or None, height=height, **mark)
+
+
+def readings_of(res: lesion.LesionResult) -> list[readings.Reading]:
+    """What the evaluation set is (and whether it is large enough), then the lesion study read from its numbers."""
+    n_photos, n_shapes = (res.n, 0) if res.data == "photos" else (0, res.n)
+    evaluated = readings.evaluation_set(res.data, res.n, n_photos, n_shapes, image_size=res.image_size)
+    return evaluated + readings.lesion(res.values, res.metric, res.chance, res.n)
 
 
 def reading(res: lesion.LesionResult) -> str:
-    """One paragraph, written from the measured numbers."""
-    s = {k: (100 * v if isinstance(v, float) else v) for k, v in lesion.summary(res).as_dict().items()}
-    # Judged against the network's skill above chance, so a weak checkpoint is read on its own scale.
-    skill = max(s["intact"] - s["chance"], 1e-9)
-    first = t("lab.read.intact", **s) if res.metric == "accuracy" else t("lab.read.intact_agree", **s)
-    parts = [first,
-             t("lab.read.branch_small" if s["branch_drop"] <= 0.3 * skill else "lab.read.branch_large", **s),
-             t("lab.read.shortcut", **s),
-             t("lab.read.collapse" if s["all_off"] - s["chance"] <= 0.25 * skill else "lab.read.survive", **s),
-             t("lab.read.not_plain")]
-    if res.data == "photos":
-        parts.append(t("lab.read.photos_note"))
-    return ("" if lang() == "zh" else " ").join(parts)  # Chinese puts no space between sentences
+    """readings_of() as one paragraph in the sidebar's language (the Lecture's lesion step shows it too)."""
+    return i18n.join(readings_of(res), lang())
 
 
 def load(handle, data: str, n: int) -> lesion.LesionResult | None:
@@ -57,3 +64,55 @@ def load(handle, data: str, n: int) -> lesion.LesionResult | None:
     except (ValueError, RuntimeError) as exc:
         show_error(exc, t("lab.error"))
         return None
+
+
+def lesion_figures(figs: dict, res: lesion.LesionResult, digest: str) -> None:
+    """The lesion chart(s) of a study and its reading."""
+    key = (digest, res.data, res.n, res.image_size, tuple(sorted(res.values.items())))
+    figs["lesion"] = memo_figure("lesion", key, lang(), lambda: chart(res))
+    draw_chart(st, figs["lesion"])
+    st.markdown(reading(res))
+    if res.data == "photos":
+        figs["lesion_probability"] = memo_figure("lesion_prob", key, lang(), lambda: chart(res, "prob"))
+        draw_chart(st, figs["lesion_probability"])
+
+
+def _paths_figure():
+    blocks = {t("lab.paths.resnet18"): 8, t("lab.paths.cifar", depth=CIFAR_DEPTH): unravel.cifar_blocks(CIFAR_DEPTH)}
+    return figures_family.path_lengths({k: unravel.paths(n).counts for k, n in blocks.items()}, t("lab.paths.title"),
+                                       t("lab.paths.x"), t("lab.paths.y"))
+
+
+def unraveled_section(figs: dict) -> None:
+    """Veit et al.'s unraveled view: 2^n paths, their lengths binomial, for ResNet-18 and a deep CIFAR stack."""
+    st.header(t("lab.paths.h"))
+    st.markdown(t("lab.paths.body"))
+    figs["path_lengths"] = memo_figure("paths", (), lang(), _paths_figure)
+    draw_chart(st, figs["path_lengths"])
+    for name, n in ((t("lab.paths.resnet18"), 8), (t("lab.paths.cifar", depth=CIFAR_DEPTH),
+                                                   unravel.cifar_blocks(CIFAR_DEPTH))):
+        st.markdown(t("lab.paths.item", name=name, text=i18n.render(readings.unraveled(n), lang())))
+
+
+def _twin_figure(pair: unravel.LesionPair):
+    names = {"plain": t("lab.twin.plain"), "residual": t("lab.twin.residual"), "chance": t("lab.bar.chance"),
+             "downsampling": t("lab.twin.downsampling")}
+    return figures_family.lesion_pair(list(pair.blocks), list(pair.plain_deleted), list(pair.residual_deleted),
+                                      (pair.plain_intact, pair.residual_intact), list(pair.downsampling), names,
+                                      t("lab.twin.title", n=pair.n), t("lab.axis.accuracy"), chance=pair.chance)
+
+
+def twin_section(figs: dict) -> None:
+    """The shipped plain-14 net and its residual-14 twin with one block deleted, read from their own numbers."""
+    st.header(t("lab.twin.h"))
+    try:
+        pair = unravel.shipped_lesion()
+    except (OSError, KeyError, ValueError) as exc:
+        show_error(exc, t("lab.twin.missing"))
+        return
+    st.markdown(t("lab.twin.body"))
+    figs["plain_lesion"] = memo_figure("twin", (pair.plain_intact, pair.residual_intact), lang(),
+                                       lambda: _twin_figure(pair))
+    draw_chart(st, figs["plain_lesion"])
+    st.markdown(i18n.join(readings.twin_lesion(pair), lang()))
+    st.caption(t("lab.twin.caption", n=pair.n, steps=pair.meta.get("train_steps", 0)) + " `" + pair.command + "`")

@@ -60,6 +60,7 @@ def page_texts(at) -> list[str]:
     for kind in ("button", "toggle", "checkbox", "number_input", "slider", "select_slider", "text_input"):
         out += [str(w.label) for w in at.get(kind)]
     out += [str(b.proto.label) for b in at.get("download_button")]
+    out += [str(e.proto.label) for e in at.get("expander")]
     for chart in at.get("plotly_chart"):
         out += _figure_texts(json.loads(chart.proto.spec))
     return [s for s in out if s]
