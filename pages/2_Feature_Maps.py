@@ -46,7 +46,7 @@ with right:
                          index=featuremaps.layer_choices().index(DEFAULTS.default_layer), key="fm_layer",
                          help=t("fm.layer_help"))
     shared = st.radio(t("fm.scale"), ["per channel", "shared"], horizontal=True, key="fm_scale",
-                      format_func=lambda s: t("fm.scale.shared") if s == "shared" else t("fm.scale.per_channel"),
+                      format_func={"shared": t("fm.scale.shared"), "per channel": t("fm.scale.per_channel")}.get,
                       help=t("fm.scale_help"))
     sort = st.toggle(t("fm.sort"), value=False, key="fm_sort")
 

@@ -30,7 +30,8 @@ except (gradcam.AttributionError, ValueError) as exc:
 
 # ---- the class to explain (a new class recomputes; everything below it is a fragment that only redraws)
 c1, c2 = st.columns([1, 1])
-query = c1.text_input(t("cam.search"), key="cam_query", placeholder=t("cam.search_eg"))
+eg = min(281, handle.num_classes - 1)  # an example the live weights know (281: tabby in ImageNet)
+query = c1.text_input(t("cam.search"), key="cam_query", placeholder=t("cam.search_eg", name=handle.labels[eg], i=eg))
 choices = gradcam_ui.class_choices(c1, query, handle, auto)
 target = c2.selectbox(t("cam.class"), choices, key="cam_target", format_func=gradcam_ui.class_namer(handle))
 cam = auto if target is None else cache.grad_cams(handle, img_key, mask, target, x)

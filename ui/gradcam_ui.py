@@ -25,6 +25,8 @@ METHOD_TITLES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
 NOTE_KEYS = {"gradcam": "cam.note.gradcam", "guided_gradcam": "cam.note.guided_gradcam",
              "integrated_gradients": "cam.note.integrated_gradients", "occlusion": "cam.note.occlusion",
              "saliency": "cam.note.saliency"}
+CMAP_KEYS = {"Viridis": "cam.cmap.viridis", "Inferno": "cam.cmap.inferno", "Jet": "cam.cmap.jet",
+             "Greys": "cam.cmap.greys", "RdBu": "cam.cmap.rdbu"}  # figures.COLORSCALES, named for people
 BASELINE_KEYS = {"black": "cam.base.black", "blurred": "cam.base.blurred", "mean": "cam.base.mean"}
 
 
@@ -49,8 +51,10 @@ def _deletion(weights_digest: str, image_key: str, mask: tuple, target: int, lay
     return sanity.deletion_curve(_handle, _x, _saliency, target, mask, baseline_kind=base)
 
 
-def baseline_name(b: str) -> str:
-    return t(BASELINE_KEYS[b]) if b in BASELINE_KEYS else b
+def baseline_namer():
+    """Baseline names in the sidebar's language, read now (a format_func may be called outside the script run)."""
+    names = {b: t(k) for b, k in BASELINE_KEYS.items()}
+    return lambda b: names.get(b, b)
 
 
 def class_choices(where, query: str, handle, auto: gradcam.GradCam) -> list[int | None]:
@@ -64,10 +68,12 @@ def class_choices(where, query: str, handle, auto: gradcam.GradCam) -> list[int 
 
 
 def class_namer(handle):
+    top1 = t("cam.top1")  # read now: a format_func may be called outside the script run
+
     def name(i: int | None) -> str:
         # A stale index from another weights choice must not crash the widget while it resets. The "top-1" label
         # names no class: the browser keeps a keyed selectbox's shown text when only the image changes.
-        return t("cam.top1") if i is None else f"{handle.labels[i % handle.num_classes]} ({i})"
+        return top1 if i is None else f"{handle.labels[i % handle.num_classes]} ({i})"
     return name
 
 
@@ -88,7 +94,7 @@ def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale
     methods = m1.multiselect(t("cam.methods"), cam_methods.METHODS, default=["guided_gradcam", "saliency"],
                              format_func=METHOD_TITLES.get, key="cam_methods")
     base = m2.selectbox(t("cam.baseline"), cam_methods.BASELINES, index=2, key="cam_baseline",
-                        format_func=baseline_name, help=t("cam.baseline_help"))
+                        format_func=baseline_namer(), help=t("cam.baseline_help"))
     steps = m3.slider(t("cam.ig_steps"), 4, 64, 16, 4, key="cam_ig_steps")
     window = m4.slider(t("cam.window"), 8, 112, 32, 8, key="cam_window")
     stride = m5.slider(t("cam.stride"), 8, 112, 32, 8, key="cam_stride")
@@ -131,7 +137,7 @@ def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale:
         st.caption(t("cam.gap_in_line"))
     st.markdown(t("cam.deletion_intro"))
     del_base = st.selectbox(t("cam.replace"), cam_methods.BASELINES, index=1, key="cam_del_base",
-                            format_func=baseline_name)
+                            format_func=baseline_namer())
     if st.button(t("cam.deletion_run"), key="cam_deletion_go"):
         st.session_state["cam_deletion_on"] = True
     if st.session_state.get("cam_deletion_on"):
@@ -149,6 +155,7 @@ def views(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.n
     stage = c2.selectbox(t("cam.stage"), STAGE_NAMES, index=3, key="cam_stage")
     opacity = c3.slider(t("cam.opacity"), 0.0, 1.0, 0.5, 0.05, key="cam_opacity")
     scale = c4.selectbox(t("cam.colormap"), figures.COLORSCALES, key="cam_scale",
+                         format_func={c: t(k) for c, k in CMAP_KEYS.items()}.get,
                          index=figures.COLORSCALES.index(figures.CAM_COLORSCALE)
                          if figures.CAM_COLORSCALE in figures.COLORSCALES else 0)
     key = (handle.digest, img_key, tuple(mask), cam.target)

@@ -62,7 +62,7 @@ def pick_image(where=st.sidebar) -> Image.Image:
     with where.container(border=True):
         st.markdown(f"**{t('common.image')}**")
         how = st.radio(t("common.image_from"), ["Samples", "Upload", "Camera"], horizontal=True, key="pick_how",
-                       label_visibility="collapsed", format_func=lambda h: t(SOURCE_LABELS[h]))
+                       label_visibility="collapsed", format_func={h: t(k) for h, k in SOURCE_LABELS.items()}.get)
         names = [s.name for s in samples]
         current = st.session_state[IMAGE_KEY][0]
         if how == "Samples":
