@@ -22,6 +22,14 @@ UNIT_LAYERS = [n for n in featuremaps.layer_choices() if "." in n or n in STEM_N
 UNITS = ByteLRU(64 * MiB)  # per (weights digest, image, mask, crop, layer, channel, cell)
 
 
+def sci(v: float) -> str:
+    """1.9 × 10⁻⁹ rather than 1.9e-09: readable on a slide, in either language."""
+    if v == 0:
+        return "0"
+    mantissa, exp = f"{v:.1e}".split("e")
+    return f"{mantissa} × 10{str(int(exp)).translate(str.maketrans('-0123456789', '⁻⁰¹²³⁴⁵⁶⁷⁸⁹'))}"
+
+
 def arithmetic_layer(layer: str) -> str:
     """The conv whose output is worked through for a unit of `layer`: conv1 in the stem, else its block's conv1."""
     return "conv1" if layer in STEM_NAMES else f"{featuremaps.resolve_layer(layer)}.conv1"
@@ -55,8 +63,9 @@ def unit_view(handle, img_key: str, mask: tuple, center_crop: bool, ft, image) -
     _cell_from_click(h, w)
     _clamp("fm_unit_row", h - 1, h // 2)
     _clamp("fm_unit_col", w - 1, w // 2)
-    _clamp("fm_unit_channel", c - 1, 0)
-    ch = int(c2.number_input(t("fm.channel", last=c - 1), 0, c - 1, key="fm_unit_channel"))
+    strongest = int(maps[:, h // 2, w // 2].argmax())  # the first channel shown is one the ReLU left on
+    _clamp("fm_unit_channel", c - 1, strongest)
+    ch = int(c2.number_input(t("fm.channel", last=c - 1), 0, c - 1, value=strongest, key="fm_unit_channel"))
     i = int(c3.number_input(t("fm.unit.row", last=h - 1), 0, h - 1, value=h // 2, key="fm_unit_row"))
     j = int(c4.number_input(t("fm.unit.col", last=w - 1), 0, w - 1, value=w // 2, key="fm_unit_col"))
     key = (handle.digest, img_key, tuple(mask), center_crop, layer, ch, (i, j))
@@ -78,8 +87,12 @@ def unit_view(handle, img_key: str, mask: tuple, center_crop: bool, ft, image) -
         t("fm.unit.box", size=th.size)))
     chart(left, rf_fig)
     ph, pw = e.grad.shape
-    left.caption(t("fm.unit.rf_caption", size=th.size, h=ph, w=pw, on=100 * th.share_on_image,
-                   inside=100 * e.share_in_box, s50=e.side50, s90=e.side90, jump=th.jump))
+    if float(e.grad.sum()) > 0:
+        left.caption(t("fm.unit.rf_caption", size=th.size, h=ph, w=pw, on=100 * th.share_on_image,
+                       inside=100 * e.share_in_box, s50=e.side50, s90=e.side90, jump=th.jump))
+    else:  # a unit the ReLU switched off: no pixel moves it, so it has no effective receptive field here
+        left.caption(t("fm.unit.rf_box_only", size=th.size, h=ph, w=pw, on=100 * th.share_on_image, jump=th.jump))
+        left.info(t("fm.unit.dead", v=f"{e.value:.3g}"))
     with right:
         map_fig = figure(("unitmap", handle.digest, img_key, tuple(mask), center_crop, layer, ch, (i, j)),
                          lambda: _cell_map(maps[ch], (i, j), t("fm.unit.map_title", layer=layer, ch=ch)))
@@ -124,7 +137,7 @@ def _arithmetic(handle, img_key, mask, center_crop, image, layer, ch, cell) -> N
         f" · `{t('fm.unit.recorded')} {a.recorded_relu:.5f}`",
     ]
     st.markdown("\n".join(lines))
-    st.caption(t("fm.unit.arith_check", err=f"{a.max_error:.2g}"))
+    st.caption(t("fm.unit.arith_check", err=sci(a.max_error)))
     top = int(np.argmax(np.abs(a.per_channel)))
     left, right = st.columns([3, 2])
     chart(left, figure(("contrib", handle.digest, img_key, tuple(mask), center_crop, layer, ch, cell),
