@@ -33,7 +33,8 @@ c1, c2 = st.columns([1, 1])
 eg = min(281, handle.num_classes - 1)  # an example the live weights know (281: tabby in ImageNet)
 query = c1.text_input(t("cam.search"), key="cam_query", placeholder=t("cam.search_eg", name=handle.labels[eg], i=eg))
 choices = gradcam_ui.class_choices(c1, query, handle, auto)
-target = c2.selectbox(t("cam.class"), choices, key="cam_target", format_func=gradcam_ui.class_namer(handle))
+target = c2.selectbox(t("cam.class"), choices, key="cam_target", format_func=gradcam_ui.class_namer(handle),
+                      placeholder=t("cam.top1"))  # after an image change Streamlit shows None as "no choice"
 cam = auto if target is None else cache.grad_cams(handle, img_key, mask, target, x)
 if cam.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.fallback)
     st.warning(gradcam_ui.note_text(cam.note))
