@@ -13,6 +13,7 @@ import numpy as np
 
 from resnet_viz import images
 from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES, STEM_NAMES
+from resnet_viz.errors import Reason
 from resnet_viz.forward import Mask
 
 if TYPE_CHECKING:
@@ -63,15 +64,15 @@ class FeatureTrace:
     blocks: dict[str, BlockMaps]
     picture: np.ndarray  # (H, W, 3) uint8: the exact picture the model saw
     mask: Mask
-    preprocessing: str  # one sentence saying how the image was resized / cropped
+    preprocessing: Reason  # how the image was resized / cropped (.text(lang))
     note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
 
     def maps(self, layer: str) -> np.ndarray:
         return self.layers[resolve_layer(layer)]
 
 
-def model_input(handle: ModelHandle, image: Image.Image, center_crop: bool = True) -> tuple[torch.Tensor, str]:
-    """(1, 3, H, W) normalised input and a sentence saying how it was made.
+def model_input(handle: ModelHandle, image: Image.Image, center_crop: bool = True) -> tuple[torch.Tensor, Reason]:
+    """(1, 3, H, W) normalised input and a Reason (locale key + numbers) saying how it was made.
 
     With the crop, the weights' own transforms (handle.preprocess) decide: ImageNet's resize-256/crop-224,
     or the shapes checkpoint's resize-to-128. Without it, the whole image with its shorter side at image_size.
@@ -82,9 +83,9 @@ def model_input(handle: ModelHandle, image: Image.Image, center_crop: bool = Tru
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, crop, crop)
     resize, crop = getattr(handle.preprocess, "resize_size", None), getattr(handle.preprocess, "crop_size", None)
     if resize and crop:
-        return x, (f"Resized the {image.width} × {image.height} image so its shorter side is {resize[0]} px, then "
-                   f"cropped the central {crop[0]} × {crop[0]} square (the weights' own transforms).")
-    return x, f"Preprocessed the {image.width} × {image.height} image with the weights' own transforms."
+        return x, Reason("fm.prep.own", {"width": image.width, "height": image.height, "short": resize[0],
+                                         "size": crop[0]})
+    return x, Reason("fm.prep.other", {"width": image.width, "height": image.height})
 
 
 def compute(handle: ModelHandle, image: Image.Image, mask: Sequence[bool] | None = None,

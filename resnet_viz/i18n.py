@@ -67,7 +67,7 @@ ALLOWED_WORDS = frozenset({
     "Grad-CAM", "Guided", "Backpropagation", "Integrated", "Gradients", "Occlusion", "Saliency", "SGD", "Adam",
     "Spearman",
     # cited authors and venues
-    "Veit", "Adebayo", "Petsiuk", "Sundararajan", "Balduzzi", "Yang", "Selvaraju", "ICLR", "ICML", "CVPR",
+    "Veit", "Adebayo", "Petsiuk", "Sundararajan", "Balduzzi", "Yang", "Selvaraju", "Luo", "ICLR", "ICML", "CVPR",
     "NeurIPS",
     # file formats and units
     "PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "HEIC", "zip", "base64", "pth", "KB", "MB", "GB", "ms", "px",

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
-from resnet_viz import classes, figures, gradcam, sanity
+from resnet_viz import classes, figures, gradcam, images, readings, sanity
 from resnet_viz import methods as cam_methods
 from resnet_viz.config import STAGE_NAMES
-from ui.draw import chart, show_error
-from ui.text import literal, t
+from resnet_viz.forward import ALL_OFF, ALL_ON
+from ui import cache, state
+from ui.draw import chart, image_download, show_error
+from ui.fm import figure, fit_warning, say, say_one
+from ui.fm_views import note_text
+from ui.images import image_name
+from ui.text import literal, t, weights_name
+
+__all__ = ["class_choices", "class_namer", "note_text", "views"]
 
 METHOD_TITLES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
                  "integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion", "saliency": "Saliency"}
@@ -17,6 +25,8 @@ METHOD_TITLES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
 NOTE_KEYS = {"gradcam": "cam.note.gradcam", "guided_gradcam": "cam.note.guided_gradcam",
              "integrated_gradients": "cam.note.integrated_gradients", "occlusion": "cam.note.occlusion",
              "saliency": "cam.note.saliency"}
+CMAP_KEYS = {"Viridis": "cam.cmap.viridis", "Inferno": "cam.cmap.inferno", "Jet": "cam.cmap.jet",
+             "Greys": "cam.cmap.greys", "RdBu": "cam.cmap.rdbu"}  # figures.COLORSCALES, named for people
 BASELINE_KEYS = {"black": "cam.base.black", "blurred": "cam.base.blurred", "mean": "cam.base.mean"}
 
 
@@ -41,8 +51,10 @@ def _deletion(weights_digest: str, image_key: str, mask: tuple, target: int, lay
     return sanity.deletion_curve(_handle, _x, _saliency, target, mask, baseline_kind=base)
 
 
-def baseline_name(b: str) -> str:
-    return t(BASELINE_KEYS[b]) if b in BASELINE_KEYS else b
+def baseline_namer():
+    """Baseline names in the sidebar's language, read now (a format_func may be called outside the script run)."""
+    names = {b: t(k) for b, k in BASELINE_KEYS.items()}
+    return lambda b: names.get(b, b)
 
 
 def class_choices(where, query: str, handle, auto: gradcam.GradCam) -> list[int | None]:
@@ -56,10 +68,12 @@ def class_choices(where, query: str, handle, auto: gradcam.GradCam) -> list[int 
 
 
 def class_namer(handle):
+    top1 = t("cam.top1")  # read now: a format_func may be called outside the script run
+
     def name(i: int | None) -> str:
         # A stale index from another weights choice must not crash the widget while it resets. The "top-1" label
         # names no class: the browser keeps a keyed selectbox's shown text when only the image changes.
-        return t("cam.top1") if i is None else f"{handle.labels[i % handle.num_classes]} ({i})"
+        return top1 if i is None else f"{handle.labels[i % handle.num_classes]} ({i})"
     return name
 
 
@@ -80,7 +94,7 @@ def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale
     methods = m1.multiselect(t("cam.methods"), cam_methods.METHODS, default=["guided_gradcam", "saliency"],
                              format_func=METHOD_TITLES.get, key="cam_methods")
     base = m2.selectbox(t("cam.baseline"), cam_methods.BASELINES, index=2, key="cam_baseline",
-                        format_func=baseline_name, help=t("cam.baseline_help"))
+                        format_func=baseline_namer(), help=t("cam.baseline_help"))
     steps = m3.slider(t("cam.ig_steps"), 4, 64, 16, 4, key="cam_ig_steps")
     window = m4.slider(t("cam.window"), 8, 112, 32, 8, key="cam_window")
     stride = m5.slider(t("cam.stride"), 8, 112, 32, 8, key="cam_stride")
@@ -101,9 +115,9 @@ def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale
     figs["methods"] = figures.cam_image_row(shown, t("cam.explaining_short", label=cam.label))
     chart(st, figs["methods"])
     for r in results:
-        gap = r.extra.get("completeness_gap")
+        gap = r.extra.get("completeness_gap")  # |sum of (x − x′) × averaged gradients − (F(x) − F(x′))|
         st.markdown(f"**{METHOD_TITLES[r.method]}.** {t(NOTE_KEYS[r.method])}"
-                    + (t("cam.gap", gap=f"{gap:.3g}") if gap is not None else ""))
+                    + (" " + say(readings.ig_completeness(gap)) if gap is not None else ""))
     st.caption(t("cam.signed"))
 
 
@@ -114,9 +128,7 @@ def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale:
         st.session_state["cam_sanity_on"] = True
     if st.session_state.get("cam_sanity_on"):
         s = _sanity(handle.digest, img_key, mask, cam.target, stage, handle, x)
-        figs["sanity"] = figures.cam_sanity(s.steps, s.correlations)
-        figs["sanity"].update_layout(title_text=t("cam.sanity_title"), xaxis_title=t("cam.sanity_x"),
-                                     yaxis_title=t("cam.sanity_y"))
+        figs["sanity"] = figures.cam_sanity(s.steps, s.correlations, **figures.labels("cam_sanity", t))
         chart(st, figs["sanity"])
         picks = [0, 1, 5, len(s.steps) - 1]
         chart(st, figures.cam_image_row(
@@ -125,12 +137,70 @@ def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale:
         st.caption(t("cam.gap_in_line"))
     st.markdown(t("cam.deletion_intro"))
     del_base = st.selectbox(t("cam.replace"), cam_methods.BASELINES, index=1, key="cam_del_base",
-                            format_func=baseline_name)
+                            format_func=baseline_namer())
     if st.button(t("cam.deletion_run"), key="cam_deletion_go"):
         st.session_state["cam_deletion_on"] = True
     if st.session_state.get("cam_deletion_on"):
         d = _deletion(handle.digest, img_key, mask, cam.target, stage, del_base, handle, x, cam.maps[stage])
         figs["deletion"] = figures.cam_deletion(d.fractions, d.probs, d.random_probs, d.area, d.random_area,
-                                                cam.label)
-        figs["deletion"].update_layout(title_text=t("cam.deletion_title"), xaxis_title=t("cam.deletion_x"))
+                                                cam.label, **figures.labels("cam_deletion", t))
         chart(st, figs["deletion"])
+
+
+@st.fragment
+def views(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.ndarray, x, figs: dict) -> None:
+    """Top-5, the chosen stage large, all four stages, shortcuts on vs off, other methods and checks. Its widgets
+    (stage, opacity, colour map, the on-demand sections) rerun this fragment only; figures are cached."""
+    c2, c3, c4 = st.columns(3)
+    stage = c2.selectbox(t("cam.stage"), STAGE_NAMES, index=3, key="cam_stage")
+    opacity = c3.slider(t("cam.opacity"), 0.0, 1.0, 0.5, 0.05, key="cam_opacity")
+    scale = c4.selectbox(t("cam.colormap"), figures.COLORSCALES, key="cam_scale",
+                         format_func={c: t(k) for c, k in CMAP_KEYS.items()}.get,
+                         index=figures.COLORSCALES.index(figures.CAM_COLORSCALE)
+                         if figures.CAM_COLORSCALE in figures.COLORSCALES else 0)
+    key = (handle.digest, img_key, tuple(mask), cam.target)
+    left, right = st.columns([2, 3])
+    figs["top5"] = figure(("cam_top5", *key), lambda: figures.cam_topk(
+        cam.top, t("cam.top5", mask=state.mask_label(mask)), highlight=cam.target, **figures.labels("cam_topk", t)))
+    chart(left, figs["top5"])
+    left.caption(t("cam.explaining", label=cam.label, target=cam.target, p=100 * cam.prob,
+                   weights=weights_name(handle.source)))
+    fit_warning(left, handle)  # e.g. the shapes weights on a photo: the prediction is the nearest shape
+
+    def large_figure():
+        outline = images.sample_mask(image_name())  # generated shapes know where their object is
+        if outline is not None and outline.shape != picture.shape[:2]:
+            outline = None  # the weights' preprocessing cropped or resized it: the mask no longer lines up
+        return figures.cam_overlay_figure(picture, gradcam.for_display(cam.maps[stage]), opacity, scale,
+                                          cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label),
+                                          outline, **figures.labels("cam_overlay_figure", t))
+    figs["gradcam_large"] = figure(("cam_large", *key, stage, opacity, scale), large_figure)
+    chart(right, figs["gradcam_large"])
+    right.caption(say_one(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
+    with right:
+        large = figures.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[stage]), opacity, scale)
+        image_download(Image.fromarray(large), f"gradcam_{stage}_{cam.label.replace(' ', '_')}", t("cam.download"))
+
+    peaks = {f"{n} ({cam.raw[n].shape[0]}×{cam.raw[n].shape[1]})": cam.peaks[n] for n in STAGE_NAMES}
+    figs["gradcam_stages"] = figure(("cam_row", *key, opacity, scale), lambda: figures.cam_image_row(
+        overlays(picture, cam, opacity, scale), t("cam.row_title"), peaks))
+    chart(st, figs["gradcam_stages"])
+    st.caption(t("cam.row_caption", ms=1000 * cam.seconds))
+
+    st.subheader(t("fm.onoff"))
+    other = mask if mask != ALL_ON else ALL_OFF
+    if mask == ALL_ON:
+        st.caption(t("cam.all_on_note"))
+    full = cache.grad_cams(handle, img_key, ALL_ON, cam.target, x)
+    cut = cache.grad_cams(handle, img_key, other, cam.target, x)
+    for col, res, title in zip(st.columns(2), (full, cut), (t("cam.full"), state.mask_label(other)), strict=True):
+        with col:
+            st.markdown(f"**{title}** — {prediction_line(res)}")
+            st.image(figures.cam_overlay_rgb(picture, gradcam.for_display(res.maps[stage]), opacity, scale),
+                     caption=t("cam.at", stage=stage, label=res.label), width="stretch")
+    st.caption(t("cam.same_weights"))
+
+    with st.expander(t("cam.other")):
+        other_methods(figs, handle, img_key, mask, cam, stage, scale, x)
+    with st.expander(t("cam.trust")):
+        trust_checks(figs, handle, img_key, mask, cam, stage, scale, x)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import streamlit as st
 from PIL import Image
 
-from resnet_viz import images
-from ui.state import digest
+from resnet_viz import images, readings
+from ui.state import digest, get_handle
 from ui.text import literal, t
 
 IMAGE_KEY = "image"  # (name, bytes) of the chosen image; survives page changes
 ERROR_KEY = "image_error"
+DEFAULTED_KEY = "image_defaulted"  # True while the session has not chosen an image: the default follows the weights
 SOURCE_LABELS = {"Samples": "common.from.samples", "Upload": "common.from.upload", "Camera": "common.from.camera"}
 
 
@@ -28,6 +29,7 @@ def _choose(name: str, data: bytes) -> None:
         st.session_state[ERROR_KEY] = f"{literal(name)}: {literal(exc)}"
         return
     st.session_state.pop(ERROR_KEY, None)
+    st.session_state.pop(DEFAULTED_KEY, None)
     st.session_state[IMAGE_KEY] = (name, data)
 
 
@@ -49,12 +51,18 @@ def _on_upload(key: str) -> None:
 def pick_image(where=st.sidebar) -> Image.Image:
     """The shared picker (samples, upload, camera). The chosen image stays chosen across pages."""
     samples = images.list_samples()
-    if IMAGE_KEY not in st.session_state:
-        st.session_state[IMAGE_KEY] = (samples[0].name, _sample_bytes(samples[0].name))
+    if IMAGE_KEY not in st.session_state or st.session_state.get(DEFAULTED_KEY):
+        # A session that has not chosen an image sees one the live weights can describe (a generated shape
+        # for the shapes weights, a photo for ImageNet); it follows a change of weights until it chooses.
+        first = readings.default_sample(get_handle().source, samples)
+        if st.session_state.get(IMAGE_KEY, ("",))[0] != first:
+            st.session_state[IMAGE_KEY] = (first, _sample_bytes(first))
+            st.session_state.pop("pick_sample", None)  # the selectbox shows the new default
+        st.session_state[DEFAULTED_KEY] = True
     with where.container(border=True):
         st.markdown(f"**{t('common.image')}**")
         how = st.radio(t("common.image_from"), ["Samples", "Upload", "Camera"], horizontal=True, key="pick_how",
-                       label_visibility="collapsed", format_func=lambda h: t(SOURCE_LABELS[h]))
+                       label_visibility="collapsed", format_func={h: t(k) for h, k in SOURCE_LABELS.items()}.get)
         names = [s.name for s in samples]
         current = st.session_state[IMAGE_KEY][0]
         if how == "Samples":
@@ -82,3 +90,18 @@ def image_name() -> str:
 def image_key() -> str:
     """A short digest naming the chosen image, for caches keyed by image."""
     return digest(st.session_state[IMAGE_KEY][1])
+
+
+def image_kind() -> str:
+    """'shape' when the chosen image is one of the generated shape samples (its bytes, not only its name),
+    else 'photo' (a sample photo, an upload, the camera): what readings.weights_fit asks."""
+    name, data = st.session_state[IMAGE_KEY]
+    sample = next((s for s in images.list_samples() if s.name == name), None)
+    if sample is None or sample.mask is None:
+        return "photo"
+    return "shape" if digest(data) == _sample_digest(name) else "photo"
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _sample_digest(name: str) -> str:
+    return digest(_sample_bytes(name))

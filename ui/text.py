@@ -12,7 +12,7 @@ LANG_KEY = "lang"
 SEEN_KEY = "lang_seen"  # the language of the previous run
 # Keys of the radios / selectboxes whose option texts are translated (see _keep_choices_across_a_switch).
 TRANSLATED_CHOICES = ("weights_source", "pick_how", "lab_set", "fm_scale", "gf_which", "gf_shortcut", "gf_quantity",
-                      "cam_target", "cam_baseline", "cam_del_base")
+                      "cam_target", "cam_baseline", "cam_del_base", "cam_scale")
 WEIGHTS_KEYS = {"auto": "weights.auto", "imagenet": "weights.imagenet", "shapes": "weights.shapes",
                 "random": "weights.random", "file": "weights.file"}
 # Every ASCII punctuation character may be backslash-escaped in (GitHub-flavoured) Markdown, and escaping all of

@@ -92,3 +92,49 @@ def test_channel_index_is_clamped_when_the_layer_shrinks(calls):
     assert not at.exception
     assert at.number_input(key="fm_channel").value == 0
     assert np.isfinite([float(v) for v in _stats(at)]).all()
+
+
+def _captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_what_one_unit_sees_layer4_box_and_the_worked_conv_output(calls):
+    at = _page().run()  # random weights: 224 px
+    at.selectbox(key="fm_unit_layer").set_value("layer4.1").run()
+    at.number_input(key="fm_unit_channel").set_value(0).run()
+    at.number_input(key="fm_unit_row").set_value(0).run()
+    at.number_input(key="fm_unit_col").set_value(6).run()
+    assert not at.exception
+    # The corner cell of layer4 (7×7 at 224 px): its 435 px box hangs far over the border.
+    assert "Theoretical receptive field: 435 × 435 px" in _captions(at)
+    on = float(re.search(r"435 px, (\d+)% of it on the 224 × 224 px image", _captions(at)).group(1))
+    assert 15 < on < 40
+    # layer4.1.conv1 worked through by hand equals what the forward pass recorded.
+    shown = " ".join(m.value for m in at.markdown)
+    assert "One output of layer4.1.conv1 worked through: channel 0, cell (0, 6)" in shown
+    err = re.search(r"recorded in the forward pass up to (.+?) \(floating", _captions(at)).group(1)
+    assert err == "0" or int(err.split("10")[-1].translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))) <= -4
+    # The cell and layer here reuse the page's forward: one trace, and the unit cached on a rerun.
+    assert len(calls) == 1
+    at.number_input(key="fm_unit_channel").set_value(5).run()
+    assert not at.exception and "channel 5, cell (0, 6)" in " ".join(m.value for m in at.markdown)
+
+
+def test_chinese_page_has_no_english_and_follows_the_weights(calls):
+    from resnet_viz import weights
+    from tests.app.zh_scan import english_leaks
+
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.session_state["lang"] = "zh"
+    at.session_state["weights_source"] = "shapes"
+    at.session_state["mask"] = (True, True, False, True, True, True, True, True)  # the difference view too
+    at.run()
+    assert not at.exception
+    labels = weights.load("shapes").labels
+    # The shapes weights are live: the page opens on a generated shape, and says nothing about the fit.
+    assert at.session_state["image"][0].startswith("shapes:") and not at.warning
+    assert not english_leaks(at, labels), english_leaks(at, labels)
+    at.selectbox(key="pick_sample").set_value("cat").run()  # a photo: the weights only know 10 shapes
+    assert not at.exception
+    assert any("只认识 10 种合成图形" in w.value for w in at.warning)
+    assert not english_leaks(at, labels), english_leaks(at, labels)

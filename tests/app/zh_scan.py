@@ -90,3 +90,8 @@ def english_on(at, extra: frozenset[str] | set[str] = frozenset()) -> dict[str, 
         if words:
             found[text[:160]] = words
     return found
+
+
+def english_leaks(at, labels) -> dict[str, list[str]]:
+    """english_on with the live weights' class labels (and every sample name) allowed."""
+    return english_on(at, extra=class_words() | {w for name in labels for w in [name, *name.split()]})

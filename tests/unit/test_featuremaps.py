@@ -127,9 +127,12 @@ def test_compute_matches_the_traced_forward(random_handle):
     assert ft.top5[0][1] == random_handle.labels[int(i[0])]
     ratio = ref.blocks["layer3.1"].fx.norm() / ref.blocks["layer3.1"].x.norm()
     assert math.isclose(fm.residual_ratios(ft.blocks)["layer3.1"], float(ratio), rel_tol=1e-4)
-    assert ft.picture.shape == (224, 224, 3) and "cropped" in ft.preprocessing
+    # How the image was made, as a locale key and its numbers (the page words it in either language).
+    assert ft.picture.shape == (224, 224, 3) and ft.preprocessing.key == "fm.prep.own"
+    assert ft.preprocessing.params == {"width": img.width, "height": img.height, "short": 256, "size": 224}
+    assert "cropped the central 224 × 224" in str(ft.preprocessing) and "224 × 224" in ft.preprocessing.text("zh")
     whole = fm.compute(random_handle, img, mask, center_crop=False)
-    assert whole.picture.shape == (224, 336, 3) and "without cropping" in whole.preprocessing
+    assert whole.picture.shape == (224, 336, 3) and whole.preprocessing.key == "image.prep.whole"
     assert whole.maps("layer4").shape == (512, 7, 11)
 
 
