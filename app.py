@@ -13,9 +13,10 @@ from ui.text import language_selector, reason_text, t, weights_name
 
 st.set_page_config(page_title="resnet-viz", page_icon="🧱", layout="wide")
 
+links.apply()  # a link's state into the widgets' keys, before the menu and any widget is drawn
 page = nav.navigation()
 page_path = page.url_path or nav.PAGES[0].url_path
-links.apply(page_path)  # a link's state into the widgets' keys, before any widget is drawn
+links.open_page(page_path)  # ?page=Lecture on any path
 
 
 def sidebar() -> None:

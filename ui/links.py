@@ -106,9 +106,12 @@ def _query() -> dict:
     return {k: qp.get_all(k) for k in qp}
 
 
-def apply(current_page: str) -> None:
-    """On the session's first run: the link's state into session state (before any widget is drawn), and a
-    switch to the page the link names with ?page=."""
+PAGE_KEY = "link_page"  # the page a link named with ?page= (opened once navigation exists)
+
+
+def apply() -> None:
+    """On the session's first run, before the navigation and any widget is drawn (the menu's titles follow the
+    link's language too): the link's state into session state."""
     if st.session_state.get(APPLIED_KEY):
         return
     st.session_state[APPLIED_KEY] = True
@@ -120,7 +123,14 @@ def apply(current_page: str) -> None:
         st.session_state[key] = value
     if notes:
         st.session_state[NOTES_KEY] = notes
-        st.session_state[NOTES_PAGE_KEY] = page or current_page
+    st.session_state[PAGE_KEY] = page
+
+
+def open_page(current_page: str) -> None:
+    """After st.navigation: switch once to the page the link named with ?page= (its notes follow it)."""
+    if NOTES_KEY in st.session_state and NOTES_PAGE_KEY not in st.session_state:
+        st.session_state[NOTES_PAGE_KEY] = st.session_state.get(PAGE_KEY) or current_page
+    page = st.session_state.pop(PAGE_KEY, None)
     if page is not None and page != current_page:
         st.switch_page(next(p.file for p in PAGES if p.url_path == page))
 
