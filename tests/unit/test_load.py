@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -26,7 +27,10 @@ def report() -> dict:
     args = argparse.Namespace(sessions=2, rounds=1, solo_rounds=1, think_s=0.0, duration_limit=300.0,
                               server_arg=[], replicas=1, inject_mismatch=True, gc_freeze=0,
                               only=LECTURE[1:])
-    return load.run_load(args)
+    # On a thread of its own: the e2e tests' browser (playwright's sync API) keeps an event loop running on this
+    # thread for the whole pytest session, and run_load starts its own with asyncio.run.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(load.run_load, args).result()
 
 
 def test_counts_every_action_of_every_session(report):
