@@ -3,34 +3,40 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Debian packages (python3-venv, chromium, CJK fonts) need root: apt-get as root, else through sudo if there is one.
+APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || (command -v sudo >/dev/null && echo sudo apt-get) || echo false)
 
 .PHONY: install install-browser run test test-unit lint bench load load-replicas clean
 
+# Debian's python3 has no venv module until python3-venv is installed.
 $(BIN)/python:
-	$(PY) -m venv $(VENV)
+	$(PY) -m venv $(VENV) || { $(APT) install -y -q python3-venv && $(PY) -m venv --clear $(VENV); }
 
 # Reinstall only when a requirements file changed: a second `make install` takes well under a second.
 $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Debian's chromium for the e2e tests (playwright's own browser download does not work offline).
+# Debian's chromium for the e2e tests (playwright's own browser download does not work offline); CJK fonts are
+# optional (Chinese screenshots).
 install-browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q chromium) \
+	@command -v chromium >/dev/null 2>&1 || ($(APT) update -q && $(APT) install -y -q chromium) \
 	  || echo "Could not install chromium: e2e tests will be skipped (or fail under CI=true)."
+	@fc-list :lang=zh 2>/dev/null | grep -q . || $(APT) install -y -q fonts-noto-cjk >/dev/null 2>&1 \
+	  || echo "No CJK fonts (optional): Chinese text in screenshots may show as boxes."
 
 run: install
 	$(BIN)/streamlit run app.py
 
+# ruff first, then every test; any non-zero pytest status (1 failed, 2 interrupted, 5 no tests collected) fails make.
 test: install install-browser
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-unit: install
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit
 
 lint: install
 	$(BIN)/ruff check .

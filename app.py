@@ -1,4 +1,4 @@
-"""resnet-viz: st.navigation over the pages (ui.nav.PAGES), and the sidebar every page shares."""
+"""resnet-viz: st.navigation over the pages (ui.nav.PAGES), the sidebar every page shares, and the view in the URL."""
 
 import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
 
@@ -8,19 +8,21 @@ import streamlit as st
 from resnet_viz import weights
 from resnet_viz.config import BLOCK_NAMES
 from resnet_viz.device import available_devices
-from ui import nav, state
-from ui.text import lang, language_selector, literal, t, weights_name
+from ui import links, nav, state
+from ui.text import language_selector, reason_text, t, weights_name
 
 st.set_page_config(page_title="resnet-viz", page_icon="🧱", layout="wide")
 
+links.apply()  # a link's state into the widgets' keys, before the menu and any widget is drawn
 page = nav.navigation()
+page_path = page.url_path or nav.PAGES[0].url_path
+links.open_page(page_path)  # ?page=Lecture on any path
 
 
 def sidebar() -> None:
     with st.sidebar:
         language_selector()
         st.selectbox(t("side.device"), available_devices(), key=state.DEVICE_KEY)
-        status = weights.availability()
         st.selectbox(t("side.weights"), state.WEIGHT_SOURCES, key=state.SOURCE_KEY, format_func=weights_name)
         if st.session_state.get(state.SOURCE_KEY) == "file":
             up = st.file_uploader(t("side.checkpoint"), type=None, key="ckpt_upload")
@@ -28,14 +30,18 @@ def sidebar() -> None:
                 st.session_state[state.FILE_KEY] = (up.name, up.getvalue())
         st.session_state.pop(state.ERROR_KEY, None)
         handle = state.get_handle()
+        status = weights.availability()
         if state.ERROR_KEY in st.session_state:
-            st.error(literal(st.session_state[state.ERROR_KEY]) + t("side.using_auto"))
+            source, why = st.session_state[state.ERROR_KEY]
+            st.error(f"{weights_name(source)}: {reason_text(why)}{t('side.using_auto')}")
+        if st.session_state.pop(state.SWITCHED_KEY, False):
+            st.info(t("side.switched_imagenet"))
         st.success(t("side.live", weights=weights_name(handle.source), device=handle.device.type)
-                   + f"  \n{literal(handle.why(lang()))}")
+                   + f"  \n{reason_text(handle.why_live)}")
         with st.expander(t("side.why_not")):
             for name, why in {**status, **handle.skipped}.items():
                 if why and name != handle.source:
-                    st.caption(f"**{literal(name)}**: {literal(why)}")
+                    st.caption(f"**{weights_name(name)}**: {reason_text(why)}")
             st.caption(t("side.imagenet_offline"))
         st.toggle(t("side.shortcuts"), value=True, key=state.ALL_KEY, help=t("side.shortcuts_help"))
         with st.expander(t("side.per_block")):
@@ -45,4 +51,8 @@ def sidebar() -> None:
 
 
 sidebar()
+links.show_notes(page_path)
+link_slot = st.sidebar.empty()
+links.write_back(page_path, link_slot)  # already right if the page stops early (st.stop)
 page.run()
+links.write_back(page_path, link_slot)  # the page may have changed its own keys (a clicked channel)

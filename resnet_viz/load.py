@@ -13,6 +13,7 @@ import io
 import json
 import random
 import statistics
+import string
 import sys
 import time
 import uuid
@@ -90,6 +91,7 @@ class Run:
     names: dict[str, int] = field(default_factory=dict)  # image name -> session
     mask_text: dict[bool, str] = field(default_factory=dict)  # all shortcuts on? -> the sidebar caption
     inject: bool = False  # session 1 uploads under session 0's name: the isolation check must notice
+    only: tuple[str, ...] = ()  # the lecture's actions to walk (empty: all); the tests walk a few
 
     def name(self, session: int, rnd: int) -> str:
         owner = 0 if self.inject and session == 1 else session
@@ -98,12 +100,18 @@ class Run:
         return name
 
 
+def _shown(name: str, blob: bytes) -> bool:
+    """The page shows a user's file name literally: in Markdown source with its punctuation backslash-escaped."""
+    escaped = "".join("\\" + c if c in string.punctuation else c for c in name)
+    return name.encode() in blob or escaped.encode() in blob
+
+
 def mismatch(run: Run, session: int, action: str, own: str | None, result: RunResult) -> str:
     """Why this session's deltas show someone else's state ('' when they show only its own)."""
-    foreign = [n for n, who in run.names.items() if who != session and n.encode() in result.blob]
+    foreign = [n for n, who in run.names.items() if who != session and _shown(n, result.blob)]
     if foreign:
         return f"shows {foreign[0]}"
-    if action == "upload" and own is not None and own.encode() not in result.blob:
+    if action == "upload" and own is not None and not _shown(own, result.blob):
         return f"upload {own} not shown"
     if action.startswith("shortcuts_") and run.mask_text:
         on = action == "shortcuts_on"
@@ -122,7 +130,8 @@ async def walk(base: str, session: int, run: Run, rounds: int, think_s: float, p
     for rnd in range(rounds):
         name = run.name(session, rnd)
         data = _image(random.Random(f"{run.nonce}/{session}/{rnd}").randrange(2**31))
-        steps += [(a, f, name, rnd) for a, f in lecture(s, name, data) if rnd == 0 or a != "upload_mode"]
+        steps += [(a, f, name, rnd) for a, f in lecture(s, name, data)
+                  if (rnd == 0 or a != "upload_mode") and (not run.only or a in run.only)]
     own = None
     for action, make, name, rnd in steps:
         cpu0 = srv.cpu_seconds(pids) if pids else 0.0
@@ -196,7 +205,7 @@ async def _solo(base: str, pids: list[int], args: argparse.Namespace, run: Run, 
 async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s: float,
                   warm_urls: list[str]) -> dict:
     """A solo session (cold first view, then a warm round with per-action CPU), then N sessions at once."""
-    run = Run(inject=args.inject_mismatch, mask_text=_mask_text())
+    run = Run(inject=args.inject_mismatch, mask_text=_mask_text(), only=tuple(getattr(args, "only", ())))
     rss = {"start": srv.rss_mb(pids)}
     solo = await _solo(base, pids, args, run, warm_urls)
     rss["warm"] = srv.rss_mb(pids)

@@ -432,8 +432,6 @@ SOURCE_TABLE: dict[str, WeightSource] = {s.name: s for s in (
 )}
 SOURCES = ("auto", *SOURCE_TABLE)
 AUTO_ORDER = tuple(name for name, s in SOURCE_TABLE.items() if s.auto)
-# English descriptions, for pages/common.py until it translates SOURCE_TABLE[name].desc_key itself.
-DESCRIPTIONS = {name: i18n.t(s.desc_key, i18n.DEFAULT_LANG) for name, s in SOURCE_TABLE.items()}
 
 
 def _handle(source: str, loaded: _Loaded, device: torch.device) -> ModelHandle:

@@ -9,7 +9,8 @@ import streamlit as st
 from PIL import Image
 
 from resnet_viz import export
-from ui.text import literal, t
+from resnet_viz.errors import UserError
+from ui.text import literal, reason_text, t
 
 # The camera icon in every figure's toolbar saves a PNG; at twice the on-screen pixels it stays sharp on a slide.
 PLOTLY_CONFIG = {"toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -36,8 +37,9 @@ def channel_from_click(event, tiled, key: str) -> None:
 
 def show_error(exc: BaseException, what: str = "") -> None:
     """A clear message for a person, never a traceback; the exception's text may quote user input, so it is
-    shown literally."""
-    st.error(f"{what}{': ' if what else ''}{literal(exc)}")
+    shown literally (a UserError in the sidebar's language, its user parts literal)."""
+    text = reason_text(exc) if isinstance(exc, UserError) else literal(exc)
+    st.error(f"{what}{': ' if what else ''}{text}")
 
 
 def image_png(img: Image.Image) -> bytes:

@@ -6,6 +6,7 @@ app.py has not run.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import threading
 from collections import OrderedDict
@@ -15,6 +16,7 @@ import streamlit as st
 from resnet_viz import weights
 from resnet_viz.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.device import available_devices
+from resnet_viz.errors import Reason
 from resnet_viz.forward import ALL_ON
 from ui.text import t
 
@@ -23,6 +25,8 @@ DEVICE_KEY = "device"
 FILE_KEY = "weights_file"  # (name, bytes) of an uploaded checkpoint
 ERROR_KEY = "weights_error"  # why the chosen weights were refused (shown in the sidebar)
 MASK_KEY = "mask"
+SEEN_KEY = "weights_seen"  # the source auto gave this session last run
+SWITCHED_KEY = "weights_switched"  # auto has just switched to ImageNet (the sidebar says so once)
 
 ALL_KEY = "shortcuts_all"
 WEIGHT_SOURCES = ("auto", "imagenet", "shapes", "random", "file")
@@ -38,13 +42,13 @@ class Refusals:
     def __init__(self, max_entries: int = 64) -> None:
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._why: OrderedDict[str, str] = OrderedDict()
+        self._why: OrderedDict[str, Reason] = OrderedDict()
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> Reason | None:
         with self._lock:
             return self._why.get(key)
 
-    def add(self, key: str, why: str) -> None:
+    def add(self, key: str, why: Reason) -> None:
         with self._lock:
             self._why[key] = why
             self._why.move_to_end(key)
@@ -52,36 +56,71 @@ class Refusals:
                 self._why.popitem(last=False)
 
 REFUSED = Refusals()
+_frozen = threading.Event()
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+
+def _freeze_once() -> None:
+    """gc.collect(); gc.freeze() once per process, after the first model is built: the model, torch, plotly and
+    the library then sit in the permanent generation, and no later collection walks them again (issue 16)."""
+    if not _frozen.is_set():
+        _frozen.set()
+        gc.collect()
+        gc.freeze()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _load(source: str, device: str, file_digest: str | None, _file: bytes | None) -> weights.ModelHandle:
-    # One handle per (source, device, file): shared by every browser session, never written to.
-    return weights.load(source, device=device, file=_file)
+    # One handle per (source, device, file): shared by every browser session, never written to. "auto" never
+    # waits for the network: without cached ImageNet weights it answers with the shapes weights at once while
+    # the ImageNet download runs in the background (get_handle switches when it is done).
+    handle = weights.load(source, device=device, file=_file, background_download=True)
+    _freeze_once()
+    return handle
 
 def load_checked(source: str, device: str, data: bytes | None) -> weights.ModelHandle:
     """The handle for (source, device, checkpoint bytes); raises WeightsError, without reading the bytes again,
     for a checkpoint already refused."""
     key = f"{source}:{digest(data)}" if data else None
     if key and (why := REFUSED.get(key)) is not None:
-        raise weights.WeightsError(why)
+        raise weights.WeightsError(why.key, **why.params)
     try:
         return _load(source, device, digest(data) if data else None, data)
     except weights.WeightsError as exc:
         if key:
-            REFUSED.add(key, str(exc))
+            REFUSED.add(key, exc.reason)
         raise
 
+
+def _imagenet_arrived(handle: weights.ModelHandle, device: str) -> weights.ModelHandle:
+    """Auto's handle, switched to ImageNet once the background download has put the weights in the cache."""
+    if not handle.auto or handle.source == "imagenet":
+        return handle
+    probe = weights.imagenet_probe(start=False)
+    if probe is None or probe.state != "cached":
+        return handle
+    _load.clear("auto", device, None, None)
+    return _load("auto", device, None, None)
+
+
 def get_handle() -> weights.ModelHandle:
-    """The shared model for the sidebar's choice; falls back to "auto" with a visible error."""
+    """The shared model for the sidebar's choice; falls back to "auto" with a visible error (ERROR_KEY holds
+    (source, Reason)). When "auto" switches to ImageNet, SWITCHED_KEY says so once in each session."""
     source = st.session_state.get(SOURCE_KEY, DEFAULTS.weights)
     device = st.session_state.get(DEVICE_KEY) or available_devices()[0]
     file = st.session_state.get(FILE_KEY)
     data = file[1] if (source == "file" and file) else None
     try:
-        return load_checked(source, device, data)
+        handle = load_checked(source, device, data)
     except weights.WeightsError as exc:
-        st.session_state[ERROR_KEY] = f"{weights.DESCRIPTIONS.get(source, source)}: {exc}"
-        return _load("auto", device, None, None)
+        st.session_state[ERROR_KEY] = (source, exc.reason)
+        handle = _load("auto", device, None, None)
+    if handle.auto:
+        handle = _imagenet_arrived(handle, device)
+        seen = st.session_state.get(SEEN_KEY)
+        if seen is not None and seen != "imagenet" and handle.source == "imagenet":
+            st.session_state[SWITCHED_KEY] = True
+        st.session_state[SEEN_KEY] = handle.source
+    return handle
 
 def get_mask() -> tuple[bool, ...]:
     """The sidebar's shortcut mask: one bool per block, all on by default."""

@@ -7,14 +7,13 @@ import string
 import streamlit as st
 
 from resnet_viz import i18n
+from resnet_viz.errors import Reason, UserError
 
 LANG_KEY = "lang"
 SEEN_KEY = "lang_seen"  # the language of the previous run
 # Keys of the radios / selectboxes whose option texts are translated (see _keep_choices_across_a_switch).
 TRANSLATED_CHOICES = ("weights_source", "pick_how", "lab_set", "fm_scale", "gf_which", "gf_shortcut", "gf_quantity",
                       "cam_target", "cam_baseline", "cam_del_base", "cam_scale")
-WEIGHTS_KEYS = {"auto": "weights.auto", "imagenet": "weights.imagenet", "shapes": "weights.shapes",
-                "random": "weights.random", "file": "weights.file"}
 # Every ASCII punctuation character may be backslash-escaped in (GitHub-flavoured) Markdown, and escaping all of
 # them also breaks autolinks (https\:\/\/…, www\.…, a\@b), Streamlit's :color[…] / :icon: directives, $math$ and
 # HTML tags.
@@ -42,9 +41,22 @@ def t(key: str, **kwargs) -> str:
     return i18n.t(key, lang(), **kwargs)
 
 
+def reason_text(reason: Reason | UserError, lang_: str | None = None) -> str:
+    """A reason (or a refusal) in the sidebar's language; its text placeholders (file names, tensor names, paths:
+    possibly a user's) are shown literally, nested reasons are translated the same way."""
+    if isinstance(reason, UserError):
+        reason = reason.reason
+    lang_ = lang_ or lang()
+    params = {k: reason_text(v, lang_) if isinstance(v, Reason) else literal(v) if isinstance(v, str) else v
+              for k, v in reason.params.items()}
+    return i18n.t(reason.key, lang_).format(**params)
+
+
 def weights_name(source: str) -> str:
     """A weight source's name for people, in the sidebar's language."""
-    key = WEIGHTS_KEYS.get(source)
+    from resnet_viz.weights import SOURCE_TABLE  # late: ui.text is imported before torch is needed
+
+    key = "weights.auto" if source == "auto" else SOURCE_TABLE[source].desc_key if source in SOURCE_TABLE else None
     return t(key) if key else literal(source)
 
 

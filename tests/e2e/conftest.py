@@ -19,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
 CHROMIUM = os.environ.get("RESNET_VIZ_CHROMIUM", "/usr/bin/chromium")
+TIMEOUT_MS = 180_000  # a bound for a stuck run on a loaded machine, not a time goal
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -38,31 +39,37 @@ def _need_browser() -> None:
     pytest.skip(message)
 
 
-def start_server(tmp: Path) -> tuple[str, subprocess.Popen, object]:
-    """A fresh `streamlit run app.py` on a free loopback port, offline, on the CPU: (url, process, log)."""
+def start_server(tmp: Path, env: dict | None = None) -> tuple[str, subprocess.Popen, object]:
+    """A fresh `streamlit run app.py` on a free loopback port, on the CPU: (url, process, log).
+
+    Offline ($RESNET_VIZ_OFFLINE) unless `env` says otherwise; an empty torch hub (no ImageNet weights); the disk
+    cache of this test process (results AppTests already computed, e.g. gradient-flow runs, are not computed twice).
+    """
     _need_browser()
     port = _free_port()
-    for name in ("torch-home", "cache", "server"):
+    for name in ("torch-home", "server"):
         (tmp / name).mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "RESNET_VIZ_OFFLINE": "1", "RESNET_VIZ_DEVICE": "cpu",
-           "TORCH_HOME": str(tmp / "torch-home"), "RESNET_VIZ_CACHE": str(tmp / "cache")}
+    env = env if env is not None else {**os.environ, "RESNET_VIZ_OFFLINE": "1"}
+    env = {**env, "RESNET_VIZ_DEVICE": "cpu", "TORCH_HOME": str(tmp / "torch-home"),
+           "RESNET_VIZ_CACHE": os.environ.get("RESNET_VIZ_CACHE", str(tmp / "cache"))}
     log = (tmp / "server" / "streamlit.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the test itself goes direct
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1).read()
+            opener.open(url + "/_stcore/health", timeout=1).read()
             return url, proc, log
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}") from None
-            time.sleep(0.3)
+            time.sleep(0.2)
     stop(proc, log)
-    raise RuntimeError("streamlit did not start within 60 s")
+    raise RuntimeError("streamlit did not start within 120 s")
 
 
 @pytest.fixture(scope="session")
@@ -86,46 +93,51 @@ def stop(proc: subprocess.Popen, log) -> None:
 @pytest.fixture(scope="session")
 def browser():
     _need_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
 
 
+def new_context(browser, width: int = 1600, height: int = 1000):
+    """A browser context (one visitor) whose waits and reads allow a loaded machine TIMEOUT_MS."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context = new_context(browser)
     pg = context.new_page()
     yield pg
     context.close()
 
 
-def wait_idle(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished the current run, then let figures draw.
+def settle(page, text: str | None = None, scope=None, timeout_ms: int = TIMEOUT_MS) -> None:
+    """The one wait of the e2e tests, event-driven (no sleeps): until `text` shows in `scope` (default: the whole
+    app) and the script run that drew it has finished.
 
-    Idle means the app's script state is "notRunning" and no running indicator shows, three polls in a row:
-    right after a click the state can still read "notRunning" from the run before.
+    Pass a text the awaited run draws: right after a click the app can still report the previous run as
+    finished, so "finished" alone would not prove the new run is done.
     """
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_timeout(300)
-    busy = page.locator('[data-testid="stApp"]:not([data-test-script-state="notRunning"]), '
-                        '[data-testid="stStatusWidget"]')
-    deadline = time.monotonic() + timeout_ms / 1000
-    calm = 0
-    while calm < 3 and time.monotonic() < deadline:
-        calm = 0 if busy.count() else calm + 1
-        page.wait_for_timeout(150)
-    page.wait_for_timeout(400)
-
-
-def wait_text(scope, text: str, timeout_ms: int = 60_000) -> None:
-    """Wait (event-driven) until `text` shows inside the locator `scope`, then until the run ends."""
     from playwright.sync_api import expect
 
-    expect(scope).to_contain_text(text, timeout=timeout_ms)
-    wait_idle(scope.page)
+    app = page.locator('[data-testid="stApp"]')
+    if text is not None:
+        expect(scope if scope is not None else app).to_contain_text(text, timeout=timeout_ms)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout_ms)
+
+
+def sidebar(page):
+    return page.locator('[data-testid="stSidebar"]')
+
+
+def main(page):
+    return page.locator('[data-testid="stMain"]')
 
 
 def assert_no_error(page) -> None:
