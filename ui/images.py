@@ -7,7 +7,7 @@ from PIL import Image
 
 from resnet_viz import images, readings
 from ui.state import digest, get_handle
-from ui.text import literal, t
+from ui.text import literal, reason_text, t
 
 IMAGE_KEY = "image"  # (name, bytes) of the chosen image; survives page changes
 ERROR_KEY = "image_error"
@@ -26,7 +26,7 @@ def _choose(name: str, data: bytes) -> None:
     try:
         _decode(digest(data), data)
     except images.ImageError as exc:
-        st.session_state[ERROR_KEY] = f"{literal(name)}: {literal(exc)}"
+        st.session_state[ERROR_KEY] = (name, exc.reason)  # worded at display time, in the reader's language
         return
     st.session_state.pop(ERROR_KEY, None)
     st.session_state.pop(DEFAULTED_KEY, None)
@@ -74,7 +74,8 @@ def pick_image(where=st.sidebar) -> Image.Image:
         else:
             st.camera_input(t("common.camera"), key="pick_camera", on_change=_on_upload, args=("pick_camera",))
         if ERROR_KEY in st.session_state:
-            st.error(st.session_state[ERROR_KEY] + t("common.image_kept"))
+            name, reason = st.session_state[ERROR_KEY]
+            st.error(f"{literal(name)}: {reason_text(reason)}" + t("common.image_kept"))
         name, data = st.session_state[IMAGE_KEY]
         image = _decode(digest(data), data)
         st.image(image, caption=f"{literal(name)} ({image.width}×{image.height})", width="stretch")

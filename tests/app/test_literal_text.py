@@ -74,3 +74,16 @@ def test_the_class_search_message_in_chinese(monkeypatch):
     warnings = _search_warnings(at)
     assert len(warnings) == 1 and "没有哪个类别名" in warnings[0].value
     assert not UNESCAPED_MARKUP.search(warnings[0].value)
+
+
+def test_a_refused_image_is_explained_in_the_readers_language():
+    # The refusal is kept as a reason, not as English text: switching to 中文 words it in Chinese.
+    from resnet_viz import i18n
+
+    at = AppTest.from_function(_picker_app, default_timeout=60)
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception and len(at.error) == 1
+    message = at.error[0].value.removeprefix(literal(NAME) + ": ")
+    assert not i18n.english_words(message), message
+    assert re.search(r"[\u4e00-\u9fff]", message)
