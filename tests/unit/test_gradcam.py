@@ -20,18 +20,6 @@ from resnet_viz.forward import ALL_OFF, iter_blocks, trace
 OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off, including projections
 
 
-@pytest.fixture(scope="module")
-def handle():
-    return weights.load("random", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def image():
-    torch.manual_seed(0)
-    return torch.randn(1, 3, 64, 64)
-
-
-
 def _no_shortcut_forward(self, x):
     # Reference for a masked block, written independently of gradcam.py: torchvision's BasicBlock
     # without `out += identity`.
@@ -115,7 +103,6 @@ def test_targets_by_name_and_index(handle):
         A.resolve_target("dog", labels)
 
 
-
 def test_threads_with_different_masks_and_targets_match_sequential(handle):
     torch.manual_seed(2)
     jobs = [(torch.randn(1, 3, 64, 64), t, m) for t, m in ((3, None), (9, OFF), (3, OFF), (11, ALL_OFF))]
@@ -136,7 +123,6 @@ def test_threads_with_different_masks_and_targets_match_sequential(handle):
         for got in results[i]:
             for layer in STAGE_NAMES:
                 np.testing.assert_array_equal(got[layer], expected[layer])
-
 
 
 def test_for_display():

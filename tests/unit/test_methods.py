@@ -8,25 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz import gradcam, weights
+from resnet_viz import gradcam
 from resnet_viz import methods as A
 from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import hooks_left, param_hash
 from resnet_viz.i18n import t
 
 OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off, including projections
-
-
-@pytest.fixture(scope="module")
-def handle():
-    return weights.load("random", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def image():
-    torch.manual_seed(0)
-    return torch.randn(1, 3, 64, 64)
-
 
 
 def test_shared_model_untouched_even_when_calls_raise(handle, image):
@@ -60,7 +48,6 @@ def test_shared_model_untouched_even_when_calls_raise(handle, image):
     assert all(not p.requires_grad for p in handle.model.parameters())
 
 
-
 def test_baselines(handle, image):
     black = A.baseline(image, "black", handle.mean, handle.std)
     pixels = black * torch.tensor(handle.std).view(1, 3, 1, 1) + torch.tensor(handle.mean).view(1, 3, 1, 1)
@@ -84,7 +71,6 @@ def test_other_methods_match_captum_on_the_model(handle, image):
     expected = IntegratedGradients(ref).attribute(image, base, target=2, n_steps=4).detach()[0].numpy()
     np.testing.assert_allclose(ig.attr, expected, atol=1e-5)
     assert "Adebayo" in t(A.other_method(handle, image, "guided_gradcam", target=2).note_key)
-
 
 
 @pytest.mark.parametrize("method", A.METHODS)

@@ -7,23 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz import gradcam, weights
+from resnet_viz import gradcam
 from resnet_viz import sanity as A
 from resnet_viz.forward import hooks_left, param_hash, trace
 
 OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off, including projections
-
-
-@pytest.fixture(scope="module")
-def handle():
-    return weights.load("random", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def image():
-    torch.manual_seed(0)
-    return torch.randn(1, 3, 64, 64)
-
 
 
 def test_spearman_matches_hand_computed_ranks():
@@ -61,7 +49,6 @@ def test_deletion_curve_against_hand_made_maps(handle, image):
     p_half = float(trace(handle.model, half.view_as(x)).logits.softmax(-1)[0, gc.target])
     assert d.probs[2] == pytest.approx(p_half, abs=1e-6)
     assert d.area == pytest.approx(np.trapezoid(d.probs, d.fractions))
-
 
 
 def test_sanity_check_leaves_the_global_rng_alone_and_repeats_with_its_seed(handle, image, monkeypatch):
