@@ -18,7 +18,7 @@ import streamlit as st
 from resnet_viz import featuremaps, images, urlstate
 from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
 from ui import state
-from ui.images import IMAGE_KEY
+from ui.images import DEFAULTED_KEY, IMAGE_KEY
 from ui.nav import PAGES
 from ui.text import LANG_KEY, literal, t
 
@@ -157,8 +157,10 @@ def current(page_path: str) -> urlstate.UrlState:
     ss = st.session_state
     image = ss.get(IMAGE_KEY)
     samples = _samples()
-    sample = None  # only a sample (not the first, the default) can be named in a link; never an upload
-    if image and image[0] in samples and image[0] != next(iter(samples)):
+    # Only a sample the visitor chose (not the first, nor the default that follows the weights) is named in a
+    # link; never an upload.
+    sample = None
+    if image and image[0] in samples and image[0] != next(iter(samples)) and not ss.get(DEFAULTED_KEY):
         sample = image[0] if state.digest(image[1]) == samples[image[0]] else None
     lang = ss.get(LANG_KEY)
     values: dict = {"page": page_path if page_path != PAGES[0].url_path else None, "image": sample,

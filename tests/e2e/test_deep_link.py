@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from resnet_viz import i18n
 from tests.e2e.conftest import assert_no_error, main, settle, shot, sidebar
+from ui.lecture import STEPS
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +28,7 @@ def test_deep_link_to_feature_maps_in_chinese(server, page):
 
 def test_deep_link_to_a_lecture_step_with_a_refused_value(server, page):
     page.goto(f"{server}/Lecture?step=3&channel=%2A%2Abold%2A%2A")
-    settle(page, i18n.t("lec.step", "en", i=4, n=8), main(page))
+    settle(page, i18n.t("lec.step", "en", i=4, n=len(STEPS)), main(page))
     note = main(page).locator('[data-testid="stAlert"]').filter(has_text="“channel”")
     expect(note).to_contain_text("(the link said: **bold**)")  # literally, not bold
     assert note.locator("strong").count() == 0
