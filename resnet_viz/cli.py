@@ -29,14 +29,14 @@ def _run_info(args: argparse.Namespace) -> int:
     import torch
     import torchvision
 
-    from resnet_viz import weights
+    from resnet_viz import hub, weights
     from resnet_viz.device import available_devices, pick_device
 
     print(f"python       {platform.python_version()}")
     print(f"torch        {torch.__version__} (CUDA build: {torch.version.cuda or 'no'})")
     print(f"torchvision  {torchvision.__version__}")
     print(f"devices      {', '.join(available_devices())}; chosen: {pick_device()}")
-    print(f"imagenet     cache file {weights.imagenet_cache_path()}")
+    print(f"imagenet     cache file {hub.imagenet_cache_path()}")
     for name, why in weights.availability().items():
         print(f"weights      {name:<9} {'available' if why is None else why}")
     return 0
@@ -247,14 +247,14 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from resnet_viz import figures, gradcam, images, weights
+    from resnet_viz import errors, figures, gradcam, images, weights
     from resnet_viz.forward import ALL_OFF
 
     try:
         path = Path(args.weights)
         handle = (weights.load("file", file=path) if args.weights.endswith(".pth") or path.is_file()
                   else weights.load(args.weights))
-    except weights.WeightsError as exc:
+    except errors.WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.layer not in gradcam.cam_layer_names():
