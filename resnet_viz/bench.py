@@ -316,7 +316,7 @@ def bench_payload(handle) -> tuple[dict, list[Row]]:
     """The layer1 / layer4 tile figures exactly as pages/2_Feature_Maps.py builds them, default widgets."""
     import plotly.io as pio
 
-    from resnet_viz import featuremaps, figures, images
+    from resnet_viz import featuremaps, figures_maps, images
 
     sample = images.list_samples()[0].name  # the image picker's default
     ft = featuremaps.compute(handle, images.load_sample(sample))
@@ -328,7 +328,7 @@ def bench_payload(handle) -> tuple[dict, list[Row]]:
         tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), shared=False,
                                  order=featuremaps.channel_order(maps, False),
                                  upscale=featuremaps.upscale_for(side // shrink))
-        fig, png = figures.feature_tiles(tiled, layer, height=640)
+        fig, png = figures_maps.feature_tiles(tiled, layer, height=640)
         sent = len(pio.to_json(fig, validate=False).encode())  # the PNG travels base64 inside the figure JSON
         out[layer] = {"png_kb": png / 1024, "figure_json_kb": sent / 1024}
         rows.append(Row("3. feature-map tiles", f"{layer}: PNG {png / 1024:.0f} KB", f"{sent / 1024:.0f} KB sent"))

@@ -247,7 +247,7 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from resnet_viz import errors, figures, gradcam, images, weights
+    from resnet_viz import errors, figures_cam, gradcam, images, weights
     from resnet_viz.forward import ALL_OFF
 
     try:
@@ -273,7 +273,7 @@ def _run_gradcam(args: argparse.Namespace) -> int:
             cam = gradcam.grad_cam(handle, x, [args.layer], args.target, mask)
             picture = images.denormalise(x, handle.mean, handle.std)
             heat = gradcam.for_display(cam.maps[args.layer])
-            rgb = figures.cam_overlay_rgb(picture, heat, args.opacity, args.colormap)
+            rgb = figures_cam.cam_overlay_rgb(picture, heat, args.opacity, args.colormap)
         except (OSError, ValueError) as exc:  # ImageError and AttributionError are ValueErrors
             print(f"{name}: error: {exc}", file=sys.stderr)
             failed += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import degradation, figures, figures_family, gradnorms, gradpaths, i18n, readings
+from resnet_viz import degradation, figures, figures_family, figures_gradflow, gradnorms, gradpaths, i18n, readings
 from resnet_viz.forward import ALL_ON
 from resnet_viz.stacks import num_classes_for
 from ui.draw import PLOTLY_CONFIG, chart, show_error
@@ -75,8 +75,9 @@ def init_section(figs: dict) -> None:
     named = {n.config.label: n for n in norms.values()}
     figs["init_profile"] = memo_figure(
         "profile", (depth, variants, bn, shortcut, zero, batch, seed, quantity), lang(),
-        lambda: figures.gradflow_profile(named, quantity, title=t("gf.profile_title", q=t(QUANTITY_KEYS[quantity])),
-                                         **figures.labels(f"gradflow_profile.{quantity}", t)))
+        lambda: figures_gradflow.gradflow_profile(named, quantity,
+                                                  title=t("gf.profile_title", q=t(QUANTITY_KEYS[quantity])),
+                                                  **figures.labels(f"gradflow_profile.{quantity}", t)))
     chart(st, figs["init_profile"])
     st.caption(t("gf.init_caption", batch=batch, seed=seed))
     for r in readings.gradflow_init(norms):
@@ -93,7 +94,8 @@ def init_section(figs: dict) -> None:
                 corr = gradient_correlation(depth, bn, shortcut, seed)
             figs["gradient_correlation"] = memo_figure(
                 "shatter", (depth, bn, shortcut, seed), lang(),
-                lambda: figures.gradient_correlation_chart(corr, 32, **figures.labels("gradient_correlation_chart", t)))
+                lambda: figures_gradflow.gradient_correlation_chart(
+                    corr, 32, **figures.labels("gradient_correlation_chart", t)))
             chart(st, figs["gradient_correlation"])
             for r in readings.shattered(corr):
                 st.markdown("- " + i18n.render(r, lang()))
@@ -118,7 +120,7 @@ def resnet_section(figs: dict, handle, image, img_key: str, mask: tuple[bool, ..
         series = {mask_label(ALL_ON): r.all_on}
         if not all(mask):
             series[mask_label(mask)] = r.masked
-        return figures.resnet_grad_norms(r.layers, series, **figures.labels("resnet_grad_norms", t))
+        return figures_gradflow.resnet_grad_norms(r.layers, series, **figures.labels("resnet_grad_norms", t))
 
     figs["resnet_grad_norms"] = memo_figure("resnet_norms", key, lang(), norms_figure)
     chart(st, figs["resnet_grad_norms"])
@@ -188,8 +190,8 @@ def find_run(configs, settings):
 
 def degradation_figure(curves: dict, total: int, chance: float):
     title = i18n.render(readings.degradation_title(total), lang())
-    return figures.degradation_curves(curves, total, chance=chance, title=title,
-                                      **figures.labels("degradation_curves", t))
+    return figures_gradflow.degradation_curves(curves, total, chance=chance, title=title,
+                                               **figures.labels("degradation_curves", t))
 
 
 def train_or_replay(configs, settings, train: bool, chart_slot):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import figures, figures_family, i18n, lesion, readings, unravel
+from resnet_viz import figures, figures_family, figures_lab, i18n, lesion, readings, unravel
 from resnet_viz.config import DEFAULTS
 from ui.draw import chart as draw_chart
 from ui.draw import show_error
@@ -36,12 +36,12 @@ def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.
     downsampling blocks marked."""
     mark = {"marked": readings.DOWNSAMPLING_BLOCKS, "marked_label": t("lab.downsampling")}
     if what == "prob":
-        return figures.lesion_chart(res.prob, bar_names(), t("lab.chart.prob_title"), t("lab.axis.prob"),
-                                    height=height, **mark)
+        return figures_lab.lesion_chart(res.prob, bar_names(), t("lab.chart.prob_title"), t("lab.axis.prob"),
+                                        height=height, **mark)
     title = t("lab.chart.acc_title", n=res.n, size=res.image_size) if res.metric == "accuracy" else \
         t("lab.chart.agree_title", n=res.n)
     y = t("lab.axis.accuracy") if res.metric == "accuracy" else t("lab.axis.agreement")
-    return figures.lesion_chart(res.values, bar_names(), title, y, chance=res.chance or None, height=height, **mark)
+    return figures_lab.lesion_chart(res.values, bar_names(), title, y, chance=res.chance or None, height=height, **mark)
 
 
 def readings_of(res: lesion.LesionResult) -> list[readings.Reading]:
