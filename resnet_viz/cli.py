@@ -303,7 +303,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
     import torch
 
-    from resnet_viz import bench
+    from resnet_viz import bench, bench_core
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda, but torch sees no CUDA GPU here", file=sys.stderr)
@@ -313,7 +313,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: unknown measure {sorted(unknown)[0]!r}; choose from {', '.join(bench.STEPS)}", file=sys.stderr)
         return 2
-    result, rows = bench.run(bench.BenchSettings.make(args.device, args.quick),
+    result, rows = bench.run(bench_core.BenchSettings.make(args.device, args.quick),
                              log=lambda m: print(m, file=sys.stderr, flush=True), only=only)
     print(bench.table(result, rows))
     if args.json:
