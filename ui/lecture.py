@@ -20,6 +20,7 @@ from resnet_viz import (
     images,
     paper,
     readings,
+    readings_lab,
 )
 from resnet_viz.config import DEFAULTS, STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, ALL_ON
@@ -79,8 +80,8 @@ def fig_degradation():
     configs, settings = degradation.default_degradation(0)
     run = degradation.find_run(configs, settings)
     if run is not None:
-        reading = readings.degradation_of(run)
-        title = i18n.render(readings.degradation_title(reading[0][1]["steps"]), lang())
+        reading = readings_lab.degradation_of(run)
+        title = i18n.render(readings_lab.degradation_title(reading[0][1]["steps"]), lang())
         fig = figures_gradflow.degradation_curves(run.curves, run.settings.steps,
                                                   chance=degradation.chance_loss(run.settings),
                                                   title=title, **figures.labels("degradation_curves", t))
@@ -186,9 +187,9 @@ def fig_lesion(handle):
     res = lab.load(handle, "shapes" if handle.source == "shapes" else "photos", DEFAULTS.lesion_n)
     if res is None:
         return None, ""
-    counts = readings.sample_counts(images.list_samples())
-    text = say([lesion_answer(res), *readings.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
-                *readings.lesion(res.values, res.metric, res.chance, res.n)])
+    counts = readings_lab.sample_counts(images.list_samples())
+    text = say([lesion_answer(res), *readings_lab.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
+                *readings_lab.lesion(res.values, res.metric, res.chance, res.n)])
     return lab.chart(res), text
 
 
