@@ -147,6 +147,42 @@ def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale:
         chart(st, figs["deletion"])
 
 
+def _large(right, figs: dict, key: tuple, cam: gradcam.GradCam, picture: np.ndarray, stage: str, opacity: float,
+           scale: str) -> None:
+    """The chosen stage's map over the picture, large, with the grid's reading and a download."""
+
+    def large_figure():
+        outline = images.sample_mask(image_name())  # generated shapes know where their object is
+        if outline is not None and outline.shape != picture.shape[:2]:
+            outline = None  # the weights' preprocessing cropped or resized it: the mask no longer lines up
+        return figures_cam.cam_overlay_figure(picture, gradcam.for_display(cam.maps[stage]), opacity, scale,
+                                              cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label),
+                                              outline, **figures.labels("cam_overlay_figure", t))
+    figs["gradcam_large"] = figure(("cam_large", *key, stage, opacity, scale), large_figure)
+    chart(right, figs["gradcam_large"])
+    right.caption(say_one(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
+    with right:
+        large = figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[stage]), opacity, scale)
+        image_download(Image.fromarray(large), f"gradcam_{stage}_{cam.label.replace(' ', '_')}", t("cam.download"))
+
+
+def _on_off(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.ndarray, x, stage: str,
+            opacity: float, scale: str) -> None:
+    """The same stage with every shortcut on beside the current mask (or all off when the mask is all on)."""
+    st.subheader(t("fm.onoff"))
+    other = mask if mask != ALL_ON else ALL_OFF
+    if mask == ALL_ON:
+        st.caption(t("cam.all_on_note"))
+    full = cache.grad_cams(handle, img_key, ALL_ON, cam.target, x)
+    cut = cache.grad_cams(handle, img_key, other, cam.target, x)
+    for col, res, title in zip(st.columns(2), (full, cut), (t("cam.full"), state.mask_label(other)), strict=True):
+        with col:
+            st.markdown(f"**{title}** — {prediction_line(res)}")
+            st.image(figures_cam.cam_overlay_rgb(picture, gradcam.for_display(res.maps[stage]), opacity, scale),
+                     caption=t("cam.at", stage=stage, label=res.label), width="stretch")
+    st.caption(t("cam.same_weights"))
+
+
 @st.fragment
 def views(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.ndarray, x, figs: dict) -> None:
     """Top-5, the chosen stage large, all four stages, shortcuts on vs off, other methods and checks. Its widgets
@@ -166,20 +202,7 @@ def views(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.n
     left.caption(t("cam.explaining", label=cam.label, target=cam.target, p=100 * cam.prob,
                    weights=weights_name(handle.source)))
     fit_warning(left, handle)  # e.g. the shapes weights on a photo: the prediction is the nearest shape
-
-    def large_figure():
-        outline = images.sample_mask(image_name())  # generated shapes know where their object is
-        if outline is not None and outline.shape != picture.shape[:2]:
-            outline = None  # the weights' preprocessing cropped or resized it: the mask no longer lines up
-        return figures_cam.cam_overlay_figure(picture, gradcam.for_display(cam.maps[stage]), opacity, scale,
-                                              cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label),
-                                              outline, **figures.labels("cam_overlay_figure", t))
-    figs["gradcam_large"] = figure(("cam_large", *key, stage, opacity, scale), large_figure)
-    chart(right, figs["gradcam_large"])
-    right.caption(say_one(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
-    with right:
-        large = figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[stage]), opacity, scale)
-        image_download(Image.fromarray(large), f"gradcam_{stage}_{cam.label.replace(' ', '_')}", t("cam.download"))
+    _large(right, figs, key, cam, picture, stage, opacity, scale)
 
     peaks = {f"{n} ({cam.raw[n].shape[0]}×{cam.raw[n].shape[1]})": cam.peaks[n] for n in STAGE_NAMES}
     figs["gradcam_stages"] = figure(("cam_row", *key, opacity, scale), lambda: figures_cam.cam_image_row(
@@ -187,18 +210,7 @@ def views(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.n
     chart(st, figs["gradcam_stages"])
     st.caption(t("cam.row_caption", ms=1000 * cam.seconds))
 
-    st.subheader(t("fm.onoff"))
-    other = mask if mask != ALL_ON else ALL_OFF
-    if mask == ALL_ON:
-        st.caption(t("cam.all_on_note"))
-    full = cache.grad_cams(handle, img_key, ALL_ON, cam.target, x)
-    cut = cache.grad_cams(handle, img_key, other, cam.target, x)
-    for col, res, title in zip(st.columns(2), (full, cut), (t("cam.full"), state.mask_label(other)), strict=True):
-        with col:
-            st.markdown(f"**{title}** — {prediction_line(res)}")
-            st.image(figures_cam.cam_overlay_rgb(picture, gradcam.for_display(res.maps[stage]), opacity, scale),
-                     caption=t("cam.at", stage=stage, label=res.label), width="stretch")
-    st.caption(t("cam.same_weights"))
+    _on_off(handle, img_key, mask, cam, picture, x, stage, opacity, scale)
 
     with st.expander(t("cam.other")):
         other_methods(figs, handle, img_key, mask, cam, stage, scale, x)
