@@ -6,7 +6,7 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 # isort: split
 import streamlit as st
 
-from resnet_viz import featuremaps, figures
+from resnet_viz import featuremaps, figures, figures_cam, figures_maps
 from resnet_viz.config import DEFAULTS
 from resnet_viz.forward import ALL_ON
 from ui import cache, nav, state
@@ -37,8 +37,8 @@ if ft.note:  # the GPU ran out of memory and this request ran on the CPU (resnet
 base = (handle.digest, img_key, mask, not whole)  # every figure below is cached under this and what it shows
 
 left, right = st.columns([3, 2])
-top5_fig = figure(("fm_top5", *base), lambda: figures.cam_topk(ft.top5, t("fm.top5", mask=state.mask_label(mask)),
-                                                                **figures.labels("cam_topk", t)))
+top5_fig = figure(("fm_top5", *base), lambda: figures_cam.cam_topk(ft.top5, t("fm.top5", mask=state.mask_label(mask)),
+                                                                    **figures.labels("cam_topk", t)))
 chart(left, top5_fig)
 fit_warning(left, handle)  # e.g. the shapes weights on a photo: the top-5 is the nearest shape
 with right:
@@ -66,8 +66,9 @@ else:
                                                   order=featuremaps.channel_order(maps, sort),
                                                   upscale=featuremaps.upscale_for(maps.shape[1] // shrink))
         labels = {**figures.labels("feature_tiles", t), "colorbar_title": t("fm.difference")}
-        dfig, _ = figures.feature_tiles(dtiled, t("fm.diff_title", layer=layer, mask=state.mask_label(mask)),
-                                        colorscale=figures.DIFF_COLORSCALE, gap_rgb=figures.DIFF_GAP_RGB, **labels)
+        dfig, _ = figures_maps.feature_tiles(dtiled, t("fm.diff_title", layer=layer, mask=state.mask_label(mask)),
+                                             colorscale=figures_maps.DIFF_COLORSCALE,
+                                             gap_rgb=figures_maps.DIFF_GAP_RGB, **labels)
         return dfig, biggest
     dfig, biggest = figure(("fm_diff", *base, layer, sort), diff_figure)
     chart(st, dfig, key="fm_diff")

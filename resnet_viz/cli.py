@@ -29,14 +29,14 @@ def _run_info(args: argparse.Namespace) -> int:
     import torch
     import torchvision
 
-    from resnet_viz import weights
+    from resnet_viz import hub, weights
     from resnet_viz.device import available_devices, pick_device
 
     print(f"python       {platform.python_version()}")
     print(f"torch        {torch.__version__} (CUDA build: {torch.version.cuda or 'no'})")
     print(f"torchvision  {torchvision.__version__}")
     print(f"devices      {', '.join(available_devices())}; chosen: {pick_device()}")
-    print(f"imagenet     cache file {weights.imagenet_cache_path()}")
+    print(f"imagenet     cache file {hub.imagenet_cache_path()}")
     for name, why in weights.availability().items():
         print(f"weights      {name:<9} {'available' if why is None else why}")
     return 0
@@ -247,14 +247,14 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from resnet_viz import figures, gradcam, images, weights
+    from resnet_viz import errors, figures_cam, gradcam, images, weights
     from resnet_viz.forward import ALL_OFF
 
     try:
         path = Path(args.weights)
         handle = (weights.load("file", file=path) if args.weights.endswith(".pth") or path.is_file()
                   else weights.load(args.weights))
-    except weights.WeightsError as exc:
+    except errors.WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.layer not in gradcam.cam_layer_names():
@@ -273,7 +273,7 @@ def _run_gradcam(args: argparse.Namespace) -> int:
             cam = gradcam.grad_cam(handle, x, [args.layer], args.target, mask)
             picture = images.denormalise(x, handle.mean, handle.std)
             heat = gradcam.for_display(cam.maps[args.layer])
-            rgb = figures.cam_overlay_rgb(picture, heat, args.opacity, args.colormap)
+            rgb = figures_cam.cam_overlay_rgb(picture, heat, args.opacity, args.colormap)
         except (OSError, ValueError) as exc:  # ImageError and AttributionError are ValueErrors
             print(f"{name}: error: {exc}", file=sys.stderr)
             failed += 1
@@ -303,7 +303,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
     import torch
 
-    from resnet_viz import bench
+    from resnet_viz import bench, bench_core
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda, but torch sees no CUDA GPU here", file=sys.stderr)
@@ -313,7 +313,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: unknown measure {sorted(unknown)[0]!r}; choose from {', '.join(bench.STEPS)}", file=sys.stderr)
         return 2
-    result, rows = bench.run(bench.BenchSettings.make(args.device, args.quick),
+    result, rows = bench.run(bench_core.BenchSettings.make(args.device, args.quick),
                              log=lambda m: print(m, file=sys.stderr, flush=True), only=only)
     print(bench.table(result, rows))
     if args.json:

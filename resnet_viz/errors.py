@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from resnet_viz import i18n
 
-__all__ = ["Reason", "UserError"]
+__all__ = ["Reason", "UserError", "WeightsError"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,7 @@ class UserError(ValueError):
 
 def _rebuild(cls: type[UserError], key: str, params: dict) -> UserError:
     return cls(key, **params)
+
+
+class WeightsError(UserError, RuntimeError):
+    """A weight source cannot be used: exc.key / exc.params say why (str(exc) is the English text)."""

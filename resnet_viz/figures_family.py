@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from resnet_viz.figures import FIG_HEIGHT, FONT_SIZE, PLAIN_COLOR, RESIDUAL_COLOR, STAGE_COLORS, cam_overlay_rgb, style
+from resnet_viz.figures import FIG_HEIGHT, FONT_SIZE, PLAIN_COLOR, RESIDUAL_COLOR, STAGE_COLORS, style
+from resnet_viz.figures_cam import cam_overlay_rgb
 
 GREY = "#888"
 

@@ -90,10 +90,27 @@ def parse(query: Mapping, pages: Collection[str] | None = None, images: Collecti
     """
     notes: list[Note] = []
     got: dict = {}
+    raw = _readable(query, notes)
     layers = LAYER_CHANNELS.keys() if layers is None else layers
-    items = list(query.items())
+    for key, allowed in (("page", pages), ("image", images), ("layer", layers), ("block", BLOCK_NAMES),
+                         ("lang", LANGUAGES)):
+        _choice(raw, key, allowed, got, notes)
+    layer = got.get("layer", UrlState.layer)
+    _number(raw, "channel", 0, LAYER_CHANNELS.get(layer, 512) - 1, got, notes)
+    _number(raw, "class", 0, max(num_classes, 1) - 1, got, notes, out="cls")
+    _number(raw, "step", 0, max(steps, 1) - 1, got, notes)
+    if "mask" in raw:
+        if _MASK.fullmatch(raw["mask"]):
+            got["mask"] = tuple(c == "1" for c in raw["mask"])
+        else:
+            notes.append(Note("mask", BAD_MASK, {"n": len(BLOCK_NAMES)}))
+    return Parsed(UrlState(**got), notes)
+
+
+def _readable(query: Mapping, notes: list[Note]) -> dict[str, str]:
+    """Known parameters as one stripped string each; an unusable or over-long value becomes a note instead."""
     raw: dict[str, str] = {}
-    for key, value in items:
+    for key, value in list(query.items()):
         if key not in PARAMS:
             continue
         text = _one(value)
@@ -103,45 +120,35 @@ def parse(query: Mapping, pages: Collection[str] | None = None, images: Collecti
             notes.append(Note(key, TOO_LONG, {"limit": MAX_LEN}))
         else:
             raw[key] = text.strip()
+    return raw
 
-    def choice(key: str, allowed: Collection[str] | None, out: str | None = None) -> None:
-        if key not in raw:
-            return
-        v = raw[key]
-        ok = v in allowed if allowed is not None else bool(_SLUG.fullmatch(v))
-        if ok:
-            got[out or key] = v
-        else:
-            notes.append(Note(key, UNKNOWN))
 
-    def number(key: str, low: int, high: int, out: str | None = None) -> None:
-        if key not in raw:
-            return
-        v = raw[key]
-        if not _NUMBER.fullmatch(v):
-            notes.append(Note(key, NOT_A_NUMBER))
-            return
-        n = int(v)
-        if low <= n <= high:
-            got[out or key] = n
-        else:
-            notes.append(Note(key, OUT_OF_RANGE, {"low": low, "high": high}))
+def _choice(raw: dict[str, str], key: str, allowed: Collection[str] | None, got: dict, notes: list[Note]) -> None:
+    """got[key] = raw[key] when it is one of `allowed` (None: any slug), else a note."""
+    if key not in raw:
+        return
+    v = raw[key]
+    ok = v in allowed if allowed is not None else bool(_SLUG.fullmatch(v))
+    if ok:
+        got[key] = v
+    else:
+        notes.append(Note(key, UNKNOWN))
 
-    choice("page", pages)
-    choice("image", images)
-    choice("layer", layers)
-    choice("block", BLOCK_NAMES)
-    choice("lang", LANGUAGES)
-    layer = got.get("layer", UrlState.layer)
-    number("channel", 0, LAYER_CHANNELS.get(layer, 512) - 1)
-    number("class", 0, max(num_classes, 1) - 1, "cls")
-    number("step", 0, max(steps, 1) - 1)
-    if "mask" in raw:
-        if _MASK.fullmatch(raw["mask"]):
-            got["mask"] = tuple(c == "1" for c in raw["mask"])
-        else:
-            notes.append(Note("mask", BAD_MASK, {"n": len(BLOCK_NAMES)}))
-    return Parsed(UrlState(**got), notes)
+
+def _number(raw: dict[str, str], key: str, low: int, high: int, got: dict, notes: list[Note],
+            out: str | None = None) -> None:
+    """got[out or key] = int(raw[key]) when it is ASCII digits within low..high, else a note."""
+    if key not in raw:
+        return
+    v = raw[key]
+    if not _NUMBER.fullmatch(v):
+        notes.append(Note(key, NOT_A_NUMBER))
+        return
+    n = int(v)
+    if low <= n <= high:
+        got[out or key] = n
+    else:
+        notes.append(Note(key, OUT_OF_RANGE, {"low": low, "high": high}))
 
 
 def to_query(state: UrlState, keep_defaults: bool = False) -> dict[str, str]:

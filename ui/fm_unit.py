@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from resnet_viz import featuremaps, figures, figures_family, receptive
+from resnet_viz import featuremaps, figures, figures_family, figures_maps, receptive
 from resnet_viz.config import STEM_NAMES
 from ui.cache import ByteLRU, MiB
 from ui.draw import PLOTLY_CONFIG, chart
@@ -104,7 +104,7 @@ def unit_view(handle, img_key: str, mask: tuple, center_crop: bool, ft, image) -
 
 def _cell_map(channel_map: np.ndarray, cell: tuple[int, int], title: str) -> go.Figure:
     h, w = channel_map.shape
-    fig = go.Figure(go.Heatmap(z=channel_map, colorscale=figures.FEATURE_COLORSCALE, showscale=False,
+    fig = go.Figure(go.Heatmap(z=channel_map, colorscale=figures_maps.FEATURE_COLORSCALE, showscale=False,
                                hovertemplate="(%{y}, %{x}): %{z:.3g}<extra></extra>"))
     fig.add_shape(type="rect", x0=cell[1] - 0.5, x1=cell[1] + 0.5, y0=cell[0] - 0.5, y1=cell[0] + 0.5,
                   line={"color": "#19D3F3", "width": 4})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import featuremaps, figures
+from resnet_viz import featuremaps, figures, figures_maps
 from resnet_viz.config import BLOCK_NAMES
 from ui.draw import PLOTLY_CONFIG, channel_from_click, chart
 from ui.fm import figure
@@ -28,7 +28,7 @@ def tiles(base: tuple, ft, layer: str, shared: bool, sort: bool):
                                  upscale=featuremaps.upscale_for(side // shrink))
         title = t("fm.tiles_title", layer=layer, c=channels, h=side, w=maps.shape[2]) + (t("fm.by_mean") if sort
                                                                                            else "")
-        fig, png = figures.feature_tiles(tiled, title, height=640, **figures.labels("feature_tiles", t))
+        fig, png = figures_maps.feature_tiles(tiled, title, height=640, **figures.labels("feature_tiles", t))
         return tiled, fig, png, shrink
     return figure(("fm_tiles", *base, layer, shared, sort), build)
 
@@ -55,7 +55,7 @@ def maps_and_block(base: tuple, ft, layer: str, shared: bool, sort: bool, mask: 
         c3.metric(t("fm.mean"), f"{stats.mean:.3g}")
         c4.metric(t("fm.max"), f"{stats.max:.3g}")
         zrange = (float(maps.min()), float(maps.max())) if shared else (stats.min, stats.max)
-        overlay_fig = figure(("fm_overlay", *base, layer, channel, shared), lambda: figures.channel_overlay(
+        overlay_fig = figure(("fm_overlay", *base, layer, channel, shared), lambda: figures_maps.channel_overlay(
             ft.picture, maps[channel], t("fm.overlay_title", layer=layer, ch=channel), zrange, height=540,
             **figures.labels("channel_overlay", t)))
         chart(st, overlay_fig)
@@ -69,13 +69,13 @@ def maps_and_block(base: tuple, ft, layer: str, shared: bool, sort: bool, mask: 
 
     def row():
         parts = featuremaps.decomposition(block, block_channel)
-        return figures.residual_row(parts, featuremaps.common_range(list(parts.values())),
-                                    t("fm.row_title", block=block_name, ch=block_channel),
-                                    **figures.labels("residual_row", t))
+        return figures_maps.residual_row(parts, featuremaps.common_range(list(parts.values())),
+                                         t("fm.row_title", block=block_name, ch=block_channel),
+                                         **figures.labels("residual_row", t))
     row_fig = figure(("fm_row", *base, block_name, block_channel), row)
     chart(st, row_fig)
     st.caption(t("fm.row_caption") + ("" if block_channel == channel else t("fm.no_channel", ch=channel)))
-    ratio_fig = figure(("fm_ratio", *base, block_name), lambda: figures.residual_ratio_chart(
+    ratio_fig = figure(("fm_ratio", *base, block_name), lambda: figures_maps.residual_ratio_chart(
         featuremaps.residual_ratios(ft.blocks), block_name, dict(zip(BLOCK_NAMES, mask, strict=True)),
         **figures.labels("residual_ratio_chart", t)))
     chart(st, ratio_fig)

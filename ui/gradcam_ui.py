@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from resnet_viz import classes, figures, gradcam, images, readings, sanity
+from resnet_viz import classes, figures, figures_cam, gradcam, images, readings, sanity
 from resnet_viz import methods as cam_methods
 from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, ALL_ON
@@ -79,7 +79,7 @@ def class_namer(handle):
 
 def overlays(picture: np.ndarray, cam: gradcam.GradCam, opacity: float, scale: str) -> dict[str, np.ndarray]:
     return {f"{n} ({cam.raw[n].shape[0]}×{cam.raw[n].shape[1]})":
-            figures.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n]), opacity, scale)
+            figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n]), opacity, scale)
             for n in STAGE_NAMES}
 
 
@@ -103,16 +103,16 @@ def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale
     if not (st.session_state.get("cam_methods_on") and methods):
         return
     settings = (stage, base, steps, window, min(stride, window))
-    shown = {f"Grad-CAM ({stage})": figures.colorize(gradcam.for_display(cam.maps[stage]), scale)}
+    shown = {f"Grad-CAM ({stage})": figures_cam.colorize(gradcam.for_display(cam.maps[stage]), scale)}
     try:
         results = [_method(handle.digest, img_key, mask, cam.target, m, settings, handle, x) for m in methods]
     except (gradcam.AttributionError, ValueError) as exc:
         show_error(exc, t("cam.attr_failed"))
         results = []
     for r in results:
-        shown[f"{METHOD_TITLES[r.method]} ({r.seconds:.1f} s)"] = figures.colorize(
+        shown[f"{METHOD_TITLES[r.method]} ({r.seconds:.1f} s)"] = figures_cam.colorize(
             gradcam.for_display(r.map, r.signed), "RdBu_r" if r.signed else scale, r.signed)
-    figs["methods"] = figures.cam_image_row(shown, t("cam.explaining_short", label=cam.label))
+    figs["methods"] = figures_cam.cam_image_row(shown, t("cam.explaining_short", label=cam.label))
     chart(st, figs["methods"])
     for r in results:
         gap = r.extra.get("completeness_gap")  # |sum of (x − x′) × averaged gradients − (F(x) − F(x′))|
@@ -128,11 +128,11 @@ def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale:
         st.session_state["cam_sanity_on"] = True
     if st.session_state.get("cam_sanity_on"):
         s = _sanity(handle.digest, img_key, mask, cam.target, stage, handle, x)
-        figs["sanity"] = figures.cam_sanity(s.steps, s.correlations, **figures.labels("cam_sanity", t))
+        figs["sanity"] = figures_cam.cam_sanity(s.steps, s.correlations, **figures.labels("cam_sanity", t))
         chart(st, figs["sanity"])
         picks = [0, 1, 5, len(s.steps) - 1]
-        chart(st, figures.cam_image_row(
-            {f"{s.steps[i]}": figures.colorize(gradcam.for_display(s.maps["gradcam"][i]), scale) for i in picks},
+        chart(st, figures_cam.cam_image_row(
+            {f"{s.steps[i]}": figures_cam.colorize(gradcam.for_display(s.maps["gradcam"][i]), scale) for i in picks},
             t("cam.randomised_title")))
         st.caption(t("cam.gap_in_line"))
     st.markdown(t("cam.deletion_intro"))
@@ -142,9 +142,45 @@ def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale:
         st.session_state["cam_deletion_on"] = True
     if st.session_state.get("cam_deletion_on"):
         d = _deletion(handle.digest, img_key, mask, cam.target, stage, del_base, handle, x, cam.maps[stage])
-        figs["deletion"] = figures.cam_deletion(d.fractions, d.probs, d.random_probs, d.area, d.random_area,
-                                                cam.label, **figures.labels("cam_deletion", t))
+        figs["deletion"] = figures_cam.cam_deletion(d.fractions, d.probs, d.random_probs, d.area, d.random_area,
+                                                    cam.label, **figures.labels("cam_deletion", t))
         chart(st, figs["deletion"])
+
+
+def _large(right, figs: dict, key: tuple, cam: gradcam.GradCam, picture: np.ndarray, stage: str, opacity: float,
+           scale: str) -> None:
+    """The chosen stage's map over the picture, large, with the grid's reading and a download."""
+
+    def large_figure():
+        outline = images.sample_mask(image_name())  # generated shapes know where their object is
+        if outline is not None and outline.shape != picture.shape[:2]:
+            outline = None  # the weights' preprocessing cropped or resized it: the mask no longer lines up
+        return figures_cam.cam_overlay_figure(picture, gradcam.for_display(cam.maps[stage]), opacity, scale,
+                                              cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label),
+                                              outline, **figures.labels("cam_overlay_figure", t))
+    figs["gradcam_large"] = figure(("cam_large", *key, stage, opacity, scale), large_figure)
+    chart(right, figs["gradcam_large"])
+    right.caption(say_one(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
+    with right:
+        large = figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[stage]), opacity, scale)
+        image_download(Image.fromarray(large), f"gradcam_{stage}_{cam.label.replace(' ', '_')}", t("cam.download"))
+
+
+def _on_off(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.ndarray, x, stage: str,
+            opacity: float, scale: str) -> None:
+    """The same stage with every shortcut on beside the current mask (or all off when the mask is all on)."""
+    st.subheader(t("fm.onoff"))
+    other = mask if mask != ALL_ON else ALL_OFF
+    if mask == ALL_ON:
+        st.caption(t("cam.all_on_note"))
+    full = cache.grad_cams(handle, img_key, ALL_ON, cam.target, x)
+    cut = cache.grad_cams(handle, img_key, other, cam.target, x)
+    for col, res, title in zip(st.columns(2), (full, cut), (t("cam.full"), state.mask_label(other)), strict=True):
+        with col:
+            st.markdown(f"**{title}** — {prediction_line(res)}")
+            st.image(figures_cam.cam_overlay_rgb(picture, gradcam.for_display(res.maps[stage]), opacity, scale),
+                     caption=t("cam.at", stage=stage, label=res.label), width="stretch")
+    st.caption(t("cam.same_weights"))
 
 
 @st.fragment
@@ -156,49 +192,25 @@ def views(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.n
     opacity = c3.slider(t("cam.opacity"), 0.0, 1.0, 0.5, 0.05, key="cam_opacity")
     scale = c4.selectbox(t("cam.colormap"), figures.COLORSCALES, key="cam_scale",
                          format_func={c: t(k) for c, k in CMAP_KEYS.items()}.get,
-                         index=figures.COLORSCALES.index(figures.CAM_COLORSCALE)
-                         if figures.CAM_COLORSCALE in figures.COLORSCALES else 0)
+                         index=figures.COLORSCALES.index(figures_cam.CAM_COLORSCALE)
+                         if figures_cam.CAM_COLORSCALE in figures.COLORSCALES else 0)
     key = (handle.digest, img_key, tuple(mask), cam.target)
     left, right = st.columns([2, 3])
-    figs["top5"] = figure(("cam_top5", *key), lambda: figures.cam_topk(
+    figs["top5"] = figure(("cam_top5", *key), lambda: figures_cam.cam_topk(
         cam.top, t("cam.top5", mask=state.mask_label(mask)), highlight=cam.target, **figures.labels("cam_topk", t)))
     chart(left, figs["top5"])
     left.caption(t("cam.explaining", label=cam.label, target=cam.target, p=100 * cam.prob,
                    weights=weights_name(handle.source)))
     fit_warning(left, handle)  # e.g. the shapes weights on a photo: the prediction is the nearest shape
-
-    def large_figure():
-        outline = images.sample_mask(image_name())  # generated shapes know where their object is
-        if outline is not None and outline.shape != picture.shape[:2]:
-            outline = None  # the weights' preprocessing cropped or resized it: the mask no longer lines up
-        return figures.cam_overlay_figure(picture, gradcam.for_display(cam.maps[stage]), opacity, scale,
-                                          cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label),
-                                          outline, **figures.labels("cam_overlay_figure", t))
-    figs["gradcam_large"] = figure(("cam_large", *key, stage, opacity, scale), large_figure)
-    chart(right, figs["gradcam_large"])
-    right.caption(say_one(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
-    with right:
-        large = figures.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[stage]), opacity, scale)
-        image_download(Image.fromarray(large), f"gradcam_{stage}_{cam.label.replace(' ', '_')}", t("cam.download"))
+    _large(right, figs, key, cam, picture, stage, opacity, scale)
 
     peaks = {f"{n} ({cam.raw[n].shape[0]}×{cam.raw[n].shape[1]})": cam.peaks[n] for n in STAGE_NAMES}
-    figs["gradcam_stages"] = figure(("cam_row", *key, opacity, scale), lambda: figures.cam_image_row(
+    figs["gradcam_stages"] = figure(("cam_row", *key, opacity, scale), lambda: figures_cam.cam_image_row(
         overlays(picture, cam, opacity, scale), t("cam.row_title"), peaks))
     chart(st, figs["gradcam_stages"])
     st.caption(t("cam.row_caption", ms=1000 * cam.seconds))
 
-    st.subheader(t("fm.onoff"))
-    other = mask if mask != ALL_ON else ALL_OFF
-    if mask == ALL_ON:
-        st.caption(t("cam.all_on_note"))
-    full = cache.grad_cams(handle, img_key, ALL_ON, cam.target, x)
-    cut = cache.grad_cams(handle, img_key, other, cam.target, x)
-    for col, res, title in zip(st.columns(2), (full, cut), (t("cam.full"), state.mask_label(other)), strict=True):
-        with col:
-            st.markdown(f"**{title}** — {prediction_line(res)}")
-            st.image(figures.cam_overlay_rgb(picture, gradcam.for_display(res.maps[stage]), opacity, scale),
-                     caption=t("cam.at", stage=stage, label=res.label), width="stretch")
-    st.caption(t("cam.same_weights"))
+    _on_off(handle, img_key, mask, cam, picture, x, stage, opacity, scale)
 
     with st.expander(t("cam.other")):
         other_methods(figs, handle, img_key, mask, cam, stage, scale, x)

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import degradation, figures, figures_family, gradnorms, gradpaths, i18n, readings
+from resnet_viz import (
+    degradation,
+    figures,
+    figures_family,
+    figures_gradflow,
+    gradnorms,
+    gradpaths,
+    i18n,
+    readings,
+    readings_lab,
+)
 from resnet_viz.forward import ALL_ON
 from resnet_viz.stacks import num_classes_for
 from ui.draw import PLOTLY_CONFIG, chart, show_error
@@ -75,11 +85,12 @@ def init_section(figs: dict) -> None:
     named = {n.config.label: n for n in norms.values()}
     figs["init_profile"] = memo_figure(
         "profile", (depth, variants, bn, shortcut, zero, batch, seed, quantity), lang(),
-        lambda: figures.gradflow_profile(named, quantity, title=t("gf.profile_title", q=t(QUANTITY_KEYS[quantity])),
-                                         **figures.labels(f"gradflow_profile.{quantity}", t)))
+        lambda: figures_gradflow.gradflow_profile(named, quantity,
+                                                  title=t("gf.profile_title", q=t(QUANTITY_KEYS[quantity])),
+                                                  **figures.labels(f"gradflow_profile.{quantity}", t)))
     chart(st, figs["init_profile"])
     st.caption(t("gf.init_caption", batch=batch, seed=seed))
-    for r in readings.gradflow_init(norms):
+    for r in readings_lab.gradflow_init(norms):
         st.markdown("- " + i18n.render(r, lang()))
     with st.expander(t("gf.claims"), expanded=False):
         st.markdown(t("gf.claims_body"))
@@ -93,9 +104,10 @@ def init_section(figs: dict) -> None:
                 corr = gradient_correlation(depth, bn, shortcut, seed)
             figs["gradient_correlation"] = memo_figure(
                 "shatter", (depth, bn, shortcut, seed), lang(),
-                lambda: figures.gradient_correlation_chart(corr, 32, **figures.labels("gradient_correlation_chart", t)))
+                lambda: figures_gradflow.gradient_correlation_chart(
+                    corr, 32, **figures.labels("gradient_correlation_chart", t)))
             chart(st, figs["gradient_correlation"])
-            for r in readings.shattered(corr):
+            for r in readings_lab.shattered(corr):
                 st.markdown("- " + i18n.render(r, lang()))
 
 
@@ -118,7 +130,7 @@ def resnet_section(figs: dict, handle, image, img_key: str, mask: tuple[bool, ..
         series = {mask_label(ALL_ON): r.all_on}
         if not all(mask):
             series[mask_label(mask)] = r.masked
-        return figures.resnet_grad_norms(r.layers, series, **figures.labels("resnet_grad_norms", t))
+        return figures_gradflow.resnet_grad_norms(r.layers, series, **figures.labels("resnet_grad_norms", t))
 
     figs["resnet_grad_norms"] = memo_figure("resnet_norms", key, lang(), norms_figure)
     chart(st, figs["resnet_grad_norms"])
@@ -165,7 +177,7 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
                                               (t("gf.why.identity"), t("gf.why.branch")),
                                               t("gf.why.title", label=label), t("gf.why.y")))
         chart(st, figs["gradient_split"])
-    st.markdown(i18n.join(readings.grad_split(paths.blocks, mask), lang()))
+    st.markdown(i18n.join(readings_lab.grad_split(paths.blocks, mask), lang()))
     st.caption(t("gf.why.caption"))
 
 
@@ -187,9 +199,9 @@ def find_run(configs, settings):
 
 
 def degradation_figure(curves: dict, total: int, chance: float):
-    title = i18n.render(readings.degradation_title(total), lang())
-    return figures.degradation_curves(curves, total, chance=chance, title=title,
-                                      **figures.labels("degradation_curves", t))
+    title = i18n.render(readings_lab.degradation_title(total), lang())
+    return figures_gradflow.degradation_curves(curves, total, chance=chance, title=title,
+                                               **figures.labels("degradation_curves", t))
 
 
 def train_or_replay(configs, settings, train: bool, chart_slot):
@@ -245,7 +257,7 @@ def show_run(figs: dict, result, chart_slot, run_seed: int, chance: float, key: 
         st.caption(t("gf.precomputed", seed=run_seed))
     elif result.source == "cache":
         st.caption(t("gf.replayed"))
-    for r in readings.degradation_of(result):
+    for r in readings_lab.degradation_of(result):
         st.markdown("- " + i18n.render(r, lang()))
     step = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
     st.caption(t("gf.loss_note", every=result.settings.log_every, step=step, steps=result.settings.steps,

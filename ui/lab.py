@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import figures, figures_family, i18n, lesion, readings, unravel
+from resnet_viz import figures, figures_family, figures_lab, i18n, lesion, readings, readings_lab, unravel
 from resnet_viz.config import DEFAULTS
 from ui.draw import chart as draw_chart
 from ui.draw import show_error
@@ -36,19 +36,19 @@ def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.
     downsampling blocks marked."""
     mark = {"marked": readings.DOWNSAMPLING_BLOCKS, "marked_label": t("lab.downsampling")}
     if what == "prob":
-        return figures.lesion_chart(res.prob, bar_names(), t("lab.chart.prob_title"), t("lab.axis.prob"),
-                                    height=height, **mark)
+        return figures_lab.lesion_chart(res.prob, bar_names(), t("lab.chart.prob_title"), t("lab.axis.prob"),
+                                        height=height, **mark)
     title = t("lab.chart.acc_title", n=res.n, size=res.image_size) if res.metric == "accuracy" else \
         t("lab.chart.agree_title", n=res.n)
     y = t("lab.axis.accuracy") if res.metric == "accuracy" else t("lab.axis.agreement")
-    return figures.lesion_chart(res.values, bar_names(), title, y, chance=res.chance or None, height=height, **mark)
+    return figures_lab.lesion_chart(res.values, bar_names(), title, y, chance=res.chance or None, height=height, **mark)
 
 
 def readings_of(res: lesion.LesionResult) -> list[readings.Reading]:
     """What the evaluation set is (and whether it is large enough), then the lesion study read from its numbers."""
     n_photos, n_shapes = (res.n, 0) if res.data == "photos" else (0, res.n)
-    evaluated = readings.evaluation_set(res.data, res.n, n_photos, n_shapes, image_size=res.image_size)
-    return evaluated + readings.lesion(res.values, res.metric, res.chance, res.n)
+    evaluated = readings_lab.evaluation_set(res.data, res.n, n_photos, n_shapes, image_size=res.image_size)
+    return evaluated + readings_lab.lesion(res.values, res.metric, res.chance, res.n)
 
 
 def reading(res: lesion.LesionResult) -> str:
@@ -91,7 +91,7 @@ def unraveled_section(figs: dict) -> None:
     draw_chart(st, figs["path_lengths"])
     for name, n in ((t("lab.paths.resnet18"), 8), (t("lab.paths.cifar", depth=CIFAR_DEPTH),
                                                    unravel.cifar_blocks(CIFAR_DEPTH))):
-        st.markdown(t("lab.paths.item", name=name, text=i18n.render(readings.unraveled(n), lang())))
+        st.markdown(t("lab.paths.item", name=name, text=i18n.render(readings_lab.unraveled(n), lang())))
 
 
 def _twin_figure(pair: unravel.LesionPair):
@@ -114,5 +114,5 @@ def twin_section(figs: dict) -> None:
     figs["plain_lesion"] = memo_figure("twin", (pair.plain_intact, pair.residual_intact), lang(),
                                        lambda: _twin_figure(pair))
     draw_chart(st, figs["plain_lesion"])
-    st.markdown(i18n.join(readings.twin_lesion(pair), lang()))
+    st.markdown(i18n.join(readings_lab.twin_lesion(pair), lang()))
     st.caption(t("lab.twin.caption", n=pair.n, steps=pair.meta.get("train_steps", 0)) + " `" + pair.command + "`")

@@ -11,12 +11,16 @@ from resnet_viz import (
     degradation,
     featuremaps,
     figures,
+    figures_cam,
+    figures_gradflow,
+    figures_maps,
     gradcam,
     gradnorms,
     i18n,
     images,
     paper,
     readings,
+    readings_lab,
 )
 from resnet_viz.config import DEFAULTS, STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, ALL_ON
@@ -76,20 +80,21 @@ def fig_degradation():
     configs, settings = degradation.default_degradation(0)
     run = degradation.find_run(configs, settings)
     if run is not None:
-        reading = readings.degradation_of(run)
-        title = i18n.render(readings.degradation_title(reading[0][1]["steps"]), lang())
-        fig = figures.degradation_curves(run.curves, run.settings.steps, chance=degradation.chance_loss(run.settings),
-                                         title=title, **figures.labels("degradation_curves", t))
+        reading = readings_lab.degradation_of(run)
+        title = i18n.render(readings_lab.degradation_title(reading[0][1]["steps"]), lang())
+        fig = figures_gradflow.degradation_curves(run.curves, run.settings.steps,
+                                                  chance=degradation.chance_loss(run.settings),
+                                                  title=title, **figures.labels("degradation_curves", t))
         return fig, say(reading)
     named = {f"{k}-20": v for k, v in _init_norms(20).items()}
-    fig = figures.gradflow_profile(named, title=t("lec.degradation.fig_init"),
-                                   **figures.labels("gradflow_profile.output_grad", t))
+    fig = figures_gradflow.gradflow_profile(named, title=t("lec.degradation.fig_init"),
+                                            **figures.labels("gradflow_profile.output_grad", t))
     return fig, t("lec.degradation.caption_init")
 
 
 def fig_residual(ft):
-    fig = figures.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks),
-                                       **{**figures.labels("residual_ratio_chart", t), "title": t("lec.residual.fig")})
+    labels = {**figures.labels("residual_ratio_chart", t), "title": t("lec.residual.fig")}
+    fig = figures_maps.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks), **labels)
     return fig, t("lec.residual.caption")
 
 
@@ -97,8 +102,8 @@ def fig_block(ft):
     block = ft.blocks["layer1.0"]
     channel = int(np.argmax(np.abs(block.fx).mean(axis=(1, 2))))  # the channel the branch changes most
     parts = featuremaps.decomposition(block, channel)
-    fig = figures.residual_row(parts, featuremaps.common_range(list(parts.values())),
-                               t("lec.block.fig", channel=channel), **figures.labels("residual_row", t))
+    fig = figures_maps.residual_row(parts, featuremaps.common_range(list(parts.values())),
+                                    t("lec.block.fig", channel=channel), **figures.labels("residual_row", t))
     return fig, t("lec.block.caption")
 
 
@@ -116,8 +121,8 @@ def fig_features(ft):
     side = maps.shape[1]
     shrink = featuremaps.shrink_for(side)
     tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), upscale=featuremaps.upscale_for(side // shrink))
-    fig, _ = figures.feature_tiles(tiled, t("lec.features.fig", layer=DEFAULTS.default_layer, c=maps.shape[0]),
-                                   **figures.labels("feature_tiles", t))
+    fig, _ = figures_maps.feature_tiles(tiled, t("lec.features.fig", layer=DEFAULTS.default_layer, c=maps.shape[0]),
+                                        **figures.labels("feature_tiles", t))
     return fig, t("lec.features.caption")
 
 
@@ -125,18 +130,18 @@ def fig_gradcam(handle, image):
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W), exactly what the model sees
     cam = cache.grad_cams(handle, image_key(), ALL_ON, None, x)
     picture = images.denormalise(x, handle.mean, handle.std)
-    shown = {n: figures.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n])) for n in STAGE_NAMES}
+    shown = {n: figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n])) for n in STAGE_NAMES}
     # Two rows of two: four in one row would leave each overlay too small for the back of a hall.
-    top = figures.cam_image_row(dict(list(shown.items())[:2]), t("lec.gradcam.fig", label=cam.label))
-    bottom = figures.cam_image_row(dict(list(shown.items())[2:]))
+    top = figures_cam.cam_image_row(dict(list(shown.items())[:2]), t("lec.gradcam.fig", label=cam.label))
+    bottom = figures_cam.cam_image_row(dict(list(shown.items())[2:]))
     last = STAGE_NAMES[-1]
     grid = readings.gradcam_grid(last, cam.raw[last].shape, cam.maps[last].shape)
     return [top, bottom], sentences(t("lec.gradcam.caption"), say([grid]), fit(handle))
 
 
 def fig_off(on, off, handle):
-    a = figures.cam_topk(on.top5, t("lec.off.fig_on"), **figures.labels("cam_topk", t))
-    b = figures.cam_topk(off.top5, t("lec.off.fig_off"), **figures.labels("cam_topk", t))
+    a = figures_cam.cam_topk(on.top5, t("lec.off.fig_on"), **figures.labels("cam_topk", t))
+    b = figures_cam.cam_topk(off.top5, t("lec.off.fig_off"), **figures.labels("cam_topk", t))
     same = on.top5[0][0] == off.top5[0][0]
     text = t("lec.off.caption_same" if same else "lec.off.caption_changed", on=on.top5[0][1], off=off.top5[0][1],
              p=100 * off.top5[0][2])
@@ -163,8 +168,8 @@ def grad_verdict(norms: dict) -> tuple[str, dict]:
 def fig_grad():
     norms = _init_norms(GRAD_DEPTH)
     named = {n.config.label: n for n in norms.values()}
-    fig = figures.gradflow_profile(named, title=t("lec.grad.fig", depth=GRAD_DEPTH),
-                                   **figures.labels("gradflow_profile.output_grad", t))
+    fig = figures_gradflow.gradflow_profile(named, title=t("lec.grad.fig", depth=GRAD_DEPTH),
+                                            **figures.labels("gradflow_profile.output_grad", t))
     # The verdict, then He et al.'s §4.1 beside it, and why the two are not in conflict (before vs during training).
     return fig, say([grad_verdict(norms), paper.claim("paper.he2015.healthy"), ("lec.grad.moments", {})])
 
@@ -182,9 +187,9 @@ def fig_lesion(handle):
     res = lab.load(handle, "shapes" if handle.source == "shapes" else "photos", DEFAULTS.lesion_n)
     if res is None:
         return None, ""
-    counts = readings.sample_counts(images.list_samples())
-    text = say([lesion_answer(res), *readings.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
-                *readings.lesion(res.values, res.metric, res.chance, res.n)])
+    counts = readings_lab.sample_counts(images.list_samples())
+    text = say([lesion_answer(res), *readings_lab.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
+                *readings_lab.lesion(res.values, res.metric, res.chance, res.n)])
     return lab.chart(res), text
 
 

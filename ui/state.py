@@ -13,10 +13,10 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from resnet_viz import weights
+from resnet_viz import hub, weights
 from resnet_viz.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.device import available_devices
-from resnet_viz.errors import Reason
+from resnet_viz.errors import Reason, WeightsError
 from resnet_viz.forward import ALL_ON
 from ui.text import t
 
@@ -82,10 +82,10 @@ def load_checked(source: str, device: str, data: bytes | None) -> weights.ModelH
     for a checkpoint already refused."""
     key = f"{source}:{digest(data)}" if data else None
     if key and (why := REFUSED.get(key)) is not None:
-        raise weights.WeightsError(why.key, **why.params)
+        raise WeightsError(why.key, **why.params)
     try:
         return _load(source, device, digest(data) if data else None, data)
-    except weights.WeightsError as exc:
+    except WeightsError as exc:
         if key:
             REFUSED.add(key, exc.reason)
         raise
@@ -95,7 +95,7 @@ def _imagenet_arrived(handle: weights.ModelHandle, device: str) -> weights.Model
     """Auto's handle, switched to ImageNet once the background download has put the weights in the cache."""
     if not handle.auto or handle.source == "imagenet":
         return handle
-    probe = weights.imagenet_probe(start=False)
+    probe = hub.imagenet_probe(start=False)
     if probe is None or probe.state != "cached":
         return handle
     _load.clear("auto", device, None, None)
@@ -111,7 +111,7 @@ def get_handle() -> weights.ModelHandle:
     data = file[1] if (source == "file" and file) else None
     try:
         handle = load_checked(source, device, data)
-    except weights.WeightsError as exc:
+    except WeightsError as exc:
         st.session_state[ERROR_KEY] = (source, exc.reason)
         handle = _load("auto", device, None, None)
     if handle.auto:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import gradnorms, i18n, readings
+from resnet_viz import gradnorms, i18n, readings_lab
 from tests.app.zh_scan import class_words, english_on
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Gradient_Flow.py")
@@ -39,7 +39,7 @@ def test_page_runs_with_defaults(page) -> None:
     assert "**plain-20**" in text and "**residual-20**" in text
     # The readings are the library's, rendered from the same numbers the figure shows.
     norms = gradnorms.compare_init(20, batch_size=16, seed=0)
-    for r in readings.gradflow_init(norms):
+    for r in readings_lab.gradflow_init(norms):
         assert i18n.render(r, "en") in text
     # Figure 1, ResNet-18's norms, the identity/branch split, the degradation run.
     assert len(page.get("plotly_chart")) >= 4
@@ -94,7 +94,7 @@ def test_zero_init_without_batchnorm_is_explained(page) -> None:
     assert "**residual-20**" in text and "**plain-20**" not in text
     assert "(without BatchNorm)" in text and "each block starts as the identity" in text
     corr = gradnorms.compare_correlation(20, batchnorm=False, shortcut="B", seed=0)
-    assert i18n.render(readings.shattered(corr)[-1], "en") in text
+    assert i18n.render(readings_lab.shattered(corr)[-1], "en") in text
 
 
 def test_the_page_in_chinese_has_no_english(page) -> None:

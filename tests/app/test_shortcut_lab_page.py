@@ -6,7 +6,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import i18n, lesion, readings, unravel, weights
+from resnet_viz import i18n, lesion, readings_lab, unravel, weights
 from resnet_viz.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.i18n import t
 from tests.app.zh_scan import class_words, english_on
@@ -35,13 +35,13 @@ def test_lab_shows_the_lesion_numbers_in_both_languages():
     assert at.metric[0].value == f"{100 * ref.values['intact']:.1f}%"
     assert at.metric[3].value == f"{100 * ref.values['no_shortcuts']:.1f}%"
     text = _text(at)
-    assert i18n.join(readings.lesion(ref.values, ref.metric, ref.chance, ref.n), "en") in text
+    assert i18n.join(readings_lab.lesion(ref.values, ref.metric, ref.chance, ref.n), "en") in text
     assert "layer2.0" in text and "layer3.0" in text and "layer4.0" in text
     # The lesion chart, the unraveled paths, the plain/residual twins.
     assert len(at.get("plotly_chart")) == 3
     assert "2^8 = 256 paths" in text and "2^54 = 18,014,398,509,481,984 paths" in text
     pair = unravel.shipped_lesion()
-    assert i18n.join(readings.twin_lesion(pair), "en") in text
+    assert i18n.join(readings_lab.twin_lesion(pair), "en") in text
     at.radio(key="lab_set").set_value("photos").run()
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 4  # agreement and the intact top-1 probability
@@ -74,12 +74,12 @@ def test_two_results_give_two_readings(monkeypatch, lang):
         at.session_state["lab_n"] = 200
         at.run()
         assert not at.exception and not at.error
-        want = i18n.join(readings.lesion(fake.values, "accuracy", 0.1, 200), lang)
+        want = i18n.join(readings_lab.lesion(fake.values, "accuracy", 0.1, 200), lang)
         assert want in _text(at)
         shown.append(want)
     assert shown[0] != shown[1]
-    assert "read.lesion.down_worse" in [k for k, _ in readings.lesion(_fake("layer3.0", 0.2).values, "accuracy",
-                                                                      0.1, 200)]
+    assert "read.lesion.down_worse" in [k for k, _ in readings_lab.lesion(_fake("layer3.0", 0.2).values, "accuracy",
+                                                                          0.1, 200)]
     st.cache_data.clear()
 
 

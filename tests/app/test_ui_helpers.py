@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_viz import weights
+from resnet_viz import checkpoint, errors, weights
 from ui import cache, state
 from ui.text import literal
 
@@ -96,18 +96,18 @@ def test_a_refused_checkpoint_is_not_read_again(monkeypatch):
 
     def refuse(source, device, digest, data):
         calls.append(digest)
-        raise weights.WeightsError("not a ResNet-18 checkpoint")
+        raise errors.WeightsError("not a ResNet-18 checkpoint")
 
     monkeypatch.setattr(state, "_load", refuse)
     monkeypatch.setattr(state, "REFUSED", state.Refusals(max_entries=2))
     for _ in range(3):
-        with pytest.raises(weights.WeightsError, match="not a ResNet-18"):
+        with pytest.raises(errors.WeightsError, match="not a ResNet-18"):
             state.load_checked("file", "cpu", b"bad bytes")
     assert len(calls) == 1
     for data in (b"other 1", b"other 2"):  # bounded: the oldest refusal is forgotten
-        with pytest.raises(weights.WeightsError):
+        with pytest.raises(errors.WeightsError):
             state.load_checked("file", "cpu", data)
-    with pytest.raises(weights.WeightsError):
+    with pytest.raises(errors.WeightsError):
         state.load_checked("file", "cpu", b"bad bytes")
     assert len(calls) == 4
 
@@ -119,7 +119,7 @@ def test_feature_cache_is_keyed_by_weights_not_by_object_identity(monkeypatch):
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
     a = weights.load("random", device="cpu")
     fields = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if f.init}
-    other = weights._new_resnet18(1000).eval().requires_grad_(False)  # different weights, same architecture
+    other = checkpoint.new_resnet18(1000).eval().requires_grad_(False)  # different weights, same architecture
     first = cache.features(a, "img", (True,) * 8, True, image).layers["layer4.1"].copy()
     old_id, old_digest = id(a), a.digest
     del a

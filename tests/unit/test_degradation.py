@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from resnet_viz import degradation, readings
+from resnet_viz import degradation, readings_lab
 from resnet_viz.stacks import StackConfig, TrainSettings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -88,8 +88,8 @@ def test_degradation_shows_on_a_cheap_seeded_run(tmp_path, monkeypatch) -> None:
     assert not degradation.degradation_shows(worse)
     assert degradation.chance_loss(settings) == pytest.approx(math.log(10))
     # One verdict per run, from the same numbers: the pattern, then the run where the deep residual net is worse.
-    assert readings.degradation_of(result)[0][0] == "read.deg.shows"
-    assert readings.degradation_of(worse)[0][0] == "read.deg.both_worse"
+    assert readings_lab.degradation_of(result)[0][0] == "read.deg.shows"
+    assert readings_lab.degradation_of(worse)[0][0] == "read.deg.both_worse"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -101,7 +101,7 @@ def test_shipped_default_curves_match_the_defaults_and_show_degradation(seed: in
     final = {k: c.final_loss for k, c in result.curves.items()}
     assert final["plain-32"] > final["plain-8"] and final["residual-32"] <= final["residual-8"]
     assert degradation.degradation_shows(result)
-    verdict, params = readings.degradation_of(result)[0]
+    verdict, params = readings_lab.degradation_of(result)[0]
     assert verdict == "read.deg.shows" and params["steps"] == settings.steps
     assert params["p_deep"] == final["plain-32"] and params["r_deep"] == final["residual-32"]
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from resnet_viz import featuremaps as fm
-from resnet_viz import figures, images
+from resnet_viz import figures, figures_maps, images
 from resnet_viz.config import BLOCK_NAMES
 from resnet_viz.forward import trace
 
@@ -138,13 +138,13 @@ def test_compute_matches_the_traced_forward(random_handle):
 
 def test_tiles_png_colours_and_layer1_payload():
     t = fm.tile(np.array([[[0.0, 1.0]], [[2.0, 2.0]]], dtype=np.float32), gap=1, cols=2)
-    png = figures.tiles_png(t.values, "Viridis")
+    png = figures_maps.tiles_png(t.values, "Viridis")
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-    lut = figures._lut("Viridis")
+    lut = figures.lut("Viridis")
     assert rgb[0, 0].tolist() == lut[0].tolist() and rgb[0, 1].tolist() == lut[255].tolist()
     assert rgb[0, 2].tolist() == [255, 255, 255]  # the gap
     assert rgb[0, 3].tolist() == lut[0].tolist()  # constant channel -> bottom of its scale
     # layer1's 64 maps of 56x56 (noise: the worst case for PNG) stay under the 300 KB budget as sent.
     noise = np.random.default_rng(0).random((64, 56, 56), dtype=np.float32)
-    fig, n = figures.feature_tiles(fm.tile(noise), "layer1")
+    fig, n = figures_maps.feature_tiles(fm.tile(noise), "layer1")
     assert n < 300 * 1024 and len(fig.data[0].source) < 300 * 1024

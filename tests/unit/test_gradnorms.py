@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_viz import degradation, gradnorms, i18n, readings
+from resnet_viz import degradation, gradnorms, i18n, readings_lab
 from resnet_viz.stacks import StackConfig, TrainSettings, build_stack
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -97,7 +97,7 @@ def _norms(residual: bool, out_grad: list[float], act: list[float], w_grad: list
 
 
 def test_init_readings_follow_the_numbers() -> None:
-    lines = readings.gradflow_init({
+    lines = readings_lab.gradflow_init({
         "plain": _norms(False, [2000.0, 1.0], [0.6, 0.6], [1500.0, 1.0]),
         "residual": _norms(True, [1.0, 1.0], [1.0, 1e4], [0.01, 1.0]),
     })
@@ -105,7 +105,7 @@ def test_init_readings_follow_the_numbers() -> None:
     assert "grows toward the input" in text[0] and "2,000×" in text[0] and "keeps its scale" in text[0]
     assert "keeps roughly its size" in text[1] and "blows up" in text[1]
     assert any("weight-gradient ratio (0.01)" in x for x in text)
-    fading = i18n.render(readings.gradflow_init({"p": _norms(False, [0.01, 1.0], [1.0, 0.001], [0.01, 1.0])})[0])
+    fading = i18n.render(readings_lab.gradflow_init({"p": _norms(False, [0.01, 1.0], [1.0, 0.001], [0.01, 1.0])})[0])
     assert "fades toward the input" in fading and "100× smaller" in fading and "forward signal fades" in fading
 
 

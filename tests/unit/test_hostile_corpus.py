@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet_viz import images, weights
+from resnet_viz import errors, images, weights
 from tests.e2e import hostile
 
 IMAGE_CASES = hostile.image_cases()
@@ -31,7 +31,7 @@ def test_hostile_image(case):
 @pytest.mark.parametrize("case", CHECKPOINT_CASES, ids=[c.name for c in CHECKPOINT_CASES])
 def test_hostile_checkpoint(case):
     PWNED.unlink(missing_ok=True)
-    with pytest.raises(weights.WeightsError) as info:
+    with pytest.raises(errors.WeightsError) as info:
         weights.load("file", device="cpu", file=case.data)
     assert case.expected in str(info.value)
     assert not PWNED.exists(), "a pickle ran code"

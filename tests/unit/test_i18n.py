@@ -130,7 +130,7 @@ def _chinese_figures():
 
     import numpy as np
 
-    from resnet_viz import featuremaps, figures
+    from resnet_viz import featuremaps, figures, figures_cam, figures_gradflow, figures_lab, figures_maps
 
     def zh(name):
         return figures.labels(name, lambda key: i18n.t(key, "zh"))
@@ -153,33 +153,35 @@ def _chinese_figures():
     yield figures.stage_shapes(stages, **zh("stage_shapes"))
     yield figures.param_share(stages, **zh("param_share"))
     yield figures.block_diagram(block_rows, (True,) * 7 + (False,), **zh("block_diagram"))
-    yield figures.cam_image_row({"layer1": picture, "layer4": picture}, "各阶段中支持“条纹”的证据", {"layer1": (1, 1)})
-    yield figures.cam_overlay_figure(picture, heat, peak=(3, 3), title="layer4：“条纹”的依据来自哪里",
-                                     outline=heat > 0.5, **zh("cam_overlay_figure"))
-    yield figures.cam_topk([(8, "条纹", 0.83), (0, "圆形", 0.1)], "Top-5（快捷连接全部开启）", highlight=8,
-                           **zh("cam_topk"))
-    yield figures.cam_sanity(["fc", "layer4.1", "layer4.0"], {"gradcam": [1.0, 0.5, 0.1],
-                                                              "guided_gradcam": [1.0, 0.9, 0.9]}, **zh("cam_sanity"))
-    yield figures.cam_deletion(np.linspace(0, 1, 5), np.linspace(1, 0, 5), np.linspace(1, 0.5, 5), 0.2, 0.4, "条纹",
-                               **zh("cam_deletion"))
+    yield figures_cam.cam_image_row({"layer1": picture, "layer4": picture}, "各阶段中支持“条纹”的证据",
+                                    {"layer1": (1, 1)})
+    yield figures_cam.cam_overlay_figure(picture, heat, peak=(3, 3), title="layer4：“条纹”的依据来自哪里",
+                                         outline=heat > 0.5, **zh("cam_overlay_figure"))
+    yield figures_cam.cam_topk([(8, "条纹", 0.83), (0, "圆形", 0.1)], "Top-5（快捷连接全部开启）", highlight=8,
+                               **zh("cam_topk"))
+    yield figures_cam.cam_sanity(["fc", "layer4.1", "layer4.0"],
+                                 {"gradcam": [1.0, 0.5, 0.1], "guided_gradcam": [1.0, 0.9, 0.9]}, **zh("cam_sanity"))
+    yield figures_cam.cam_deletion(np.linspace(0, 1, 5), np.linspace(1, 0, 5), np.linspace(1, 0.5, 5), 0.2, 0.4, "条纹",
+                                   **zh("cam_deletion"))
     tiled = featuremaps.tile(np.random.default_rng(0).random((4, 8, 8), dtype=np.float32))
-    yield figures.feature_tiles(tiled, "layer1：4 个 8×8 的通道", **zh("feature_tiles"))[0]
-    yield figures.channel_overlay(picture, heat[:4, :4], "layer1 通道 0，叠加在输入图像上", (0.0, 1.0),
-                                  **zh("channel_overlay"))
-    yield figures.residual_row({"x": heat, "F(x)": heat, "F(x) + x": heat}, (0.0, 2.0), "layer1.0 通道 0",
-                               **zh("residual_row"))
-    yield figures.residual_ratio_chart({b: 0.5 for b in blocks}, "layer1.0", {"layer2.0": False},
-                                       **zh("residual_ratio_chart"))
+    yield figures_maps.feature_tiles(tiled, "layer1：4 个 8×8 的通道", **zh("feature_tiles"))[0]
+    yield figures_maps.channel_overlay(picture, heat[:4, :4], "layer1 通道 0，叠加在输入图像上", (0.0, 1.0),
+                                       **zh("channel_overlay"))
+    yield figures_maps.residual_row({"x": heat, "F(x)": heat, "F(x) + x": heat}, (0.0, 2.0), "layer1.0 通道 0",
+                                    **zh("residual_row"))
+    yield figures_maps.residual_ratio_chart({b: 0.5 for b in blocks}, "layer1.0", {"layer2.0": False},
+                                            **zh("residual_ratio_chart"))
     for quantity in ("output_grad", "weight_grad", "activation_std"):
-        yield figures.gradflow_profile(norms, quantity, title="初始化时每一层的梯度",
-                                       **zh(f"gradflow_profile.{quantity}"))
-    yield figures.degradation_curves(curves, 10, chance=2.3, title="前 10 步的训练损失", **zh("degradation_curves"))
-    yield figures.resnet_grad_norms(["conv1", "layer1.0.conv1"], {"快捷连接全部开启": [2.0, 1.0]},
-                                    **zh("resnet_grad_norms"))
-    yield figures.lesion_chart(values, title="100 张留出图形上的准确率", y_title="准确率（%）", chance=0.1,
-                               **zh("lesion_chart"))
-    yield figures.gradient_correlation_chart({"plain-20": [0.3, 0.1], "residual-20": [0.8, 0.7]}, 32,
-                                             **zh("gradient_correlation_chart"))
+        yield figures_gradflow.gradflow_profile(norms, quantity, title="初始化时每一层的梯度",
+                                                **zh(f"gradflow_profile.{quantity}"))
+    yield figures_gradflow.degradation_curves(curves, 10, chance=2.3, title="前 10 步的训练损失",
+                                              **zh("degradation_curves"))
+    yield figures_gradflow.resnet_grad_norms(["conv1", "layer1.0.conv1"], {"快捷连接全部开启": [2.0, 1.0]},
+                                             **zh("resnet_grad_norms"))
+    yield figures_lab.lesion_chart(values, title="100 张留出图形上的准确率", y_title="准确率（%）", chance=0.1,
+                                   **zh("lesion_chart"))
+    yield figures_gradflow.gradient_correlation_chart({"plain-20": [0.3, 0.1], "residual-20": [0.8, 0.7]}, 32,
+                                                      **zh("gradient_correlation_chart"))
 
 
 def test_every_figure_drawn_with_chinese_labels_shows_no_english():
@@ -196,11 +198,13 @@ def test_every_figure_drawn_with_chinese_labels_shows_no_english():
 def test_label_keys_name_real_arguments_and_real_keys():
     import inspect
 
-    from resnet_viz import figures
+    from resnet_viz import figures, figures_cam, figures_gradflow, figures_lab, figures_maps
 
+    modules = (figures, figures_cam, figures_maps, figures_gradflow, figures_lab)
     en = i18n.texts("en")
     for name, args in figures.LABEL_KEYS.items():
-        params = inspect.signature(getattr(figures, name.split(".")[0])).parameters
+        function = next(getattr(m, name.split(".")[0]) for m in modules if hasattr(m, name.split(".")[0]))
+        params = inspect.signature(function).parameters
         assert set(args) <= set(params), (name, set(args) - set(params))
         flat = [k for v in args.values() for k in (v.values() if isinstance(v, dict) else
                                                     v if isinstance(v, tuple) else [v])]

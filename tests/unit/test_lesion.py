@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from resnet_viz import forward, lesion, weights
+from resnet_viz import errors, forward, lesion, weights
 from resnet_viz.config import BLOCK_NAMES
 
 
@@ -14,7 +14,7 @@ from resnet_viz.config import BLOCK_NAMES
 def shapes_handle():
     try:
         return weights.load("shapes", device="cpu")
-    except weights.WeightsError as exc:
+    except errors.WeightsError as exc:
         pytest.skip(f"no shapes checkpoint: {exc}")
 
 

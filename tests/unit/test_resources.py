@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
-from resnet_viz import fallback, featuremaps, figures, gradcam, images, methods
+from resnet_viz import fallback, featuremaps, figures_cam, figures_maps, gradcam, images, methods
 from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
 from resnet_viz.forward import hooks_left, param_hash
 
@@ -49,13 +49,13 @@ def _request(handle, i: int) -> None:
     if kind == 0:
         ft = featuremaps.compute(handle, image, mask)
         tiled = featuremaps.tile(ft.maps("layer1.0"), order=featuremaps.channel_order(ft.maps("layer1.0"), True))
-        figures.feature_tiles(tiled, "layer1.0")
-        figures.cam_topk(ft.top5, "top-5")
+        figures_maps.feature_tiles(tiled, "layer1.0")
+        figures_cam.cam_topk(ft.top5, "top-5")
     elif kind == 1:
         cam = gradcam.grad_cam(handle, x, STAGE_NAMES, i % handle.num_classes, mask)
         picture = images.denormalise(x, handle.mean, handle.std)
-        figures.cam_overlay_figure(picture, gradcam.for_display(cam.maps["layer4"]), 0.5,
-                                   figures.CAM_COLORSCALE, cam.peaks["layer4"], "layer4")
+        figures_cam.cam_overlay_figure(picture, gradcam.for_display(cam.maps["layer4"]), 0.5,
+                                       figures_cam.CAM_COLORSCALE, cam.peaks["layer4"], "layer4")
     elif kind == 2:
         tr = handle.trace(x.clone().requires_grad_(True), mask, grad=True)  # parameters never require grad
         tr.logits[0, i].backward()  # a backward on the traced graph, as the gradient pages do

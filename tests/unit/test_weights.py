@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 from torchvision.models import ResNet18_Weights, resnet18, resnet34, resnet50
 
-from resnet_viz import i18n, images, weights
+from resnet_viz import checkpoint, hub, i18n, images, weights
 from resnet_viz.config import DEFAULTS
 from resnet_viz.device import pick_device
-from resnet_viz.errors import Reason
+from resnet_viz.errors import Reason, WeightsError
 from resnet_viz.forward import hooks_left
 
 
@@ -34,7 +34,7 @@ def _bytes(obj) -> bytes:
 
 def test_fake_imagenet_checkpoint_in_torch_home_is_found(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = weights.imagenet_cache_path()
+    path = hub.imagenet_cache_path()
     assert path == tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     path.parent.mkdir(parents=True)
     state = _state()
@@ -75,21 +75,21 @@ def black_hole():
 
 def test_unreachable_network_falls_back_fast_and_says_why(tmp_path, monkeypatch, black_hole):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
-    monkeypatch.setattr(weights, "IMAGENET_URL", black_hole)
+    monkeypatch.delenv(hub.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(hub, "IMAGENET_URL", black_hole)
     handle = weights.load("auto", device="cpu")
     assert handle.source in ("shapes", "random")
     # Our own timeout fired (not urllib's, which does not cover a hanging DNS lookup):
     assert handle.skipped["imagenet"] == Reason("weights.err.no_answer", {"host": black_hole.split("/")[2],
                                                                           "seconds": DEFAULTS.download_timeout_s})
-    assert not weights.imagenet_cache_path().exists()
+    assert not hub.imagenet_cache_path().exists()
 
 
 def test_offline_switch_skips_the_download(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(weights.WeightsError) as info:
+    with pytest.raises(WeightsError) as info:
         weights.load("imagenet", device="cpu")
-    assert info.value.key == "weights.err.offline" and info.value.params == {"path": str(weights.imagenet_cache_path())}
+    assert info.value.key == "weights.err.offline" and info.value.params == {"path": str(hub.imagenet_cache_path())}
 
 
 class _Evil:
@@ -97,8 +97,8 @@ class _Evil:
         return (print, ("pwned",))
 
 
-def _refusal(data, source: str = "file") -> weights.WeightsError:
-    with pytest.raises(weights.WeightsError) as info:
+def _refusal(data, source: str = "file") -> WeightsError:
+    with pytest.raises(WeightsError) as info:
         weights.load(source, device="cpu", file=data)
     exc = info.value
     # Every refusal is a key both languages have, with all its placeholders filled.
@@ -224,29 +224,29 @@ def no_torch_load(monkeypatch):
 
 
 def test_decompression_bomb_is_refused_from_the_zip_index(no_torch_load):
-    data = _deflated_bomb(weights.CHECKPOINT_LIMITS.max_payload_bytes + (8 << 20))
+    data = _deflated_bomb(checkpoint.CHECKPOINT_LIMITS.max_payload_bytes + (8 << 20))
     assert len(data) < 200_000  # 100 MB of zeros in ~100 kB
     exc = _refusal(data)
     assert exc.key == "weights.err.too_large"
     assert exc.params["declared_mb"] > exc.params["limit_mb"] == 93.6 and exc.params["file_mb"] < 0.2
     # A real-sized checkpoint would pass the same check: an fp32 ResNet-18 with a 21,843-class head.
-    assert weights.check_archive(_bytes({"fc.weight": torch.zeros(512 * 21_843 + 11_176_512)})) is None
+    assert checkpoint.check_archive(_bytes({"fc.weight": torch.zeros(512 * 21_843 + 11_176_512)})) is None
 
 
 def test_bomb_shapes_other_than_size_are_refused(no_torch_load, tmp_path):
-    limits = weights.CheckpointLimits(max_entries=8)
+    limits = checkpoint.CheckpointLimits(max_entries=8)
     many = io.BytesIO()
     with zipfile.ZipFile(many, "w") as archive:
         for i in range(9):
             archive.writestr(f"archive/data/{i}", b"")
-    with pytest.raises(weights.WeightsError) as info:
-        weights.read_checkpoint(many.getvalue(), limits)
+    with pytest.raises(WeightsError) as info:
+        checkpoint.read_checkpoint(many.getvalue(), limits)
     assert (info.value.key, info.value.params) == ("weights.err.too_many_records", {"count": 9, "limit": 8})
     # Compressing 30 times is no real checkpoint, even under the size bound.
     assert _refusal(_deflated_bomb(30 << 20)).key == "weights.err.ratio"
     # The legacy (non-zip) format stores tensors raw: its file size is its payload.
     path = tmp_path / "legacy.pth"
-    path.write_bytes(b"\x80\x02" + bytes(weights.CHECKPOINT_LIMITS.max_payload_bytes))
+    path.write_bytes(b"\x80\x02" + bytes(checkpoint.CHECKPOINT_LIMITS.max_payload_bytes))
     assert _refusal(path).key == "weights.err.too_large"
 
 
@@ -288,26 +288,26 @@ def test_sources_are_one_table_and_handles_take_the_preset_numbers(tmp_path, mon
 
 def test_auto_does_not_wait_for_the_network_when_asked(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
-    monkeypatch.setattr(weights, "IMAGENET_URL", "http://127.0.0.1:9/resnet18-f37072fd.pth")
+    monkeypatch.delenv(hub.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(hub, "IMAGENET_URL", "http://127.0.0.1:9/resnet18-f37072fd.pth")
     release = threading.Event()
 
     def silent_network(url, dst, timeout_s):  # a network that answers only when the test says so
         release.wait()
-        raise weights.WeightsError("weights.err.no_answer", host="127.0.0.1:9", seconds=timeout_s)
+        raise WeightsError("weights.err.no_answer", host="127.0.0.1:9", seconds=timeout_s)
 
-    monkeypatch.setattr(weights, "_download", silent_network)
+    monkeypatch.setattr(hub, "download", silent_network)
     handle = weights.load("auto", device="cpu", background_download=True)
-    probe = weights.imagenet_probe(start=False)
+    probe = hub.imagenet_probe(start=False)
     assert handle.source == "shapes" and probe.state == "running"  # answered while the download waits
     assert handle.skipped["imagenet"] == weights.availability()["imagenet"] == probe.reason
     assert probe.reason.key == "weights.why_not.imagenet_probing"
-    assert weights.imagenet_probe() is probe  # one probe per process, not one per call
+    assert hub.imagenet_probe() is probe  # one probe per process, not one per call
     release.set()
     assert probe.wait(timeout=30) and probe.state == "failed"
     assert probe.reason.key == "weights.err.no_answer" and weights.availability()["imagenet"] == probe.reason
     assert weights.load("auto", device="cpu", background_download=True).skipped["imagenet"] == probe.reason
-    assert weights.imagenet_probe() is probe and weights.imagenet_probe(retry=True) is not probe  # remembered
+    assert hub.imagenet_probe() is probe and hub.imagenet_probe(retry=True) is not probe  # remembered
 
 
 def test_background_download_is_used_once_cached(tmp_path, monkeypatch):
@@ -328,9 +328,9 @@ def test_background_download_is_used_once_cached(tmp_path, monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-        monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
-        monkeypatch.setattr(weights, "IMAGENET_URL", f"http://127.0.0.1:{server.server_address[1]}/{name}")
-        probe = weights.imagenet_probe()
+        monkeypatch.delenv(hub.OFFLINE_ENV, raising=False)
+        monkeypatch.setattr(hub, "IMAGENET_URL", f"http://127.0.0.1:{server.server_address[1]}/{name}")
+        probe = hub.imagenet_probe()
         assert probe.wait(timeout=60) and probe.state == "cached" and probe.reason is None
     finally:
         server.shutdown()
@@ -341,10 +341,10 @@ def test_background_download_is_used_once_cached(tmp_path, monkeypatch):
 
 def test_large_finite_values_are_not_mistaken_for_infinities():
     big = torch.full((64,), 60_000.0, dtype=torch.half)  # finite in fp16, but their fp16 sum would overflow
-    assert weights.check_finite({"a": big, "b": torch.full((4,), 3e38), "n": torch.tensor(7)}) is None
+    assert checkpoint.check_finite({"a": big, "b": torch.full((4,), 3e38), "n": torch.tensor(7)}) is None
     big[5] = float("nan")
-    with pytest.raises(weights.WeightsError) as info:
-        weights.check_finite({"a": big})
+    with pytest.raises(WeightsError) as info:
+        checkpoint.check_finite({"a": big})
     assert info.value.params == {"key": "a", "count": 1, "numel": 64}
 
 
@@ -354,12 +354,13 @@ def test_every_reason_key_these_modules_raise_exists_in_both_languages():
     from pathlib import Path
 
     root = Path(weights.__file__).parent
-    code = "".join((root / f"{m}.py").read_text() for m in ("weights", "images", "device", "fallback"))
+    modules = ("weights", "checkpoint", "hub", "images", "device", "fallback")
+    code = "".join((root / f"{m}.py").read_text() for m in modules)
     keys = set(re.findall(r"""(?:Error|Reason)\(\s*["']([a-z_]+(?:\.[a-z_]+)+)["']""", code))
     keys |= set(re.findall(r"""key = "([a-z_.]+)" if .* else "([a-z_.]+)\"""", code)[0])
     assert len(keys) > 45
     for lang in ("en", "zh"):
         assert not keys - set(i18n.texts(lang)), sorted(keys - set(i18n.texts(lang)))
-    exc = weights.WeightsError("weights.err.nonfinite", key="fc.bias", count=2, numel=1000)
+    exc = WeightsError("weights.err.nonfinite", key="fc.bias", count=2, numel=1000)
     again = pickle.loads(pickle.dumps(exc))  # process pools and caches keep the key and params
     assert (type(again), again.key, again.params, str(again)) == (type(exc), exc.key, exc.params, str(exc))
