@@ -14,6 +14,7 @@ $(BIN)/python:
 
 # Reinstall only when a requirements file changed: a second `make install` takes well under a second.
 $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
