@@ -117,21 +117,19 @@ def _lesion_shortcut(shortcut: dict[str, float], b_mean: float, skill: float, th
 
 
 # ---- items 4 and 10: gradient flow at initialisation -------------------------------------------------------------
-def _gradient(r: float, th: Thresholds) -> Reading:
-    if 1 / th.grad_flat <= r <= th.grad_flat:
-        return "read.gf.grad_keeps", {"ratio": f"{r:.2g}"}
-    if r > th.grad_flat:
-        return "read.gf.grad_grows", {"times": times(r), "mag": magnitude(r)}
-    return "read.gf.grad_fades", {"times": times(1 / r), "mag": magnitude(1 / r)}
+# (flat, grows, fades) keys: a sentence of its own, or a clause inside read.gf.compare.
+GRADIENT_KEYS = ("read.gf.grad_keeps", "read.gf.grad_grows", "read.gf.grad_fades")
+CHANGE_KEYS = ("read.gf.change_flat", "read.gf.change_grows", "read.gf.change_fades")
 
 
-def _change(r: float, th: Thresholds) -> Reading:
-    """How the gradient changes from the last layer to the first, as a clause with the factor."""
+def _gradient(r: float, th: Thresholds, keys: tuple[str, str, str] = GRADIENT_KEYS) -> Reading:
+    """How the gradient changes from the last layer to the first (ratio r), with the factor."""
+    flat, grows, fades = keys
     if 1 / th.grad_flat <= r <= th.grad_flat:
-        return "read.gf.change_flat", {"ratio": f"{r:.2g}"}
+        return flat, {"ratio": f"{r:.2g}"}
     if r > th.grad_flat:
-        return "read.gf.change_grows", {"times": times(r), "mag": magnitude(r)}
-    return "read.gf.change_fades", {"times": times(1 / r), "mag": magnitude(1 / r)}
+        return grows, {"times": times(r), "mag": magnitude(r)}
+    return fades, {"times": times(1 / r), "mag": magnitude(1 / r)}
 
 
 def activation(a0: float, a1: float, th: Thresholds = THRESHOLDS) -> Reading:
@@ -167,8 +165,8 @@ def gradflow_init(norms: dict, th: Thresholds = THRESHOLDS) -> list[Reading]:
     res = next((n for n in norms.values() if n.config.residual), None)
     if plain is not None and res is not None:
         p, q = plain.output_ratio, res.output_ratio
-        out.append(("read.gf.compare", {"res": res.config.label, "res_change": _change(q, th),
-                                        "plain": plain.config.label, "plain_change": _change(p, th)}))
+        out.append(("read.gf.compare", {"res": res.config.label, "res_change": _gradient(q, th, CHANGE_KEYS),
+                                        "plain": plain.config.label, "plain_change": _gradient(p, th, CHANGE_KEYS)}))
     if plain is not None and plain.config.batchnorm and plain.output_ratio >= th.grad_explodes:
         out.append(("read.gf.healthy_norms", {"label": plain.config.label, "times": times(plain.output_ratio)}))
     return out
