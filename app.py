@@ -1,17 +1,22 @@
 """resnet-viz: st.navigation over the pages (ui.nav.PAGES), the sidebar every page shares, and the view in the URL."""
 
-import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
-
-# isort: split
 import streamlit as st
 
-from resnet_viz import weights
-from resnet_viz.config import BLOCK_NAMES
-from resnet_viz.device import available_devices
-from ui import links, nav, state
-from ui.text import language_selector, reason_text, t, weights_name
+from ui import loading, nav
 
 st.set_page_config(page_title="resnet-viz", page_icon="🧱", layout="wide")
+loading.start()
+if not loading.ready():  # the first visits after a server start: a light view while the library loads
+    loading.first_view(nav.navigation(), nav.PAGES[0].url_path)
+
+import ui.boot  # noqa: E402, F401  (loaded: every import below is a dictionary look-up)
+
+# isort: split
+from resnet_viz import weights  # noqa: E402
+from resnet_viz.config import BLOCK_NAMES  # noqa: E402
+from resnet_viz.device import available_devices  # noqa: E402
+from ui import links, state  # noqa: E402
+from ui.text import language_selector, reason_text, t, weights_name  # noqa: E402
 
 links.apply()  # a link's state into the widgets' keys, before the menu and any widget is drawn
 page = nav.navigation()

@@ -1,13 +1,12 @@
 """Home: what the app is for and how to use it."""
 
-import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
-
-# isort: split
 import streamlit as st
 
 from ui import nav
-from ui.lecture import STEPS
+from ui.lecture_plan import STEPS
 from ui.text import t
+
+# No library import: Home is also the first view while the library loads after a server start (ui.loading).
 
 nav.require_app(__file__)
 st.title(t("home.title"))

@@ -10,8 +10,9 @@ from resnet_viz import featuremaps, figures, figures_cam, figures_maps
 from resnet_viz.config import DEFAULTS
 from resnet_viz.forward import ALL_ON
 from ui import cache, nav, state
+from ui.cache import figure
 from ui.draw import chart, figures_zip_button, show_error
-from ui.fm import figure, fit_warning
+from ui.fm import fit_warning
 from ui.fm_unit import unit_view
 from ui.fm_views import maps_and_block, note_text
 from ui.images import image_key, pick_image

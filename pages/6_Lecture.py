@@ -32,10 +32,6 @@ def _go(delta: int) -> None:
     st.session_state[STEP_KEY] = min(max(st.session_state.get(STEP_KEY, 0) + delta, 0), len(STEPS) - 1)
 
 
-def show(where, fig, height: int) -> None:
-    chart(where, lecture.present(fig, presenter, height))
-
-
 nav.require_app(__file__)
 handle = state.get_handle()
 image = pick_image()
@@ -57,10 +53,9 @@ if presenter:
     lecture.presenter_notes(name)  # the presenter's side only, never the projected slide
 
 text_col, fig_col = st.columns([2, 3], gap="large")
-height = 640 if presenter else 540
 try:
     with st.spinner(t("lec.computing")):
-        fig, caption = lecture.step_figure(name, handle, image)
+        fig, caption = lecture.slide(name, handle, image, presenter)
 except (ValueError, RuntimeError, gradcam.AttributionError) as exc:
     show_error(exc, t("lec.error"))
     st.stop()
@@ -72,17 +67,16 @@ with text_col:
     if caption:
         st.markdown(caption)
 with fig_col:
-    if isinstance(fig, list):  # stacked rows sharing the column's height
-        for i, f in enumerate(fig):
-            show(st, f, height // 2 + (40 if i == 0 else -20))
+    if isinstance(fig, list):  # stacked rows
+        for f in fig:
+            chart(st, f)
     elif isinstance(fig, tuple):
         for col, f in zip(st.columns(2), fig, strict=True):
-            show(col, f, height - 80)
+            chart(col, f)
     elif fig is None and name in lecture.QUESTIONS:
         st.markdown("<div style='font-size:8rem; text-align:center'>?</div>", unsafe_allow_html=True)
     elif fig is not None:
-        # The x / F(x) / F(x)+x squares are width-bound: a shorter figure just drops empty space.
-        show(st, fig, height * 3 // 4 if name == "block" else height)
+        chart(st, fig)
 with text_col:
     figs = dict(enumerate(fig if isinstance(fig, tuple | list) else [fig] if fig is not None else []))
     if figs:  # a question step has no figure to download

@@ -20,8 +20,9 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.runtime.state.common import user_key_from_element_id
 from websockets.asyncio.client import connect
 
-DONE = {ForwardMsg.FINISHED_SUCCESSFULLY: "ok", ForwardMsg.FINISHED_WITH_COMPILE_ERROR: "compile_error",
-        ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY: "ok"}
+# The end of a whole script run. A fragment's own run (the first view's poll while the library loads, ui.loading)
+# ends with FINISHED_FRAGMENT_RUN_SUCCESSFULLY, which ends none of this client's requests: it never sends one.
+DONE = {ForwardMsg.FINISHED_SUCCESSFULLY: "ok", ForwardMsg.FINISHED_WITH_COMPILE_ERROR: "compile_error"}
 
 
 @dataclass
@@ -34,6 +35,8 @@ class RunResult:
     exceptions: list[str] = field(default_factory=list)  # st.exception elements (a traceback on screen)
     alerts: list[str] = field(default_factory=list)  # st.error bodies (a handled, user-facing error)
     captions: list[str] = field(default_factory=list)  # st.caption texts (the sidebar's shortcut mask is one)
+    infos: list[str] = field(default_factory=list)  # st.info bodies (the first view's "loading" status is one)
+    first_view_s: float | None = None  # open() after a server start: when the light first view was drawn
     blob: bytes = b""  # every delta's bytes, for the isolation checks
 
 
@@ -80,14 +83,27 @@ class Session:
             self.replica = resp.headers.get("X-Upstream", self.replica)
             return resp.status
 
-    async def open(self) -> RunResult:
-        """GET the health route (XSRF and balancer cookies, as the page load gives a browser), connect, first run."""
+    async def open(self, loading_texts: tuple[str, ...] = ()) -> RunResult:
+        """GET the health route (XSRF and balancer cookies, as the page load gives a browser), connect, first run.
+
+        When the first run is the light view of a server still loading its library (its status is one of
+        `loading_texts`), wait for the full app too (the view reruns itself): latency_s is until the full app,
+        first_view_s until the light view."""
+        start = time.perf_counter()
         await asyncio.to_thread(self._http, "GET", "/_stcore/health")
         xsrf = self.cookies.get("_streamlit_xsrf", "")
         self.ws = await connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", max_size=None,
                                 subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],
                                 additional_headers={"Cookie": self._cookie_header(), "Origin": self.base})
-        return await self.rerun()
+        result = await self.rerun()
+        if result.status == "ok" and any(text in result.infos for text in loading_texts):
+            first = time.perf_counter() - start
+            full = await self._until_finished(time.perf_counter())
+            full.first_view_s, full.latency_s = first, time.perf_counter() - start
+            full.bytes += result.bytes
+            return full
+        result.latency_s = time.perf_counter() - start
+        return result
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -191,6 +207,8 @@ class Session:
             result.exceptions.append(f"{body.type}: {body.message}")
         elif kind == "alert" and body.format == body.ERROR:
             result.alerts.append(body.body)
+        elif kind == "alert" and body.format == body.INFO:
+            result.infos.append(body.body)
         elif kind == "markdown" and body.element_type == body.CAPTION:
             result.captions.append(body.body)
         element_id = getattr(body, "id", "")

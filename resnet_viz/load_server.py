@@ -88,9 +88,10 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
 
 
 def start_streamlit(port: int, server_args: list[str], log_dir: Path, freeze_runs: int = 0) -> subprocess.Popen:
-    """`streamlit run app.py` headless on 127.0.0.1:port; server_args like 'runner.postScriptGC=false';
-    freeze_runs > 0: gc.freeze() after each of the first script runs (resnet_viz.load_gcfreeze)."""
-    extra = [f"--{a}" for a in server_args]
+    """`streamlit run app.py` headless on 127.0.0.1:port, as deploy/Dockerfile serves it (no file watcher);
+    server_args like 'runner.postScriptGC=false' come after and win; freeze_runs > 0: gc.freeze() after each of
+    the first script runs (resnet_viz.load_gcfreeze)."""
+    extra = ["--server.fileWatcherType", "none", *(f"--{a}" for a in server_args)]
     launcher = ["resnet_viz.load_gcfreeze", str(freeze_runs)] if freeze_runs else ["streamlit"]
     cmd = [sys.executable, "-m", *launcher, "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_viz import architecture, figures, i18n, readings
+from ui.cache import figure
 from ui.draw import chart
 from ui.text import lang, t
 
@@ -63,7 +64,8 @@ def resnet18_section(handle, table, mask) -> dict:
     m3.metric(t("arch.m.macs"), f"{table.macs / 1e9:.2f} G")
     m4.metric(t("arch.m.rf"), f"{table.row('layer4.1').rf} px")
     st.caption(i18n.render(readings.param_counts(table.params, handle.num_classes), lang()))
-    shapes_fig, share_fig, blocks_fig = stage_figures(handle, table, stages, mask)
+    shapes_fig, share_fig, blocks_fig = figure(("arch_stages", handle.digest, table.in_h, table.in_w, tuple(mask)),
+                                               lambda: stage_figures(handle, table, stages, mask))
     left, right = st.columns(2)
     chart(left, shapes_fig)
     chart(right, share_fig)

@@ -11,6 +11,7 @@ import torch
 
 from resnet_viz import family, figures_family, i18n, images, readings, shortcuts
 from resnet_viz.architecture import iter_any_blocks
+from ui.cache import figure
 from ui.draw import chart
 from ui.text import lang, t
 
@@ -31,13 +32,8 @@ def block_kind(kind: str) -> str:
     return t(KIND_KEYS.get(kind, kind)) if kind in KIND_KEYS else kind
 
 
-def family_section(height: int, width: int) -> dict:
-    """Pick a family member; its Table 1 beside torchvision's names, the family's sizes, its blocks, "why 18"."""
-    st.subheader(t("arch.fam.title"))
-    st.caption(t("arch.fam.still18"))
-    arch = st.selectbox(t("arch.fam.pick"), family.ARCHS, index=0, key=FAMILY_KEY, format_func=arch_name)
-    fam = family.family(arch, height, width)
-    rows = [{**r, "arch": arch_name(r["arch"])} for r in family.compare(height, width)]
+def family_figures(arch: str, fam, rows: list[dict]):
+    """The family's bars and the picked member's Table 1 (built once per member, input size and language)."""
     bars = figures_family.family_bars(rows, t("arch.fam.bars_title", h=fam.in_h, w=fam.in_w),
                                       t("arch.fam.params_axis"), t("arch.fam.macs_axis"),
                                       highlight=arch_name(arch))
@@ -47,6 +43,17 @@ def family_section(height: int, width: int) -> dict:
                                                                         w=fam.in_w))
     # As tall as its rows: a Bottleneck stage lists three convs, a BasicBlock stage two, stem and head one.
     table.update_layout(height=150 + sum(26 * max(len(s.convs), 1) + 14 for s in stages))
+    return bars, table
+
+
+def family_section(height: int, width: int) -> dict:
+    """Pick a family member; its Table 1 beside torchvision's names, the family's sizes, its blocks, "why 18"."""
+    st.subheader(t("arch.fam.title"))
+    st.caption(t("arch.fam.still18"))
+    arch = st.selectbox(t("arch.fam.pick"), family.ARCHS, index=0, key=FAMILY_KEY, format_func=arch_name)
+    fam = family.family(arch, height, width)
+    rows = [{**r, "arch": arch_name(r["arch"])} for r in family.compare(height, width)]
+    bars, table = figure(("arch_family", arch, height, width), lambda: family_figures(arch, fam, rows))
     chart(st, table)
     st.caption(t("arch.fam.table_note"))
     chart(st, bars)
@@ -71,9 +78,9 @@ def block_figures(fam) -> dict:
     cols = st.columns(2)
     for col, arch in zip(cols, ("resnet18", "resnet50"), strict=True):
         spec = _spec(arch)
-        fig = figures_family.block_anatomy(spec, t("arch.fam.block_title", kind=block_kind(spec.kind),
-                                                   block=spec.name, arch=arch_name(arch)),
-                                           t("arch.fam.shortcut"), t("arch.fam.identity"), t("arch.fam.add"))
+        fig = figure(("arch_block", arch), lambda spec=spec, arch=arch: figures_family.block_anatomy(
+            spec, t("arch.fam.block_title", kind=block_kind(spec.kind), block=spec.name, arch=arch_name(arch)),
+            t("arch.fam.shortcut"), t("arch.fam.identity"), t("arch.fam.add")))
         chart(col, fig)
         out[f"block_{arch}"] = fig
         c = spec.convs
@@ -136,9 +143,9 @@ def options_section(handle) -> dict:
     st.markdown(t("arch.opt.c_text", blocks=costs.blocks, proj=costs.projections_b, b=costs.params_b,
                   c=costs.params_c, extra=costs.extra_c, total=costs.model_params,
                   share=100 * costs.extra_c / costs.model_params))
-    fig = figures_family.shortcut_channels(a_norms, b_norms, (t("arch.opt.legend_a"), t("arch.opt.legend_b")),
-                                           t("arch.opt.fig_title", block=OPTIONS_BLOCK), t("arch.opt.fig_x"),
-                                           t("arch.opt.fig_y"))
+    fig = figure(("arch_options", handle.digest, sample), lambda: figures_family.shortcut_channels(
+        a_norms, b_norms, (t("arch.opt.legend_a"), t("arch.opt.legend_b")),
+        t("arch.opt.fig_title", block=OPTIONS_BLOCK), t("arch.opt.fig_x"), t("arch.opt.fig_y")))
     chart(st, fig)
     st.markdown(i18n.join(readings.shortcut_options(), lang()))
     main_path_text(handle)

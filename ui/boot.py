@@ -8,6 +8,14 @@ other module lock, so no cycle can form; afterwards every import in the scripts 
 """
 # ruff: noqa: F401
 
+import os
+
+# Before torch loads OpenMP: its threads sleep between parallel regions instead of spinning. A server runs many
+# short model calls from many sessions on shared cores, where spinning threads burn the CPU other sessions need:
+# one Grad-CAM cost 0.6-0.7 s of CPU spinning vs 0.08 s sleeping on this 2-core machine while it was busy
+# (README "Classroom load"). The library and its CLI keep OpenMP's default (fastest on an idle machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # plotly checks sys.modules for pandas (optional_imports.get_module) and would use a half-imported one while
 # another thread is importing it (streamlit imports pandas lazily): import it here, completely, first.
 import pandas

@@ -16,6 +16,7 @@ import numpy as np
 
 from resnet_viz import featuremaps, gradcam
 from resnet_viz.config import STAGE_NAMES
+from ui.text import lang
 
 MiB = 1 << 20
 TRACE_BUDGET = 512 * MiB  # feature traces (every layer's maps of one image): ~3 panoramas or ~100 photos
@@ -110,6 +111,16 @@ class ByteLRU:
 
 TRACES = ByteLRU(TRACE_BUDGET)
 CAMS = ByteLRU(CAM_BUDGET)
+# Figures are shared by every session and never changed after they are built (st.plotly_chart only reads them).
+# Counted, not sized: ~256 figures of at most a few hundred KB each. Building a plotly figure (validation, the
+# template, subplots) costs more server CPU than sending it: a warm page visit reuses every figure it drew before.
+FIGURES = ByteLRU(256, sizeof=lambda _: 1)
+
+
+def figure(key: Hashable, build: Callable[[], object]):
+    """The figure for `key` (which must name everything it shows: weights digest, image, mask, layer, …), built
+    once per language."""
+    return FIGURES.get((*key, lang()) if isinstance(key, tuple) else (key, lang()), build)
 
 
 def features(handle, image_key: str, mask: tuple[bool, ...], center_crop: bool, image) -> featuremaps.FeatureTrace:

@@ -13,9 +13,8 @@ import streamlit as st
 
 from resnet_viz import featuremaps, figures, figures_family, figures_maps, receptive
 from resnet_viz.config import STEM_NAMES
-from ui.cache import ByteLRU, MiB
+from ui.cache import ByteLRU, MiB, figure
 from ui.draw import PLOTLY_CONFIG, chart
-from ui.fm import figure
 from ui.text import t
 
 UNIT_LAYERS = [n for n in featuremaps.layer_choices() if "." in n or n in STEM_NAMES]  # stage aliases left out

@@ -7,8 +7,8 @@ import streamlit as st
 
 from resnet_viz import featuremaps, figures, figures_maps
 from resnet_viz.config import BLOCK_NAMES
+from ui.cache import figure
 from ui.draw import PLOTLY_CONFIG, channel_from_click, chart
-from ui.fm import figure
 from ui.text import lang, t
 
 

@@ -11,8 +11,9 @@ from resnet_viz import methods as cam_methods
 from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, ALL_ON
 from ui import cache, state
+from ui.cache import figure
 from ui.draw import chart, image_download, show_error
-from ui.fm import figure, fit_warning, say, say_one
+from ui.fm import fit_warning, say, say_one
 from ui.fm_views import note_text
 from ui.images import image_name
 from ui.text import literal, t, weights_name

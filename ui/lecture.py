@@ -25,24 +25,10 @@ from resnet_viz import (
 from resnet_viz.config import DEFAULTS, STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, ALL_ON
 from ui import arch, cache, lab
-from ui.images import IMAGE_KEY, image_key
+from ui.images import image_key, image_kind
+from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
 from ui.text import lang, t
 
-STEPS = ("degradation", "residual", "block", "stages", "features", "gradcam", "off", "ask_grad", "grad",
-         "ask_lesion", "lesion")
-TITLE_KEYS = {"degradation": "lec.degradation.title", "residual": "lec.residual.title", "block": "lec.block.title",
-              "stages": "lec.stages.title", "features": "lec.features.title", "gradcam": "lec.gradcam.title",
-              "off": "lec.off.title", "ask_grad": "lec.ask_grad.title", "grad": "lec.grad.title",
-              "ask_lesion": "lec.ask_lesion.title", "lesion": "lec.lesion.title"}
-BODY_KEYS = {"degradation": "lec.degradation.body", "residual": "lec.residual.body", "block": "lec.block.body",
-             "stages": "lec.stages.body", "features": "lec.features.body", "gradcam": "lec.gradcam.body",
-             "off": "lec.off.body", "ask_grad": "lec.ask_grad.body", "grad": "lec.grad.body",
-             "ask_lesion": "lec.ask_lesion.body", "lesion": "lec.lesion.body"}
-# A question step -> the step that reveals its measured answer (the next click).
-QUESTIONS = {"ask_grad": "grad", "ask_lesion": "lesion"}
-# A question's choices, shown on the slide as A, B, C.
-CHOICES = {"ask_grad": ("lec.ask_grad.choice_a", "lec.ask_grad.choice_b", "lec.ask_grad.choice_c"),
-           "ask_lesion": ("lec.ask_lesion.choice_a", "lec.ask_lesion.choice_b", "lec.ask_lesion.choice_c")}
 # Presenter notes: the cited ones, with the lesion note moved to the question it belongs to.
 NOTES = {**{k: v for k, v in readings.PRESENTER_NOTES.items() if k != "lesion"},
          "ask_lesion": readings.PRESENTER_NOTES["lesion"], "ask_grad": "lec.ask_grad.presenter",
@@ -58,12 +44,6 @@ def say(items: list) -> str:
 @st.cache_data(max_entries=4, show_spinner=False)
 def _init_norms(depth: int) -> dict:
     return gradnorms.compare_init(depth, batch_size=32)
-
-
-def image_kind() -> str:
-    """'shape' for a generated sample (it has an object mask), else 'photo' (a photo sample, an upload, the camera)."""
-    name = st.session_state.get(IMAGE_KEY, ("", b""))[0]
-    return "shape" if any(s.name == name and s.mask is not None for s in images.list_samples()) else "photo"
 
 
 def sentences(*parts: str) -> str:
@@ -227,6 +207,28 @@ def presenter_notes(name: str) -> None:
     if key:
         st.sidebar.markdown(f"**{t('lec.notes')}**")
         st.sidebar.info(t(key))
+
+
+# The steps whose slide is fixed by the weights, the image and the language (the others read training runs or
+# lesion results that appear on disk later): their figures are built once and shared by every session.
+SHARED_SLIDES = ("residual", "block", "stages", "features", "gradcam", "off", "ask_lesion")
+
+
+def slide(name: str, handle, image, presenter: bool):
+    """(figure(s) sized for the slide, caption) of one step; figures are never changed after this."""
+    def build():
+        fig, caption = step_figure(name, handle, image)
+        height = 640 if presenter else 540
+        if isinstance(fig, list):  # stacked rows sharing the column's height
+            fig = [present(f, presenter, height // 2 + (40 if i == 0 else -20)) for i, f in enumerate(fig)]
+        elif isinstance(fig, tuple):  # side by side
+            fig = tuple(present(f, presenter, height - 80) for f in fig)
+        elif fig is not None:  # the x / F(x) / F(x)+x squares are width-bound: shorter drops empty space
+            fig = present(fig, presenter, height * 3 // 4 if name == "block" else height)
+        return fig, caption
+    if name not in SHARED_SLIDES:
+        return build()
+    return cache.figure(("lecture", name, handle.digest, image_key(), image_kind(), presenter), build)
 
 
 def present(fig, presenter: bool, height: int):
