@@ -7,7 +7,7 @@ from ui import loading, nav
 st.set_page_config(page_title="resnet-viz", page_icon="🧱", layout="wide")
 loading.start()
 if not loading.ready():  # the first visits after a server start: a light view while the library loads
-    loading.first_view(nav.navigation(), nav.PAGES[0].url_path)
+    loading.first_view(nav.navigation, nav.PAGES[0].url_path)
 
 import ui.boot  # noqa: E402, F401  (loaded: every import below is a dictionary look-up)
 

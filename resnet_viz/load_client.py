@@ -70,6 +70,7 @@ class Session:
         self.session_id = ""
         self.ws = None
         self.replica = ""  # the upstream nginx names in X-Upstream (empty without a balancer)
+        self.auto_rerun: tuple[str, float] | None = None  # a fragment's run_every: (fragment id, interval)
 
     def _cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -98,12 +99,30 @@ class Session:
         result = await self.rerun()
         if result.status == "ok" and any(text in result.infos for text in loading_texts):
             first = time.perf_counter() - start
-            full = await self._until_finished(time.perf_counter())
-            full.first_view_s, full.latency_s = first, time.perf_counter() - start
+            full = await self._poll_until_full_run(start)
+            full.first_view_s = first
             full.bytes += result.bytes
             return full
         result.latency_s = time.perf_counter() - start
         return result
+
+    async def _poll_until_full_run(self, start: float) -> RunResult:
+        """What a browser does for a run_every fragment (Streamlit's AutoRerun message): rerun the fragment every
+        interval; the first view's fragment reruns the whole app once the library is loaded."""
+        waited = RunResult(0.0, 0, "timeout")
+        while self.auto_rerun is not None and time.perf_counter() - start < self.timeout_s:
+            fragment_id, interval = self.auto_rerun
+            await asyncio.sleep(interval)
+            msg = BackMsg(rerun_script=ClientState(page_script_hash=self.page_hash, fragment_id=fragment_id))
+            msg.rerun_script.widget_states.widgets.extend(self.values.values())
+            await self.ws.send(msg.SerializeToString())
+            run = await self._until_finished(time.perf_counter(), fragment_ends=True)
+            waited.bytes += run.bytes
+            if run.status != "fragment":
+                run.bytes, run.latency_s = run.bytes + waited.bytes, time.perf_counter() - start
+                return run
+        waited.latency_s = time.perf_counter() - start
+        return waited
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -167,7 +186,9 @@ class Session:
                     raise RuntimeError(msg.file_urls_response.error_msg)
                 return msg.file_urls_response.file_urls[0]
 
-    async def _until_finished(self, start: float) -> RunResult:
+    async def _until_finished(self, start: float, fragment_ends: bool = False) -> RunResult:
+        """Read messages until a whole script run ends (or, with `fragment_ends`, a fragment's own run: status
+        "fragment"; a fragment that reruns the app instead ends with the app's run)."""
         result = RunResult(0.0, 0, "timeout")
         chunks = []
         deadline = start + self.timeout_s
@@ -186,8 +207,14 @@ class Session:
                 elif kind == "navigation":
                     self.pages.update({p.url_pathname.lower(): p.page_script_hash for p in msg.navigation.app_pages})
                     self.page_hash = msg.navigation.page_script_hash or self.page_hash
+                elif kind == "auto_rerun":
+                    self.auto_rerun = (msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
                 elif kind == "script_finished" and msg.script_finished in DONE:
                     result.status = DONE[msg.script_finished]
+                    break
+                elif (kind == "script_finished" and fragment_ends
+                      and msg.script_finished == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
+                    result.status = "fragment"
                     break
         except TimeoutError:
             result.status = "timeout"

@@ -66,11 +66,13 @@ def _poll() -> None:
         st.rerun(scope="app")
 
 
-def first_view(page, home_path: str) -> None:
-    """The light view while the library loads: language, a loading status, Home or a loading note; then stop."""
+def first_view(navigation, home_path: str) -> None:
+    """The light view while the library loads: language, a loading status, Home or a loading note; then stop.
+    `navigation` builds the menu (ui.nav.navigation), after the link's language is known: its titles follow it."""
     lang = st.query_params.get("lang")  # a link's language, before the full app reads the rest of the link
     if LANG_KEY not in st.session_state and lang in i18n.LANGUAGES:
         st.session_state[LANG_KEY] = lang
+    page = navigation()
     with st.sidebar:
         language_selector()
         st.info(t("boot.loading"))

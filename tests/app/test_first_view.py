@@ -31,6 +31,7 @@ def test_home_is_drawn_while_the_library_loads(still_loading, lang):
     assert i18n.texts(lang)["boot.loading"] in _infos(at)
     assert not at.selectbox  # the weights and device choices wait for the model
     assert [r.key for r in at.sidebar.radio] == ["lang"]
+    assert "lang" in at.session_state and at.session_state["lang"] == lang  # set before the menu is built
 
 
 def test_another_page_says_it_is_loading(still_loading):
