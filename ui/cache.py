@@ -130,6 +130,10 @@ def features(handle, image_key: str, mask: tuple[bool, ...], center_crop: bool, 
 
 
 def grad_cams(handle, image_key: str, mask: tuple[bool, ...], target: int | None, x) -> gradcam.GradCam:
-    """Grad-CAM of the four stages in one pass per (weights digest, image digest, mask, class)."""
-    return CAMS.get((handle.digest, image_key, tuple(mask), target),
-                    lambda: gradcam.grad_cam(handle, x, STAGE_NAMES, target, mask))
+    """Grad-CAM of the four stages in one pass per (weights digest, image digest, mask, class). The top class's
+    result (target None) is also kept under that class's number: the page's on/off comparison asks for it so."""
+    key = (handle.digest, image_key, tuple(mask))
+    cam = CAMS.get((*key, target), lambda: gradcam.grad_cam(handle, x, STAGE_NAMES, target, mask))
+    if target is None:
+        CAMS.get((*key, cam.target), lambda: cam)
+    return cam
