@@ -1,5 +1,7 @@
 """Fixtures the unit tests share: the attribution tests' model and input, the shipped checkpoint's scores."""
 
+import os
+
 import pytest
 import torch
 
@@ -31,7 +33,12 @@ def shapes_scores():
     imgs, labels, masks = shapes.to_arrays(shapes.heldout_set(200, shapes.HELDOUT_SIZE))
     model, meta = train.load_checkpoint(weights.SHAPES_CHECKPOINT)
     layers = ("layer3", "layer4")
-    return SimpleNamespace(
-        size=shapes.HELDOUT_SIZE, meta=meta, accuracy=train.accuracy(model.eval(), imgs, labels),
-        trained=train.pointing_game(model.eval(), imgs, labels, masks, layers=layers),
-        random=train.pointing_game(train.build_model(seed=0).eval(), imgs, labels, masks, layers=layers))
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))  # batches of 50: both cores help (one_thread may be on)
+    try:
+        return SimpleNamespace(
+            size=shapes.HELDOUT_SIZE, meta=meta, accuracy=train.accuracy(model.eval(), imgs, labels),
+            trained=train.pointing_game(model.eval(), imgs, labels, masks, layers=layers),
+            random=train.pointing_game(train.build_model(seed=0).eval(), imgs, labels, masks, layers=layers))
+    finally:
+        torch.set_num_threads(before)

@@ -16,6 +16,8 @@ from resnet_viz import featuremaps, gradcam
 from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import hooks_left, param_hash
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 THREADS = 4
 REPEATS = 3
 SIZE = 32  # ResNet-18's smallest input keeps the requests cheap on a CPU; the model is the app's real ResNet-18

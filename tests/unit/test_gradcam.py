@@ -16,6 +16,8 @@ from resnet_viz import gradcam as A
 from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, iter_blocks, trace
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off, including projections
 
 
