@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import featuremaps, i18n, images
@@ -17,8 +16,8 @@ PAGE = str(ROOT / "pages/2_Feature_Maps.py")
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Count the model runs behind the page's cache (a fresh cache, so earlier tests do not hide a run)."""
-    st.cache_resource.clear()
+    """Count the model runs behind the page's cache (a fresh trace cache, so earlier tests do not hide a run; the
+    loaded weights and drawn figures stay cached: they run no forward)."""
     cache.TRACES.clear()
     seen = []
     real = featuremaps.compute
