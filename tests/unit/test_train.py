@@ -12,6 +12,8 @@ import torch
 from resnet_viz import shapes, train
 from resnet_viz.__main__ import main
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "shapes" / "resnet18_shapes.pth"
 META_KEYS = {"classes", "image_size", "mean", "std", "seed", "heldout_accuracy", "train_command", "train_minutes"}
 # Measured on the first 200 held-out images at 128 px (see README / the report of issue 3); the test
