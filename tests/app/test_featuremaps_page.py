@@ -5,10 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import featuremaps, images
+from resnet_viz import featuremaps, i18n, images
 from ui import cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,8 +16,8 @@ PAGE = str(ROOT / "pages/2_Feature_Maps.py")
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Count the model runs behind the page's cache (a fresh cache, so earlier tests do not hide a run)."""
-    st.cache_resource.clear()
+    """Count the model runs behind the page's cache (a fresh trace cache, so earlier tests do not hide a run; the
+    loaded weights and drawn figures stay cached: they run no forward)."""
     cache.TRACES.clear()
     seen = []
     real = featuremaps.compute
@@ -131,6 +130,7 @@ def test_chinese_page_has_no_english_and_follows_the_weights(calls):
     at.run()
     assert not at.exception
     labels = weights.load("shapes").labels
+    assert at.title[0].value == i18n.t("fm.title", "zh")  # the title from the Chinese locale file
     # The shapes weights are live: the page opens on a generated shape, and says nothing about the fit.
     assert at.session_state["image"][0].startswith("shapes:") and not at.warning
     assert not english_leaks(at, labels), english_leaks(at, labels)

@@ -1,10 +1,11 @@
-"""Home introduces every page, including the new sections, in English and in Chinese."""
+"""Home introduces every page, including the new sections, in English and in Chinese (its title from the locale)."""
 
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_viz import i18n
 from tests.app.zh_scan import english_on
 from ui.lecture import STEPS
 
@@ -20,5 +21,6 @@ def test_home_introduces_the_new_sections(lang):
     text = "\n".join(m.value for m in at.markdown)
     assert str(len(STEPS)) in text  # the lecture's step count, from the lecture itself
     assert ("Bottleneck" if lang == "en" else "瓶颈块") in text
+    assert at.title[0].value == i18n.t("home.title", lang)  # the title from that language's locale file
     if lang == "zh":
         assert not english_on(at), english_on(at)

@@ -30,54 +30,80 @@ def _main(at) -> str:
     return "\n".join(m.value for m in at.main.get("markdown"))
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_step_renders(lang):
-    from resnet_viz.i18n import t
-
-    extra = class_words()
-    for step in range(N_STEPS):
-        at = _page(lang, step)
-        assert not at.exception, (lang, step, at.exception)
-        assert not at.error, (lang, step, [e.value for e in at.error])
-        texts = [m.value for m in at.markdown]
-        assert any(t("lec.step", lang, i=step + 1, n=N_STEPS) in m for m in texts), (lang, step)
-        assert sum(m.count("●") for m in texts) == 1 and sum(m.count("○") for m in texts) == N_STEPS - 1
-        assert any(m.startswith(f"## {step + 1}. ") for m in texts), (lang, step)
-        if STEPS[step] not in lecture.QUESTIONS:
-            assert len(at.get("plotly_chart")) >= 1, (lang, step)
-        if lang == "zh":
-            leaks = english_on(at, extra)
-            assert not leaks, (step, leaks)
+def _check_step(at, lang: str, step: int, extra) -> None:
+    """The slide of `step`: no error, its number and title, one filled dot, a chart unless it asks a question, and
+    (in Chinese) no English word."""
+    assert at.session_state["lecture_step"] == step, (lang, step)
+    assert not at.exception, (lang, step, at.exception)
+    assert not at.error, (lang, step, [e.value for e in at.error])
+    texts = [m.value for m in at.markdown]
+    assert any(i18n.t("lec.step", lang, i=step + 1, n=N_STEPS) in m for m in texts), (lang, step)
+    assert sum(m.count("●") for m in texts) == 1 and sum(m.count("○") for m in texts) == N_STEPS - 1
+    assert any(m.startswith(f"## {step + 1}. ") for m in texts), (lang, step)
+    if STEPS[step] not in lecture.QUESTIONS:
+        assert len(at.get("plotly_chart")) >= 1, (lang, step)
+    if lang == "zh":
+        leaks = english_on(at, extra)
+        assert not leaks, (step, leaks)
 
 
-def test_buttons_move_and_stop_at_the_ends():
-    at = _page("en", 0)
-    assert at.button(key="lec_prev").disabled
-    at.button(key="lec_next").click().run()
-    assert at.session_state["lecture_step"] == 1
-    at.button(key="lec_prev").click().run()
-    assert at.session_state["lecture_step"] == 0
-    at.session_state["lecture_step"] = N_STEPS - 1
-    at.run()
-    assert at.button(key="lec_next").disabled
-    at.toggle(key="lecture_presenter").set_value(True).run()
-    assert not at.exception
-
-
-def test_gradient_question_is_revealed_by_the_measurement_on_the_next_click():
-    ask = STEPS.index("ask_grad")
-    at = _page("en", ask)
+def _ask_grad(at) -> str:
+    """On the gradient question: the choices are on the slide and the measured verdict is not (yet)."""
     shown = _main(at)
     for key in lecture.CHOICES["ask_grad"]:
         assert i18n.t(key, "en") in shown  # the choices are on the slide
     norms = gradnorms.compare_init(lecture.GRAD_DEPTH, batch_size=32)
     verdict = i18n.render(lecture.grad_verdict(norms), "en")
     assert verdict.split(".")[0] not in shown  # no answer before the click
-    at.button(key="lec_next").click().run()
-    assert STEPS[at.session_state["lecture_step"]] == "grad"
-    assert verdict in _main(at)
     # The measured plain stack explodes toward the input: the seed's "vanishing" claim is answered by B.
     assert norms["plain"].output_ratio > 100 and "answer B" in verdict and "explodes" in verdict
+    return verdict
+
+
+def _presenter_notes(at) -> None:
+    """On the Grad-CAM step: its presenter note only in the presenter view's sidebar, never on the slide."""
+    note = i18n.t(lecture.NOTES["gradcam"], "en")
+    assert note not in _main(at) and note not in [i.value for i in at.sidebar.get("alert")]
+    at.toggle(key="lecture_presenter").set_value(True).run()
+    assert note in [i.value for i in at.sidebar.info]
+    assert note not in _main(at)  # never on the projected slide
+    at.toggle(key="lecture_presenter").set_value(False).run()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_step_renders_walked_with_the_buttons(lang):
+    """One session per language walks the lecture with Next, as a presenter does, and back with Previous: every
+    step renders; in English the two questions reveal their measured answers only on the next click and the
+    presenter notes stay in the presenter view."""
+    extra = class_words()
+    at = _page(lang, 0)
+    assert at.button(key="lec_prev").disabled
+    verdict = None
+    for step in range(N_STEPS):
+        if step:
+            at.button(key="lec_next").click().run()
+        _check_step(at, lang, step, extra)
+        if lang != "en":
+            continue
+        name, shown = STEPS[step], _main(at)
+        if name == "gradcam":
+            _presenter_notes(at)
+        elif name == "ask_grad":
+            verdict = _ask_grad(at)
+        elif name == "grad":
+            assert verdict in shown  # revealed by the click
+        elif name == "ask_lesion":
+            assert all(i18n.t(key, "en") in shown for key in lecture.CHOICES["ask_lesion"])
+            assert "Measured:" not in shown
+        elif name == "lesion":
+            assert "**Measured:** least harm without " in shown
+            assert "Veit et al. 2016 (§4, Fig. 3)" in shown and "Evaluated on" in shown
+    assert lang != "en" or verdict is not None
+    assert at.button(key="lec_next").disabled
+    at.button(key="lec_prev").click().run()
+    assert at.session_state["lecture_step"] == N_STEPS - 2
+    at.toggle(key="lecture_presenter").set_value(True).run()
+    assert not at.exception
 
 
 def test_grad_verdict_follows_the_numbers():
@@ -88,25 +114,3 @@ def test_grad_verdict_follows_the_numbers():
     keys = [lecture.grad_verdict({"plain": N(r, "plain-56"), "residual": N(2.0, "residual-56")})[0]
             for r in (1000.0, 0.001, 1.2)]
     assert keys == ["lec.grad.verdict_grows", "lec.grad.verdict_fades", "lec.grad.verdict_flat"]
-
-
-def test_lesion_question_then_measured_answer():
-    at = _page("en", STEPS.index("ask_lesion"))
-    shown = _main(at)
-    assert all(i18n.t(key, "en") in shown for key in lecture.CHOICES["ask_lesion"])
-    assert "Measured:" not in shown
-    at.button(key="lec_next").click().run()
-    assert not at.exception, at.exception
-    shown = _main(at)
-    assert "**Measured:** least harm without " in shown
-    assert "Veit et al. 2016 (§4, Fig. 3)" in shown and "Evaluated on" in shown
-
-
-def test_presenter_notes_only_in_the_presenter_view():
-    step = STEPS.index("gradcam")
-    note = i18n.t(lecture.NOTES["gradcam"], "en")
-    at = _page("en", step, presenter=False)
-    assert note not in _main(at) and note not in [i.value for i in at.sidebar.get("alert")]
-    at = _page("en", step, presenter=True)
-    assert note in [i.value for i in at.sidebar.info]
-    assert note not in _main(at)  # never on the projected slide

@@ -3,9 +3,11 @@
 No timing is asserted: speed claims are ratios printed by the bench, never timed tests.
 """
 
+import dataclasses
 import json
 import math
 
+from resnet_viz import bench_core
 from resnet_viz.__main__ import main
 
 NUMBERS = ("trace_overhead", "gradcam_speedup_vs_captum", "gradcam_vs_lower_bound", "layer1_payload_kb",
@@ -13,7 +15,12 @@ NUMBERS = ("trace_overhead", "gradcam_speedup_vs_captum", "gradcam_vs_lower_boun
            "gradcam_vs_lower_bound_min")
 
 
-def test_quick_bench_writes_every_key_and_checks_the_maps(tmp_path, capsys):
+def test_quick_bench_writes_every_key_and_checks_the_maps(tmp_path, capsys, monkeypatch):
+    # --quick's settings with one timed round and no warm-up: the keys, the checks and the counts do not depend on
+    # how often a variant is timed.
+    quick = bench_core.BenchSettings.make
+    monkeypatch.setattr(bench_core.BenchSettings, "make", classmethod(
+        lambda cls, device="cpu", quick_run=False: dataclasses.replace(quick(device, quick_run), reps=1, warmup=0)))
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--json", str(out)]) == 0
     result = json.loads(out.read_text())

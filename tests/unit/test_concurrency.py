@@ -1,4 +1,7 @@
-"""8 sessions at once on the ONE shared model: each its own mask, class and image, results equal to running alone."""
+"""Sessions at once on the ONE shared model: each its own mask, class and image, results equal to running alone.
+
+Four sessions of three requests each are enough to fail: with the handle's lock made a no-op and a per-request flag
+kept on the shared model, 4 x 3 (and 4 x 2) failed in every trial, as 8 x 10 did (see notes-t-fast.md)."""
 
 import dataclasses
 import threading
@@ -13,9 +16,11 @@ from resnet_viz import featuremaps, gradcam
 from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import hooks_left, param_hash
 
-THREADS = 8
-REPEATS = 10
-SIZE = 32  # ResNet-18's smallest input keeps 240 requests to seconds on a CPU; the model is the app's real ResNet-18
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
+THREADS = 4
+REPEATS = 3
+SIZE = 32  # ResNet-18's smallest input keeps the requests cheap on a CPU; the model is the app's real ResNet-18
 
 
 def _masks() -> list[tuple[bool, ...]]:
@@ -54,7 +59,7 @@ def _same(a: dict, b: dict) -> list[str]:
     return [k for k in a if not np.array_equal(a[k], b[k])]
 
 
-def test_eight_sessions_at_once_match_the_sequential_run(handle):
+def test_sessions_at_once_match_the_sequential_run(handle):
     model = handle.model
     before = param_hash(model)
     jobs = [(_masks()[i], 100 * i + 7, _image(i)) for i in range(THREADS)]
@@ -64,7 +69,7 @@ def test_eight_sessions_at_once_match_the_sequential_run(handle):
     start = threading.Barrier(THREADS)
 
     def session(i: int) -> list[dict]:
-        start.wait()  # all eight begin together
+        start.wait()  # all begin together
         return [_request(handle, *jobs[i]) for _ in range(REPEATS)]
 
     with ThreadPoolExecutor(THREADS) as pool:

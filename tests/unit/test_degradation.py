@@ -70,21 +70,23 @@ def test_bad_training_settings_are_refused() -> None:
 
 
 def test_degradation_shows_on_a_cheap_seeded_run(tmp_path, monkeypatch) -> None:
-    # A narrower, shorter cousin of the page's default run (measured: holds for seeds 0, 1, 2).
+    # A narrower, shorter cousin of the page's default run. Measured at 60 steps: holds for seeds 0, 1, 2; seed 2
+    # has the widest plain margin (plain-20 2.223 vs plain-8 2.149; residual-20 1.958 vs residual-8 2.131), wider
+    # than seed 0 at 100 steps (2.167 vs 2.108), which this test used before.
     monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))
-    cfgs = degradation.degradation_configs(shallow=8, deep=20, widths=(4, 8, 16), seed=0)
-    settings = TrainSettings(steps=100, batch_size=16, lr=0.003, optimizer="adam", image_size=16, log_every=20,
-                             pool_size=256, seed=0)
+    cfgs = degradation.degradation_configs(shallow=8, deep=20, widths=(4, 8, 16), seed=2)
+    settings = TrainSettings(steps=60, batch_size=16, lr=0.003, optimizer="adam", image_size=16, log_every=20,
+                             pool_size=256, seed=2)
     final = {k: c.final_loss for k, c in degradation.train_stacks(cfgs, settings, cache=False).curves.items()}
     assert final["plain-20"] > final["plain-8"]
     assert final["residual-20"] <= final["residual-8"]
     assert final["residual-20"] < final["plain-20"]
     result = degradation.TrainResult(
-        settings, {k: degradation.TrainCurve(k, cfgs[k], [], [100], [v]) for k, v in final.items()}, True)
+        settings, {k: degradation.TrainCurve(k, cfgs[k], [], [60], [v]) for k, v in final.items()}, True)
     assert degradation.degradation_shows(result)
     final["residual-20"] = final["residual-8"] + 0.1
     worse = degradation.TrainResult(
-        settings, {k: degradation.TrainCurve(k, cfgs[k], [], [100], [v]) for k, v in final.items()}, True)
+        settings, {k: degradation.TrainCurve(k, cfgs[k], [], [60], [v]) for k, v in final.items()}, True)
     assert not degradation.degradation_shows(worse)
     assert degradation.chance_loss(settings) == pytest.approx(math.log(10))
     # One verdict per run, from the same numbers: the pattern, then the run where the deep residual net is worse.

@@ -7,6 +7,8 @@ from PIL import Image
 from resnet_viz import fallback, featuremaps, gradcam, weights
 from resnet_viz.forward import hooks_left, param_hash, trace
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 MASK = (True, False) * 4
 
 

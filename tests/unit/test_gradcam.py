@@ -13,9 +13,10 @@ from captum.attr import LayerGradCam
 from torch import nn
 
 from resnet_viz import gradcam as A
-from resnet_viz import weights
 from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, iter_blocks, trace
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
 OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off, including projections
 
@@ -150,20 +151,16 @@ def test_cli_writes_overlays_and_prints_the_prediction(tmp_path, capsys):
     assert main(["gradcam", str(src), "--weights", "random", "--layer", "layer9", "--out", str(tmp_path)]) == 2
 
 
-def test_pointing_game_on_the_shapes_checkpoint():
+def test_pointing_game_on_the_shapes_checkpoint(shapes_scores):
     # The rate recorded by `evaluate-shapes --write-meta` for the shipped checkpoint is reproduced on 200
-    # held-out images, and a randomly initialised network points clearly worse.
-    from resnet_viz import shapes, train
-
-    if not weights.SHAPES_CHECKPOINT.exists():
-        pytest.skip("the shapes checkpoint is not in assets/shapes yet")
-    model, meta = train.load_checkpoint(weights.SHAPES_CHECKPOINT)
-    recorded = meta.get("evaluation", {}).get("pointing_layer4")
-    if not meta.get("final") or recorded is None:
+    # held-out images (scored once per session, tests/unit/conftest.py), and a randomly initialised network
+    # points clearly worse.
+    evaluation = shapes_scores.meta.get("evaluation", {})
+    recorded = evaluation.get("pointing_layer4")
+    if not shapes_scores.meta.get("final") or recorded is None:
         pytest.skip("the shapes checkpoint is not final or has no recorded pointing-game rate")
-    imgs, labels, masks = shapes.to_arrays(shapes.heldout_set(200, meta["evaluation"].get("size", 128)))
-    trained = train.pointing_game(model.eval(), imgs, labels, masks, layers=["layer4"])["layer4"]
-    rand = train.pointing_game(train.build_model().eval(), imgs, labels, masks, layers=["layer4"])["layer4"]
+    assert evaluation.get("size", 128) == shapes_scores.size  # scored at the size the rate was recorded at
+    trained, rand = shapes_scores.trained["layer4"], shapes_scores.random["layer4"]
     assert trained >= recorded - 0.05
     assert rand <= trained - 0.15
 

@@ -1,10 +1,13 @@
 """Shortcut vs branch share of dL/dx per block: a hand-computed block, and autograd on whole networks."""
 
+import pytest
 import torch
 from torch import nn
 from torchvision.models import resnet18
 
 from resnet_viz import forward, gradpaths, stacks
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
 
 def test_one_block_by_hand():

@@ -9,6 +9,7 @@ import torch
 from resnet_viz import errors, forward, lesion, weights
 from resnet_viz.config import BLOCK_NAMES
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster on a shared machine
 
 @pytest.fixture(scope="module")
 def shapes_handle():
@@ -28,8 +29,8 @@ def test_variants_are_intact_8_shortcuts_8_branches_and_all_off():
 
 
 def test_intact_accuracy_equals_the_plain_evaluation(shapes_handle):
-    res = lesion.run(shapes_handle, "shapes", n=20, size=64)
-    x, labels = lesion.shapes_set(20, 64, shapes_handle.mean, shapes_handle.std)
+    res = lesion.run(shapes_handle, "shapes", n=20, size=48)
+    x, labels = lesion.shapes_set(20, 48, shapes_handle.mean, shapes_handle.std)
     with torch.no_grad():
         plain = (shapes_handle.model(x).argmax(1) == labels).float().mean().item()  # torchvision's forward
     assert res.metric == "accuracy" and res.n == 20
@@ -39,7 +40,7 @@ def test_intact_accuracy_equals_the_plain_evaluation(shapes_handle):
 
 def test_every_variant_equals_a_full_traced_forward(random_handle):
     torch.manual_seed(0)
-    x = torch.randn(3, 3, 64, 64)
+    x = torch.randn(3, 3, 32, 32)  # ResNet-18's smallest input: the equality does not depend on the size
     got = lesion.variant_logits(random_handle, x, batch_size=2)  # two batches: checks the concatenation too
     with torch.no_grad():
         for v in lesion.variants():
@@ -56,7 +57,7 @@ def test_removing_a_branch_zeroed_by_hand_changes_nothing(random_handle, block):
         bn2.bias.zero_()
     zeroed = dataclasses.replace(random_handle, model=twin)
     torch.manual_seed(1)
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         ref = forward.trace(twin, x).logits  # the zeroed block's branch already adds exactly 0
     got = lesion.variant_logits(zeroed, x)

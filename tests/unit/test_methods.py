@@ -14,6 +14,8 @@ from resnet_viz.config import STAGE_NAMES
 from resnet_viz.forward import hooks_left, param_hash
 from resnet_viz.i18n import t
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off, including projections
 
 

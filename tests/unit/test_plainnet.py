@@ -1,9 +1,12 @@
 """The plain / residual pair's lesion forward against the stacks' own forward."""
 
+import pytest
 import torch
 
 from resnet_viz import plainnet
 from resnet_viz.stacks import build_stack
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
 
 def test_forward_without_nothing_is_the_model_and_deleting_is_the_shortcut():

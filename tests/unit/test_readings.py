@@ -9,6 +9,8 @@ import pytest
 
 from resnet_viz import degradation, gradnorms, i18n, paper, readings, readings_lab
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 ROOT = Path(__file__).resolve().parents[2]
 BLOCKS = ["layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1"]
 

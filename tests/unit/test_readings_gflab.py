@@ -11,6 +11,8 @@ import torch
 
 from resnet_viz import gradpaths, i18n, images, lesion, readings_lab, unravel
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 
 def test_unraveled_counts_paths_and_their_central_range() -> None:
     key, p = readings_lab.unraveled(8)

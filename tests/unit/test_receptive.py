@@ -7,6 +7,8 @@ from torchvision.models import resnet18
 
 from resnet_viz import forward, receptive
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 
 @pytest.fixture(scope="module")
 def model():

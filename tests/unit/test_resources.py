@@ -17,6 +17,8 @@ from resnet_viz import fallback, featuremaps, figures_cam, figures_maps, gradcam
 from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
 from resnet_viz.forward import hooks_left, param_hash
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # 112 px single images: one torch thread is faster here
+
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 50
 WARMUP = 5

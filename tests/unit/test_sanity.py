@@ -11,6 +11,8 @@ from resnet_viz import gradcam
 from resnet_viz import sanity as A
 from resnet_viz.forward import hooks_left, param_hash, trace
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off, including projections
 
 

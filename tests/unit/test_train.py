@@ -12,6 +12,8 @@ import torch
 from resnet_viz import shapes, train
 from resnet_viz.__main__ import main
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
+
 CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "shapes" / "resnet18_shapes.pth"
 META_KEYS = {"classes", "image_size", "mean", "std", "seed", "heldout_accuracy", "train_command", "train_minutes"}
 # Measured on the first 200 held-out images at 128 px (see README / the report of issue 3); the test
@@ -71,11 +73,6 @@ def test_evaluate_cli_with_random_weights(capsys):
         assert key in out
 
 
-@pytest.fixture(scope="module")
-def heldout200():
-    return shapes.to_arrays(shapes.heldout_set(200, shapes.HELDOUT_SIZE))
-
-
 @pytest.mark.skipif(not CHECKPOINT.exists(), reason="the shapes checkpoint is not in assets/shapes")
 def test_shipped_checkpoint_metadata():
     meta = json.loads(CHECKPOINT.with_suffix(".json").read_text())
@@ -85,14 +82,10 @@ def test_shipped_checkpoint_metadata():
     assert meta["mean"] == list(shapes.MEAN) and meta["std"] == list(shapes.STD)
 
 
-@pytest.mark.skipif(not CHECKPOINT.exists(), reason="the shapes checkpoint is not in assets/shapes")
-def test_shipped_checkpoint_accuracy_and_pointing_game(heldout200):
-    torch.set_num_threads(2)
-    imgs, labels, masks = heldout200
-    model, _ = train.load_checkpoint(CHECKPOINT)
-    assert train.accuracy(model, imgs, labels) >= MIN_ACCURACY_200
-    trained = train.pointing_game(model, imgs, labels, masks, layers=("layer3",))
-    random = train.pointing_game(train.build_model(seed=0).eval(), imgs, labels, masks, layers=("layer3",))
+def test_shipped_checkpoint_accuracy_and_pointing_game(shapes_scores):
+    # Scored once per session (tests/unit/conftest.py): the checkpoint and a seed-0 random net on 200 images.
+    assert shapes_scores.size == 128 and shapes_scores.accuracy >= MIN_ACCURACY_200
+    trained, random = shapes_scores.trained, shapes_scores.random
     assert trained["layer3_dilated"] - random["layer3_dilated"] >= MIN_POINTING_MARGIN
     assert trained["layer3_dilated"] >= MIN_POINTING_RATIO * random["layer3_dilated"]
     assert trained["layer3_dilated"] >= 0.8  # the issue's target for the shipped checkpoint
