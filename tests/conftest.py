@@ -3,6 +3,10 @@
 import os
 import tempfile
 
+# Before torch loads OpenMP, as the app does (ui/boot.py): its threads sleep between ops instead of spinning. The
+# e2e servers and browsers share these cores with the test process; spinning threads took them from each other.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import torch
 

@@ -15,7 +15,6 @@ from resnet_viz import (
     figures_gradflow,
     figures_maps,
     gradcam,
-    gradnorms,
     i18n,
     images,
     paper,
@@ -24,7 +23,7 @@ from resnet_viz import (
 )
 from resnet_viz.config import DEFAULTS, STAGE_NAMES
 from resnet_viz.forward import ALL_OFF, ALL_ON
-from ui import arch, cache, lab
+from ui import arch, cache, gradflow, lab
 from ui.images import image_key, image_kind
 from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
 from ui.text import lang, t
@@ -41,9 +40,10 @@ def say(items: list) -> str:
     return i18n.join(items, lang())
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
 def _init_norms(depth: int) -> dict:
-    return gradnorms.compare_init(depth, batch_size=32)
+    """The Gradient flow page's default comparison at this depth, from the same cache (one depth-56 run per
+    process serves both pages)."""
+    return gradflow.init_norms(depth, ("plain", "residual"), True, "A", False, 32, 0)
 
 
 def sentences(*parts: str) -> str:
