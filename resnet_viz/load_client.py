@@ -84,8 +84,9 @@ class Session:
             self.replica = resp.headers.get("X-Upstream", self.replica)
             return resp.status
 
-    async def open(self, loading_texts: tuple[str, ...] = ()) -> RunResult:
-        """GET the health route (XSRF and balancer cookies, as the page load gives a browser), connect, first run.
+    async def open(self, loading_texts: tuple[str, ...] = (), page_name: str = "", query: str = "") -> RunResult:
+        """GET the health route (XSRF and balancer cookies, as the page load gives a browser), connect, first run
+        (of the page at URL path `page_name` with `query`, as a browser's first load of /page_name?query asks).
 
         When the first run is the light view of a server still loading its library (its status is one of
         `loading_texts`), wait for the full app too (the view reruns itself): latency_s is until the full app,
@@ -96,11 +97,13 @@ class Session:
         self.ws = await connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", max_size=None,
                                 subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],
                                 additional_headers={"Cookie": self._cookie_header(), "Origin": self.base})
-        result = await self.rerun()
+        first = BackMsg(rerun_script=ClientState(page_name=page_name, query_string=query))
+        await self.ws.send(first.SerializeToString())
+        result = await self._until_finished(time.perf_counter())
         if result.status == "ok" and any(text in result.infos for text in loading_texts):
-            first = time.perf_counter() - start
+            first_view = time.perf_counter() - start
             full = await self._poll_until_full_run(start)
-            full.first_view_s = first
+            full.first_view_s = first_view
             full.bytes += result.bytes
             return full
         result.latency_s = time.perf_counter() - start
