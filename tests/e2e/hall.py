@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.runtime.state.common import user_key_from_element_id
 from websockets.asyncio.client import connect
 
 from resnet_viz import load
@@ -98,21 +99,55 @@ def stop(proc: subprocess.Popen, log) -> None:
 
 
 class Visitor(Session):
-    """A browser tab's first load of a URL path: its first run names the page by path, as the frontend does."""
+    """A browser tab's first load of a URL: its first run names the page by its path and passes the query, as the
+    frontend does; keeps every widget's last element (by user key) and the code blocks' texts."""
 
-    async def open_at(self, path: str) -> RunResult:
+    def __init__(self, base_url: str, timeout_s: float = 120.0):
+        super().__init__(base_url, timeout_s)
+        self.widgets: dict[str, object] = {}  # user key -> the widget's proto (its shown value: shown())
+        self.codes: list[str] = []  # st.code texts, in the order drawn (the sidebar's link is one)
+
+    async def open_at(self, path: str, query: str = "") -> RunResult:
         await asyncio.to_thread(self._http, "GET", "/_stcore/health")  # the XSRF cookie, as the page load gives it
         xsrf = self.cookies.get("_streamlit_xsrf", "")
         self.ws = await connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", max_size=None,
                                 subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],
                                 additional_headers={"Cookie": self._cookie_header(), "Origin": self.base})
         start = time.perf_counter()
-        await self.ws.send(BackMsg(rerun_script=ClientState(page_name=path)).SerializeToString())
+        await self.ws.send(BackMsg(rerun_script=ClientState(page_name=path, query_string=query)).SerializeToString())
         return await self._until_finished(start)
 
     def landed(self) -> str | None:
         """The URL path of the page the last run ran (from the navigation message)."""
         return next((path for path, h in self.pages.items() if h == self.page_hash), None)
+
+    def _read_delta(self, delta, result: RunResult) -> None:
+        super()._read_delta(delta, result)
+        if delta.WhichOneof("type") != "new_element":
+            return
+        kind = delta.new_element.WhichOneof("type")
+        body = getattr(delta.new_element, kind)
+        if kind == "code":
+            self.codes.append(body.code_text)
+        element_id = getattr(body, "id", "")
+        if isinstance(element_id, str) and element_id.startswith("$$ID"):
+            self.widgets[user_key_from_element_id(element_id)] = body
+
+
+def shown(widget) -> object:
+    """What a selectbox, radio or checkbox/toggle proto shows: the value set from session state, else its default."""
+    if hasattr(widget, "raw_value"):  # selectbox, radio: the shown option's text
+        return widget.raw_value if widget.set_value else widget.options[widget.default]
+    return widget.value if widget.set_value else widget.default
+
+
+async def visit(url: str, path: str, query: str = "") -> tuple[Visitor, RunResult]:
+    """One visitor's first load of url/path?query, then it leaves."""
+    visitor = Visitor(url, timeout_s=FIRST_VISIT_S)
+    try:
+        return visitor, await visitor.open_at(path, query)
+    finally:
+        await visitor.close()
 
 
 @dataclass(frozen=True)
