@@ -1,7 +1,8 @@
-"""A real browser against the real server of tests/e2e/hall.py (`streamlit run app.py` on a free loopback port,
-offline), driven by playwright.
+"""A real browser against the real server of tests/e2e/hall.py (`streamlit run app.py` on a free loopback port, with
+no network), driven by playwright.
 
 Without Debian's chromium the browser tests skip with a hint; under CI (CI=true) a missing browser is a failure.
+RESNET_VIZ_E2E_SHOTS=1 writes a full-page screenshot of each page the tests show into tests/e2e/artifacts.
 """
 
 from __future__ import annotations
@@ -100,7 +101,11 @@ def assert_no_error(page) -> None:
     assert "Traceback" not in page.content()
 
 
-def shot(page, name: str) -> Path:
+def shot(page, name: str) -> Path | None:
+    """A full-page screenshot for a person to look at, in tests/e2e/artifacts, when $RESNET_VIZ_E2E_SHOTS is set
+    (each costs the browser a full layout and a PNG; nothing asserts on them)."""
+    if not os.environ.get("RESNET_VIZ_E2E_SHOTS"):
+        return None
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

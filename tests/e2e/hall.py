@@ -213,12 +213,20 @@ def _open_hall(tmp: Path) -> Hall:
     return hall
 
 
-_HALL = pytest.StashKey[Hall]()
+_HALL = pytest.StashKey["Hall | Exception"]()
 
 
 def lecture_hall(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Hall:
-    """The session's one server, started (and met by the six first visitors) on first use; stopped at the end."""
+    """The session's one server, started (and met by the class) on first use; stopped at the session's end. A
+    failed start is remembered: the first test that asked shows its error, the others do not start it again."""
     if _HALL not in config.stash:
-        config.stash[_HALL] = _open_hall(tmp_path_factory.mktemp("hall"))
+        try:
+            config.stash[_HALL] = _open_hall(tmp_path_factory.mktemp("hall"))
+        except Exception as exc:
+            config.stash[_HALL] = exc
+            raise
         config.add_cleanup(config.stash[_HALL].close)
-    return config.stash[_HALL]
+    hall = config.stash[_HALL]
+    if isinstance(hall, Exception):
+        raise RuntimeError("the shared server did not start: see the first test that used it") from hall
+    return hall
