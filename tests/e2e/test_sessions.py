@@ -26,20 +26,17 @@ def _prediction(page) -> str:
     return match.group(0)
 
 
-def _open_both(contexts, url: str, ready: str):
-    """Both students open the page at once (both tabs load and draw side by side), then both are ready."""
-    pages = [c.new_page() for c in contexts]
-    for page in pages:
-        page.goto(url, wait_until="commit")
-    for page in pages:
-        settle(page, ready, main(page))
-    return pages
+def _open(context, url: str, ready: str):
+    page = context.new_page()
+    page.goto(url)
+    settle(page, ready, main(page))
+    return page
 
 
 def test_two_sessions_keep_their_own_shortcuts(server, browser):
     """Two browser contexts (two students): A switches shortcuts off while B reruns; B's prediction is unchanged."""
     contexts = [new_context(browser, 1400, 900) for _ in range(2)]
-    a, b = _open_both(contexts, f"{server}/Grad_CAM", "Explaining")
+    a, b = (_open(c, f"{server}/Grad_CAM", "Explaining") for c in contexts)
     before_a, before_b = _prediction(a), _prediction(b)
     assert before_a == before_b  # same image, same weights, all shortcuts on
 
