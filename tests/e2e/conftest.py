@@ -1,20 +1,19 @@
-"""A real browser against a real server: `streamlit run app.py` on a free loopback port, driven by playwright.
+"""A real browser against the real server of tests/e2e/hall.py (`streamlit run app.py` on a free loopback port, with
+no network), driven by playwright.
 
-Without Debian's chromium the tests skip with a hint; under CI (CI=true) a missing browser is a failure.
+Without Debian's chromium the browser tests skip with a hint; under CI (CI=true) a missing browser is a failure.
+RESNET_VIZ_E2E_SHOTS=1 writes a full-page screenshot of each page the tests show into tests/e2e/artifacts.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.hall import Hall, lecture_hall
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
@@ -22,12 +21,6 @@ CHROMIUM = os.environ.get("RESNET_VIZ_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 180_000  # a bound for a stuck run on a loaded machine, not a time goal
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _need_browser() -> None:
@@ -39,55 +32,16 @@ def _need_browser() -> None:
     pytest.skip(message)
 
 
-def start_server(tmp: Path, env: dict | None = None) -> tuple[str, subprocess.Popen, object]:
-    """A fresh `streamlit run app.py` on a free loopback port, on the CPU: (url, process, log).
-
-    Offline ($RESNET_VIZ_OFFLINE) unless `env` says otherwise; an empty torch hub (no ImageNet weights); the disk
-    cache of this test process (results AppTests already computed, e.g. gradient-flow runs, are not computed twice).
-    """
-    _need_browser()
-    port = _free_port()
-    for name in ("torch-home", "server"):
-        (tmp / name).mkdir(parents=True, exist_ok=True)
-    env = env if env is not None else {**os.environ, "RESNET_VIZ_OFFLINE": "1"}
-    env = {**env, "RESNET_VIZ_DEVICE": "cpu", "TORCH_HOME": str(tmp / "torch-home"),
-           "RESNET_VIZ_CACHE": os.environ.get("RESNET_VIZ_CACHE", str(tmp / "cache"))}
-    log = (tmp / "server" / "streamlit.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the test itself goes direct
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            opener.open(url + "/_stcore/health", timeout=1).read()
-            return url, proc, log
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}") from None
-            time.sleep(0.2)
-    stop(proc, log)
-    raise RuntimeError("streamlit did not start within 120 s")
+@pytest.fixture(scope="session")
+def hall(request, tmp_path_factory) -> Hall:
+    """The session's one server (tests/e2e/hall.py): fresh, offline, met by a class at once; then warm."""
+    return lecture_hall(request.config, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The app on a free port, offline, on the CPU; stopped after the session."""
-    url, proc, log = start_server(tmp_path_factory.mktemp("app"))
-    yield url
-    stop(proc, log)
-
-
-def stop(proc: subprocess.Popen, log) -> None:
-    """Terminate a server started by a test, kill it if it lingers, close its log."""
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def server(hall) -> str:
+    """The app's URL."""
+    return hall.url
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +101,11 @@ def assert_no_error(page) -> None:
     assert "Traceback" not in page.content()
 
 
-def shot(page, name: str) -> Path:
+def shot(page, name: str) -> Path | None:
+    """A full-page screenshot for a person to look at, in tests/e2e/artifacts, when $RESNET_VIZ_E2E_SHOTS is set
+    (each costs the browser a full layout and a PNG; nothing asserts on them)."""
+    if not os.environ.get("RESNET_VIZ_E2E_SHOTS"):
+        return None
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

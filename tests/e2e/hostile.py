@@ -51,10 +51,18 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 
 @functools.cache
 def _bomb_png(side: int = 20_000) -> bytes:
-    """A real, valid 20000 x 20000 grey PNG of ~0.4 GB pixels in a few hundred KB (zeros compress well)."""
-    z = zlib.compressobj(9)
+    """A real, valid 20000 x 20000 grey PNG of ~0.4 GB pixels in a few hundred KB (zeros compress well).
+
+    Deflating 0.4 GB takes seconds, so one band of rows is deflated after a full flush (no back-reference reaches
+    before it) and repeated: the stream stays valid, and the zlib trailer's Adler-32 of n zero bytes is n << 16 | 1.
+    """
+    band = 500  # rows per deflated band; side is a multiple of it
     row = bytes(side + 1)  # filter byte 0 + a black row
-    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: the zlib header and trailer are written below
+    part = z.compress(row * band) + z.flush(zlib.Z_FULL_FLUSH)
+    n = side * len(row)
+    idat = b"\x78\xda" + part * (side // band) + zlib.compressobj(9, zlib.DEFLATED, -15).flush() + struct.pack(
+        ">I", (n % 65521) << 16 | 1)
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
@@ -186,33 +194,38 @@ def _resnet50_state() -> dict[str, torch.Tensor]:
 
 @functools.cache
 def valid_checkpoint(num_classes: int = 7, seed: int = 0) -> bytes:
-    """A ResNet-18 state dict with `num_classes` classes, small enough to upload (~5 MB).
+    """A ResNet-18 state dict with `num_classes` classes, a few KB to upload.
 
-    Every weight is a view into one shared random storage (torch.save stores it once); BN variances are 1.
+    Every weight is a view into one small shared random storage (torch.save stores it once) whose strides overlap,
+    so the values still vary along every axis; BN variances are 1.
     """
     from torchvision.models import resnet18
 
     with torch.device("meta"):
         ref = resnet18(weights=None, num_classes=num_classes).state_dict()
-    biggest = max(v.numel() for v in ref.values())
     gen = torch.Generator().manual_seed(seed)
-    pool = (torch.randn(biggest, generator=gen) * 0.05).half()  # (N,)
+    pool = torch.randn(8192, generator=gen) * 0.05  # (8192,): more than any view below reaches (4610)
     state = {}
     for k, v in ref.items():
         if k.endswith("running_var"):
             state[k] = torch.ones(v.shape)
         elif k.endswith("num_batches_tracked"):
             state[k] = torch.zeros((), dtype=torch.long)
-        else:
-            state[k] = pool[: v.numel()].view(v.shape)
+        else:  # element [i, j, ...] is pool[i * 3 + j * 2 + ...]: distinct neighbours, one storage
+            strides = tuple(range(v.dim() + 1, 1, -1))
+            state[k] = pool.as_strided(v.shape, strides)
     return _torch_bytes(state)
+
+
+# A checkpoint whose pickle would run code on an unsafe load (what weights_only=True must refuse).
+EVIL = Case("evil.pth", pickle.dumps({"conv1.weight": _Evil()}, protocol=2), "Refused")
 
 
 def checkpoint_cases() -> list[Case]:
     """Hostile uploads for the sidebar's weights "file" option."""
     good = valid_checkpoint()
     return [
-        Case("evil.pth", pickle.dumps({"conv1.weight": _Evil()}, protocol=2), "Refused"),
+        EVIL,
         Case("evil_zip.pth", _evil_torch_zip(), "Refused"),
         Case("resnet50.pth", _torch_bytes(_resnet50_state()), "ResNet-18 expects"),
         Case("truncated.pth", good[: len(good) // 3], "truncated or damaged"),

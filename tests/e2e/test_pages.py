@@ -1,6 +1,8 @@
 """Navigation in headless Chromium: one tab walks every page through the sidebar's menu; each page draws without an
 exception box or a traceback, under app.py's sidebar, and the shortcut switch flipped on the first page stays
-flipped on every other (the session's state survives page changes). A screenshot of each page."""
+flipped on every other (the session's state survives page changes). The server has no network (tests/e2e/hall.py):
+the page comes up offline, on the shapes weights, and says so. A screenshot of each page with
+$RESNET_VIZ_E2E_SHOTS."""
 
 import pytest
 from playwright.sync_api import expect
@@ -15,6 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_every_page_through_the_menu(server, page):
     page.goto(server)
     settle(page, "all shortcuts on", sidebar(page))
+    assert "Live: Synthetic shapes" in sidebar(page).inner_text()  # offline, and it says which weights it runs
     sidebar(page).get_by_text("Shortcuts", exact=True).first.click()
     settle(page, "all shortcuts off", sidebar(page))
     for spec in PAGES[1:] + PAGES[:1]:

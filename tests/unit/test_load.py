@@ -1,36 +1,34 @@
 """The classroom load tool (resnet_viz.load): counts, the isolation check, the report's keys, clean shutdown.
 
-One tiny real run (a real `streamlit run` on a loopback port; a solo walk, then 2 sessions at once, each through
-the part of the lecture that can show another session's state: Grad-CAM, an upload, shortcuts off and on) is shared
-by the tests; session 1 is made to upload under session 0's image name, which the isolation check must catch.
+One tiny real run is shared by the tests: the load tool's measurement (a solo walk, then 2 sessions at once, each
+through the part of the lecture that can show another session's state: Grad-CAM, an upload, shortcuts off and on)
+on the test session's one server, which it meets fresh together with six first visitors (tests/e2e/hall.py).
+Session 1 is made to upload under session 0's image name, which the isolation check must catch. run_load's own
+part (start a server, wait for it, measure, stop it by PID) runs with the measurement replaced by a probe.
 No timing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
-from concurrent.futures import ThreadPoolExecutor
+import urllib.request
 
 import pytest
 
 from resnet_viz import load
 from resnet_viz.load_client import RunResult
+from tests.e2e.hall import LECTURE, LOAD_ARGS, in_thread, lecture_hall
 
-LECTURE = ["open", "grad_cam", "upload_mode", "upload", "shortcuts_off", "shortcuts_on"]
+LECTURE = list(LECTURE)
 
 
 @pytest.fixture(scope="module")
-def report() -> dict:
+def report(request, tmp_path_factory) -> dict:
     if not os.path.isdir("/proc/self"):
         pytest.skip("needs /proc for the server's CPU and RSS")
-    args = argparse.Namespace(sessions=2, rounds=1, solo_rounds=1, think_s=0.0, duration_limit=300.0,
-                              server_arg=[], replicas=1, inject_mismatch=True, gc_freeze=0,
-                              only=LECTURE[1:])
-    # On a thread of its own: the e2e tests' browser (playwright's sync API) keeps an event loop running on this
-    # thread for the whole pytest session, and run_load starts its own with asyncio.run.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(load.run_load, args).result()
+    return lecture_hall(request.config, tmp_path_factory).load_report
 
 
 def test_counts_every_action_of_every_session(report):
@@ -61,9 +59,26 @@ def test_report_keys_and_numbers(report):
     assert report["rss_mb"]["start"] < report["rss_mb"]["warm"] <= report["rss_mb"]["peak"]
 
 
-def test_server_stopped(report):
-    for pid in report["server_pids"]:
+def test_run_load_measures_a_server_it_started_and_stops_it(monkeypatch):
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("needs /proc")
+    seen = {}
+
+    async def probe(base, pids, args, ready_s, warm_urls):  # in place of the measurement: what it was handed
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        seen["health"] = await asyncio.to_thread(lambda: opener.open(base + "/_stcore/health", timeout=30).status)
+        seen["alive"] = [os.path.exists(f"/proc/{pid}") for pid in pids]
+        seen["args"], seen["ready_s"], seen["warm_urls"] = args, ready_s, warm_urls
+        return {"server_pids": pids}
+
+    monkeypatch.setattr(load, "measure", probe)
+    args = argparse.Namespace(**LOAD_ARGS)
+    pids = in_thread(load.run_load, args)["server_pids"]
+    assert seen["health"] == 200 and seen["alive"] == [True]  # measured a server that was up
+    assert (seen["args"], seen["warm_urls"]) == (args, []) and seen["ready_s"] > 0
+    for pid in pids:  # and stopped it
         assert not os.path.exists(f"/proc/{pid}")
+
 
 
 def test_mismatch_rules():
