@@ -27,15 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.runtime.state.common import user_key_from_element_id
-from websockets.asyncio.client import connect
 
 from resnet_viz import load
 from resnet_viz.load_client import RunResult, Session
 
 ROOT = Path(__file__).resolve().parents[2]
+LOADING = (load._strings()["boot.loading"],)  # the first view's status while the server loads its library
 FIRST_VISIT_S = 300.0  # a bound for a stuck first run on a loaded machine, not a time goal
 # Half arrive on the home page, half on deep links: a deep link on a fresh server must still run app.py.
 FIRST_PATHS = ("", "Architecture", "", "Grad_CAM", "", "Shortcut_Lab")
@@ -108,14 +106,9 @@ class Visitor(Session):
         self.codes: list[str] = []  # st.code texts, in the order drawn (the sidebar's link is one)
 
     async def open_at(self, path: str, query: str = "") -> RunResult:
-        await asyncio.to_thread(self._http, "GET", "/_stcore/health")  # the XSRF cookie, as the page load gives it
-        xsrf = self.cookies.get("_streamlit_xsrf", "")
-        self.ws = await connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", max_size=None,
-                                subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],
-                                additional_headers={"Cookie": self._cookie_header(), "Origin": self.base})
-        start = time.perf_counter()
-        await self.ws.send(BackMsg(rerun_script=ClientState(page_name=path, query_string=query)).SerializeToString())
-        return await self._until_finished(start)
+        """The first load of /path?query; on a server still loading its library, until the full app has run (the
+        light first view, ui.loading, reruns itself): what the visitor finally sees."""
+        return await self.open(LOADING, page_name=path, query=query)
 
     def landed(self) -> str | None:
         """The URL path of the page the last run ran (from the navigation message)."""
