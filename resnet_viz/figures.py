@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 __all__ = ["COLORSCALES", "FIG_HEIGHT", "FONT_SIZE", "LABEL_KEYS", "PLAIN_COLOR", "RESIDUAL_COLOR", "STAGE_COLORS",
-           "TITLE_SIZE", "block_diagram", "labels", "lut", "param_share", "stage_shapes", "style"]
+           "TITLE_SIZE", "block_diagram", "data_uri", "labels", "lut", "param_share", "stage_shapes", "style"]
 
 # ---- visual constants (one place) -------------------------------------------------------------
 FONT_SIZE = 18
@@ -87,6 +87,13 @@ def style(fig: go.Figure, title: str = "", height: int = FIG_HEIGHT) -> go.Figur
     fig.update_xaxes(**axis_fonts)
     fig.update_yaxes(**axis_fonts)
     return fig
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    """Image bytes as a data URI for go.Image(source=...): a PNG or JPEG is a fraction of z= as JSON numbers."""
+    import base64
+
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 # ---- colour tables shared by the image figures -----------------------------------------------

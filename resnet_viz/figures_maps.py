@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from resnet_viz.figures import FIG_HEIGHT, FONT_SIZE, RESIDUAL_COLOR, STAGE_COLORS, lut, style
+from resnet_viz.figures import FIG_HEIGHT, FONT_SIZE, RESIDUAL_COLOR, STAGE_COLORS, data_uri, lut, style
 
 __all__ = ["DIFF_COLORSCALE", "DIFF_GAP_RGB", "FEATURE_COLORSCALE", "GAP_RGB", "channel_overlay", "feature_tiles",
            "residual_ratio_chart", "residual_row", "tiles_png"]
@@ -41,12 +41,6 @@ def tiles_png(values: np.ndarray, colorscale: str = FEATURE_COLORSCALE,
     return buf.getvalue()
 
 
-def _data_uri(data: bytes, mime: str = "image/png") -> str:
-    import base64
-
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
 def _picture_uri(picture: np.ndarray) -> str:
     """An (H, W, 3) uint8 photo as a JPEG data URI: a fraction of what go.Image(z=...) would send as JSON."""
     import io
@@ -55,7 +49,7 @@ def _picture_uri(picture: np.ndarray) -> str:
 
     buf = io.BytesIO()
     Image.fromarray(picture).save(buf, format="JPEG", quality=88)
-    return _data_uri(buf.getvalue(), "image/jpeg")
+    return data_uri(buf.getvalue(), "image/jpeg")
 
 
 def _colorbar_carrier(lo: float, hi: float, colorscale: str, title: str, ticktext: list[str] | None = None
@@ -77,7 +71,7 @@ def feature_tiles(tiled, title: str, colorscale: str = FEATURE_COLORSCALE, color
     target per tile naming its channel. `tiled` is a featuremaps.Tiled. Returns (figure, PNG bytes sent)."""
     png = tiles_png(tiled.values, colorscale, gap_rgb)
     h, w = tiled.values.shape
-    fig = go.Figure(go.Image(source=_data_uri(png), hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=data_uri(png), hoverinfo="skip"))
     if tiled.shared:
         lo, hi = float(tiled.lo[0]), float(tiled.hi[0])
         fig.add_trace(_colorbar_carrier(lo, hi, colorscale, colorbar_title))
