@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 __all__ = ["COLORSCALES", "FIG_HEIGHT", "FONT_SIZE", "LABEL_KEYS", "PLAIN_COLOR", "RESIDUAL_COLOR", "STAGE_COLORS",
-           "TITLE_SIZE", "block_diagram", "data_uri", "labels", "lut", "param_share", "stage_shapes", "style"]
+           "TITLE_SIZE", "block_diagram", "data_uri", "labels", "lut", "param_share", "rgb_uri", "stage_shapes",
+           "style"]
 
 # ---- visual constants (one place) -------------------------------------------------------------
 FONT_SIZE = 18
@@ -94,6 +95,19 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
     import base64
 
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def rgb_uri(rgb: np.ndarray, fmt: str = "PNG") -> str:
+    """An (H, W, 3) uint8 image as a data URI: PNG (lossless, for overlays whose colours are the data) or JPEG
+    (a photo)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
+    img.save(buf, format=fmt, **({"compress_level": 3} if fmt == "PNG" else {"quality": 88}))
+    return data_uri(buf.getvalue(), f"image/{fmt.lower()}")
 
 
 # ---- colour tables shared by the image figures -----------------------------------------------

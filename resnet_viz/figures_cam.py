@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from resnet_viz.figures import FIG_HEIGHT, FONT_SIZE, PLAIN_COLOR, RESIDUAL_COLOR, data_uri, lut, style
+from resnet_viz.figures import FIG_HEIGHT, FONT_SIZE, PLAIN_COLOR, RESIDUAL_COLOR, lut, rgb_uri, style
 
 __all__ = ["CAM_COLORSCALE", "METHOD_NAMES", "cam_deletion", "cam_image_row", "cam_overlay_figure", "cam_overlay_rgb",
            "cam_sanity", "cam_topk", "colorize"]
@@ -33,17 +33,6 @@ def cam_overlay_rgb(image: np.ndarray, heat: np.ndarray, opacity: float = 0.5,
     return out.round().astype(np.uint8)
 
 
-def _png_uri(rgb: np.ndarray) -> str:
-    """An (H, W, 3) uint8 image as a PNG data URI (lossless: the overlays' colours are the data)."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buf, format="PNG", compress_level=3)
-    return data_uri(buf.getvalue())
-
-
 def cam_image_row(images: dict[str, np.ndarray], title: str = "", peaks: dict | None = None,
                   height: int = 360) -> go.Figure:
     """RGB images side by side with their titles; an optional (row, col) peak marker on each."""
@@ -54,7 +43,7 @@ def cam_image_row(images: dict[str, np.ndarray], title: str = "", peaks: dict | 
     for i, name in enumerate(names, start=1):
         # A PNG, not z=: every pixel as a JSON number cost ~4x the bytes and most of the figure's serialisation.
         h, w = images[name].shape[:2]
-        fig.add_trace(go.Image(source=_png_uri(images[name]), hoverinfo="skip"), row=1, col=i)
+        fig.add_trace(go.Image(source=rgb_uri(images[name]), hoverinfo="skip"), row=1, col=i)
         x = "x" if i == 1 else f"x{i}"
         fig.update_xaxes(range=[-0.5, w - 0.5], row=1, col=i)
         fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor=x, row=1, col=i)  # square pixels, row 0 on top

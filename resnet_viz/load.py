@@ -214,7 +214,7 @@ async def measure(base: str, pids: list[int], args: argparse.Namespace, ready_s:
                   warm_urls: list[str]) -> dict:
     """A solo session (cold first view, then a warm round with per-action CPU), then N sessions at once."""
     run = Run(inject=args.inject_mismatch, mask_text=_mask_text(), only=tuple(getattr(args, "only", ())),
-              loading_text=tuple(v for k, v in _strings().items() if k == "boot.loading"))
+              loading_text=tuple(filter(None, [_strings().get("boot.loading")])))
     rss = {"start": srv.rss_mb(pids)}
     solo = await _solo(base, pids, args, run, warm_urls)
     rss["warm"] = srv.rss_mb(pids)

@@ -134,6 +134,6 @@ def grad_cams(handle, image_key: str, mask: tuple[bool, ...], target: int | None
     result (target None) is also kept under that class's number: the page's on/off comparison asks for it so."""
     key = (handle.digest, image_key, tuple(mask))
     cam = CAMS.get((*key, target), lambda: gradcam.grad_cam(handle, x, STAGE_NAMES, target, mask))
-    if target is None:
+    if target is None:  # the same object under a second key (its bytes count twice: the budget errs low)
         CAMS.get((*key, cam.target), lambda: cam)
     return cam

@@ -1,5 +1,5 @@
 """The Gradient flow page's cached computations and its sections (Figure 1 as a fragment, ResNet-18's gradients
-and why they pass, live training). Figures are built once per inputs and language (ui.lab.memo_figure)."""
+and why they pass, live training). Figures are built once per inputs and language (ui.cache.figure)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from resnet_viz import (
 )
 from resnet_viz.forward import ALL_ON
 from resnet_viz.stacks import num_classes_for
+from ui.cache import figure
 from ui.draw import PLOTLY_CONFIG, chart, show_error
-from ui.lab import memo_figure
 from ui.state import mask_label
 from ui.text import lang, t, weights_name
 
@@ -35,6 +35,12 @@ def init_norms(depth: int, variants: tuple[str, ...], bn: bool, shortcut: str, z
                seed: int) -> dict:
     return gradnorms.compare_init(depth, batchnorm=bn, shortcut=shortcut, zero_init_residual=zero,
                                   batch_size=batch, seed=seed, variants=variants)
+
+
+def default_init_norms(depth: int) -> dict:
+    """The comparison init_section shows before any widget is touched (both nets, BatchNorm, option A, no
+    zero-init, batch 32, seed 0), from the same cache: the Lecture's gradient steps read it too."""
+    return init_norms(depth, ("plain", "residual"), True, "A", False, 32, 0)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -83,8 +89,8 @@ def init_section(figs: dict) -> None:
     quantity = st.radio(t("gf.show"), list(QUANTITY_KEYS), horizontal=True, key="gf_quantity",
                         format_func=lambda q: t(QUANTITY_KEYS[q]))
     named = {n.config.label: n for n in norms.values()}
-    figs["init_profile"] = memo_figure(
-        "profile", (depth, variants, bn, shortcut, zero, batch, seed, quantity), lang(),
+    figs["init_profile"] = figure(
+        ("profile", depth, variants, bn, shortcut, zero, batch, seed, quantity),
         lambda: figures_gradflow.gradflow_profile(named, quantity,
                                                   title=t("gf.profile_title", q=t(QUANTITY_KEYS[quantity])),
                                                   **figures.labels(f"gradflow_profile.{quantity}", t)))
@@ -102,8 +108,8 @@ def init_section(figs: dict) -> None:
         if st.toggle(t("gf.shatter_toggle"), value=False, key="gf_shatter"):
             with st.spinner(t("gf.shatter_spinner")):
                 corr = gradient_correlation(depth, bn, shortcut, seed)
-            figs["gradient_correlation"] = memo_figure(
-                "shatter", (depth, bn, shortcut, seed), lang(),
+            figs["gradient_correlation"] = figure(
+                ("shatter", depth, bn, shortcut, seed),
                 lambda: figures_gradflow.gradient_correlation_chart(
                     corr, 32, **figures.labels("gradient_correlation_chart", t)))
             chart(st, figs["gradient_correlation"])
@@ -132,7 +138,7 @@ def resnet_section(figs: dict, handle, image, img_key: str, mask: tuple[bool, ..
             series[mask_label(mask)] = r.masked
         return figures_gradflow.resnet_grad_norms(r.layers, series, **figures.labels("resnet_grad_norms", t))
 
-    figs["resnet_grad_norms"] = memo_figure("resnet_norms", key, lang(), norms_figure)
+    figs["resnet_grad_norms"] = figure(("resnet_norms", *key), norms_figure)
     chart(st, figs["resnet_grad_norms"])
     first_last = r.all_on[0] / r.all_on[-1] if r.all_on[-1] else float("inf")
     text = t("gf.resnet_text", label=label, weights=weights_name(handle.source), fl=f"{first_last:.3g}")
@@ -170,8 +176,8 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
         show_error(exc, t("gf.cannot_resnet"))
         return
     with right:
-        figs["gradient_split"] = memo_figure(
-            "grad_split", key, lang(),
+        figs["gradient_split"] = figure(
+            ("grad_split", *key),
             lambda: figures_family.grad_split(paths.names(), [b.identity_norm for b in paths.blocks],
                                               [b.branch_norm for b in paths.blocks],
                                               (t("gf.why.identity"), t("gf.why.branch")),
@@ -248,7 +254,7 @@ def show_run(figs: dict, result, chart_slot, run_seed: int, chance: float, key: 
 
     # A finished run's curves never change: its figure is built once per language.
     finals = tuple(c.final_loss for c in result.curves.values())
-    figs["degradation"] = (memo_figure("degradation", (key, result.source, finals), lang(), build)
+    figs["degradation"] = (figure(("degradation", key, result.source, finals), build)
                            if result.finished else build())
     chart_slot.plotly_chart(figs["degradation"], width="stretch", key="gf_final", config=PLOTLY_CONFIG)
     if not result.finished:

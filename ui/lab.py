@@ -6,6 +6,7 @@ import streamlit as st
 
 from resnet_viz import figures, figures_family, figures_lab, i18n, lesion, readings, readings_lab, unravel
 from resnet_viz.config import DEFAULTS
+from ui.cache import figure
 from ui.draw import chart as draw_chart
 from ui.draw import show_error
 from ui.text import lang, t
@@ -18,13 +19,6 @@ CIFAR_DEPTH = 110  # He et al. 2015's deepest CIFAR net: 54 blocks, the stack Ve
 def study(weights_digest: str, data: str, n: int, size: int | None, _handle) -> lesion.LesionResult:
     # Per weights (their content digest) and data set; the library adds a disk cache keyed by the parameters' hash.
     return lesion.cached_run(_handle, data, n, size)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def memo_figure(name: str, inputs: tuple, language: str, _build):
-    """A figure built once per (name, inputs, language) and shared by every session: building a plotly figure
-    costs far more server CPU than sending it. Callers never modify the returned figure."""
-    return _build()
 
 
 def bar_names() -> dict[str, str]:
@@ -69,11 +63,11 @@ def load(handle, data: str, n: int) -> lesion.LesionResult | None:
 def lesion_figures(figs: dict, res: lesion.LesionResult, digest: str) -> None:
     """The lesion chart(s) of a study and its reading."""
     key = (digest, res.data, res.n, res.image_size, tuple(sorted(res.values.items())))
-    figs["lesion"] = memo_figure("lesion", key, lang(), lambda: chart(res))
+    figs["lesion"] = figure(("lesion", *key), lambda: chart(res))
     draw_chart(st, figs["lesion"])
     st.markdown(reading(res))
     if res.data == "photos":
-        figs["lesion_probability"] = memo_figure("lesion_prob", key, lang(), lambda: chart(res, "prob"))
+        figs["lesion_probability"] = figure(("lesion_prob", *key), lambda: chart(res, "prob"))
         draw_chart(st, figs["lesion_probability"])
 
 
@@ -87,7 +81,7 @@ def unraveled_section(figs: dict) -> None:
     """Veit et al.'s unraveled view: 2^n paths, their lengths binomial, for ResNet-18 and a deep CIFAR stack."""
     st.header(t("lab.paths.h"))
     st.markdown(t("lab.paths.body"))
-    figs["path_lengths"] = memo_figure("paths", (), lang(), _paths_figure)
+    figs["path_lengths"] = figure(("paths",), _paths_figure)
     draw_chart(st, figs["path_lengths"])
     for name, n in ((t("lab.paths.resnet18"), 8), (t("lab.paths.cifar", depth=CIFAR_DEPTH),
                                                    unravel.cifar_blocks(CIFAR_DEPTH))):
@@ -111,8 +105,7 @@ def twin_section(figs: dict) -> None:
         show_error(exc, t("lab.twin.missing"))
         return
     st.markdown(t("lab.twin.body"))
-    figs["plain_lesion"] = memo_figure("twin", (pair.plain_intact, pair.residual_intact), lang(),
-                                       lambda: _twin_figure(pair))
+    figs["plain_lesion"] = figure(("twin", pair.plain_intact, pair.residual_intact), lambda: _twin_figure(pair))
     draw_chart(st, figs["plain_lesion"])
     st.markdown(i18n.join(readings_lab.twin_lesion(pair), lang()))
     st.caption(t("lab.twin.caption", n=pair.n, steps=pair.meta.get("train_steps", 0)) + " `" + pair.command + "`")

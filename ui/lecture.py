@@ -40,12 +40,6 @@ def say(items: list) -> str:
     return i18n.join(items, lang())
 
 
-def _init_norms(depth: int) -> dict:
-    """The Gradient flow page's default comparison at this depth, from the same cache (one depth-56 run per
-    process serves both pages)."""
-    return gradflow.init_norms(depth, ("plain", "residual"), True, "A", False, 32, 0)
-
-
 def sentences(*parts: str) -> str:
     """Non-empty texts as one paragraph (Chinese puts no space between sentences)."""
     return ("" if lang() == "zh" else " ").join(p for p in parts if p)
@@ -66,7 +60,7 @@ def fig_degradation():
                                                   chance=degradation.chance_loss(run.settings),
                                                   title=title, **figures.labels("degradation_curves", t))
         return fig, say(reading)
-    named = {f"{k}-20": v for k, v in _init_norms(20).items()}
+    named = {f"{k}-20": v for k, v in gradflow.default_init_norms(20).items()}
     fig = figures_gradflow.gradflow_profile(named, title=t("lec.degradation.fig_init"),
                                             **figures.labels("gradflow_profile.output_grad", t))
     return fig, t("lec.degradation.caption_init")
@@ -146,7 +140,7 @@ def grad_verdict(norms: dict) -> tuple[str, dict]:
 
 
 def fig_grad():
-    norms = _init_norms(GRAD_DEPTH)
+    norms = gradflow.default_init_norms(GRAD_DEPTH)
     named = {n.config.label: n for n in norms.values()}
     fig = figures_gradflow.gradflow_profile(named, title=t("lec.grad.fig", depth=GRAD_DEPTH),
                                             **figures.labels("gradflow_profile.output_grad", t))

@@ -25,15 +25,14 @@ from ui.text import LANG_KEY, language_selector, t
 POLL_S = 1.0
 _lock = threading.Lock()
 _ready = threading.Event()
-_failed: list[BaseException] = []
 _thread: threading.Thread | None = None
 
 
 def _load() -> None:
     try:
         importlib.import_module("ui.boot")
-    except BaseException as exc:  # shown by the full app's own import of ui.boot, with its traceback in the log
-        _failed.append(exc)
+    except BaseException:  # nothing to keep: the full app imports ui.boot again and shows that error itself
+        pass
     finally:
         _ready.set()
 
