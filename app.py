@@ -2,19 +2,19 @@
 
 import streamlit as st
 
-from ui import loading, nav
+from ui import first_view, nav
 
 st.set_page_config(page_title="resnet-viz", page_icon="🧱", layout="wide")
-loading.start()
-if not loading.ready():  # the first visits after a server start: a light view while the library loads
-    loading.first_view(nav.navigation, nav.PAGES[0].url_path)
+first_view.start()
+if not first_view.ready():  # the first visits after a server start: a light view while the library loads
+    first_view.first_view(nav.navigation, nav.PAGES[0].url_path)
 
 import ui.boot  # noqa: E402, F401  (loaded: every import below is a dictionary look-up)
 
 # isort: split
-from resnet_viz import weights  # noqa: E402
-from resnet_viz.config import BLOCK_NAMES  # noqa: E402
-from resnet_viz.device import available_devices  # noqa: E402
+from resnet_viz.model import weights  # noqa: E402
+from resnet_viz.model.config import BLOCK_NAMES  # noqa: E402
+from resnet_viz.model.device import available_devices  # noqa: E402
 from ui import links, state  # noqa: E402
 from ui.text import language_selector, reason_text, t, weights_name  # noqa: E402
 

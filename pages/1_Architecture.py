@@ -6,7 +6,7 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 # isort: split
 import streamlit as st
 
-from resnet_viz import architecture
+from resnet_viz.model import architecture
 from ui import arch, arch_family, nav, state
 from ui.draw import figures_zip_button
 from ui.text import t

@@ -6,16 +6,19 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 # isort: split
 import streamlit as st
 
-from resnet_viz import featuremaps, figures, figures_cam, figures_maps
-from resnet_viz.config import DEFAULTS
-from resnet_viz.forward import ALL_ON
-from ui import cache, nav, state
-from ui.cache import figure
+from resnet_viz import figures
+from resnet_viz.explain import featuremaps
+from resnet_viz.figures import cam as figures_cam
+from resnet_viz.figures import maps as figures_maps
+from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.forward import ALL_ON
+from ui import memo, nav, state
 from ui.draw import chart, figures_zip_button, show_error
 from ui.fm import fit_warning
 from ui.fm_unit import unit_view
 from ui.fm_views import maps_and_block, note_text
-from ui.images import image_key, pick_image
+from ui.memo import figure
+from ui.picker import image_key, pick_image
 from ui.text import t, weights_name
 
 nav.require_app(__file__)
@@ -27,13 +30,13 @@ img_key = image_key()
 whole = st.sidebar.toggle(t("fm.whole"), value=False, key="fm_whole", help=t("fm.whole_help"))
 try:
     with st.spinner(t("fm.spinner")):
-        ft = cache.features(handle, img_key, mask, not whole, image)
+        ft = memo.features(handle, img_key, mask, not whole, image)
 except ValueError as exc:
     show_error(exc, t("fm.error"))
     st.stop()
 st.caption(t("fm.caption", how=note_text(ft.preprocessing), weights=weights_name(handle.source),
              mask=state.mask_label(mask)))
-if ft.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.fallback)
+if ft.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.model.fallback)
     st.warning(note_text(ft.note))
 base = (handle.digest, img_key, mask, not whole)  # every figure below is cached under this and what it shows
 
@@ -59,7 +62,7 @@ if all(mask):
     st.info(t("fm.onoff_none"))
 else:
     def diff_figure():
-        full = cache.features(handle, img_key, ALL_ON, not whole, image)
+        full = memo.features(handle, img_key, ALL_ON, not whole, image)
         maps = ft.maps(layer)
         shrink = featuremaps.shrink_for(maps.shape[1])
         diff = featuremaps.difference(maps, full.maps(layer))

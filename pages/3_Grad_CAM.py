@@ -5,10 +5,11 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 # isort: split
 import streamlit as st
 
-from resnet_viz import gradcam, images
-from ui import cache, gradcam_ui, nav, state
+from resnet_viz.explain import gradcam
+from resnet_viz.inputs import images
+from ui import gradcam_ui, memo, nav, state
 from ui.draw import figures_zip_button, show_error
-from ui.images import image_key, pick_image
+from ui.picker import image_key, pick_image
 from ui.text import t
 
 nav.require_app(__file__)
@@ -23,7 +24,7 @@ picture = images.denormalise(x, handle.mean, handle.std)  # (H, W, 3) uint8
 
 try:
     with st.spinner(t("cam.spinner")):
-        auto = cache.grad_cams(handle, img_key, mask, None, x)
+        auto = memo.grad_cams(handle, img_key, mask, None, x)
 except (gradcam.AttributionError, ValueError) as exc:
     show_error(exc, t("cam.failed"))
     st.stop()
@@ -35,8 +36,8 @@ query = c1.text_input(t("cam.search"), key="cam_query", placeholder=t("cam.searc
 choices = gradcam_ui.class_choices(c1, query, handle, auto)
 target = c2.selectbox(t("cam.class"), choices, key="cam_target", format_func=gradcam_ui.class_namer(handle),
                       placeholder=t("cam.top1"))  # after an image change Streamlit shows None as "no choice"
-cam = auto if target is None else cache.grad_cams(handle, img_key, mask, target, x)
-if cam.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.fallback)
+cam = auto if target is None else memo.grad_cams(handle, img_key, mask, target, x)
+if cam.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.model.fallback)
     st.warning(gradcam_ui.note_text(cam.note))
 
 figs: dict = {}

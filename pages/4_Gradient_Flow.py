@@ -6,10 +6,10 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 # isort: split
 import streamlit as st
 
-from resnet_viz import degradation, stacks
+from resnet_viz.experiments import degradation, stacks
 from ui import gradflow, nav, state
 from ui.draw import figures_zip_button, show_error
-from ui.images import image_key, pick_image
+from ui.picker import image_key, pick_image
 from ui.text import t
 
 nav.require_app(__file__)

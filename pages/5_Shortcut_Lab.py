@@ -6,7 +6,7 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 # isort: split
 import streamlit as st
 
-from resnet_viz import lesion
+from resnet_viz.experiments import lesion
 from ui import lab, nav, state
 from ui.draw import figures_zip_button
 from ui.text import lang, literal, t

@@ -6,11 +6,11 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 # isort: split
 import streamlit as st
 
-from resnet_viz import gradcam
+from resnet_viz.explain import gradcam
 from ui import lecture, nav, state
 from ui.draw import chart, figures_zip_button, show_error
-from ui.images import pick_image
 from ui.lecture import BODY_KEYS, STEPS, TITLE_KEYS
+from ui.picker import pick_image
 from ui.text import t
 
 STEP_KEY = "lecture_step"

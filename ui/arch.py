@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import architecture, figures, i18n, readings
-from ui.cache import figure
+from resnet_viz import figures
+from resnet_viz.model import architecture
+from resnet_viz.text import i18n, readings
 from ui.draw import chart
+from ui.memo import figure
 from ui.text import lang, t
 
 # Module types as the table names them -> locale keys (the names stay PyTorch's in English).

@@ -9,10 +9,13 @@ import functools
 import streamlit as st
 import torch
 
-from resnet_viz import family, figures_family, i18n, images, readings, shortcuts
-from resnet_viz.architecture import iter_any_blocks
-from ui.cache import figure
+from resnet_viz.figures import family as figures_family
+from resnet_viz.inputs import images
+from resnet_viz.model import family, shortcuts
+from resnet_viz.model.architecture import iter_any_blocks
+from resnet_viz.text import i18n, readings
 from ui.draw import chart
+from ui.memo import figure
 from ui.text import lang, t
 
 FAMILY_KEY = "arch_family"

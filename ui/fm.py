@@ -3,13 +3,13 @@ warning."""
 
 from __future__ import annotations
 
-from resnet_viz import i18n, readings
-from ui.images import image_kind
+from resnet_viz.text import i18n, readings
+from ui.picker import image_kind
 from ui.text import lang
 
 
 def say(found: list) -> str:
-    """Readings (resnet_viz.readings) as one paragraph in the sidebar's language."""
+    """Readings (resnet_viz.text.readings) as one paragraph in the sidebar's language."""
     return i18n.join(found, lang())
 
 

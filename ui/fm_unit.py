@@ -11,10 +11,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from resnet_viz import featuremaps, figures, figures_family, figures_maps, receptive
-from resnet_viz.config import STEM_NAMES
-from ui.cache import ByteLRU, MiB, figure
+from resnet_viz import figures
+from resnet_viz.explain import featuremaps, receptive
+from resnet_viz.figures import family as figures_family
+from resnet_viz.figures import maps as figures_maps
+from resnet_viz.model.config import STEM_NAMES
 from ui.draw import PLOTLY_CONFIG, chart
+from ui.memo import ByteLRU, MiB, figure
 from ui.text import t
 
 UNIT_LAYERS = [n for n in featuremaps.layer_choices() if "." in n or n in STEM_NAMES]  # stage aliases left out

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import featuremaps, figures, figures_maps
-from resnet_viz.config import BLOCK_NAMES
-from ui.cache import figure
+from resnet_viz import figures
+from resnet_viz.explain import featuremaps
+from resnet_viz.figures import maps as figures_maps
+from resnet_viz.model.config import BLOCK_NAMES
 from ui.draw import PLOTLY_CONFIG, channel_from_click, chart
+from ui.memo import figure
 from ui.text import lang, t
 
 

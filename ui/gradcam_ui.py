@@ -6,16 +6,20 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from resnet_viz import classes, figures, figures_cam, gradcam, images, readings, sanity
-from resnet_viz import methods as cam_methods
-from resnet_viz.config import STAGE_NAMES
-from resnet_viz.forward import ALL_OFF, ALL_ON
-from ui import cache, state
-from ui.cache import figure
+from resnet_viz import figures
+from resnet_viz.explain import gradcam, sanity
+from resnet_viz.explain import methods as cam_methods
+from resnet_viz.figures import cam as figures_cam
+from resnet_viz.inputs import classes, images
+from resnet_viz.model.config import STAGE_NAMES
+from resnet_viz.model.forward import ALL_OFF, ALL_ON
+from resnet_viz.text import readings
+from ui import memo, state
 from ui.draw import chart, image_download, show_error
 from ui.fm import fit_warning, say, say_one
 from ui.fm_views import note_text
-from ui.images import image_name
+from ui.memo import figure
+from ui.picker import image_name
 from ui.text import literal, t, weights_name
 
 __all__ = ["class_choices", "class_namer", "note_text", "views"]
@@ -174,8 +178,8 @@ def _on_off(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np
     other = mask if mask != ALL_ON else ALL_OFF
     if mask == ALL_ON:
         st.caption(t("cam.all_on_note"))
-    full = cache.grad_cams(handle, img_key, ALL_ON, cam.target, x)
-    cut = cache.grad_cams(handle, img_key, other, cam.target, x)
+    full = memo.grad_cams(handle, img_key, ALL_ON, cam.target, x)
+    cut = memo.grad_cams(handle, img_key, other, cam.target, x)
     for col, res, title in zip(st.columns(2), (full, cut), (t("cam.full"), state.mask_label(other)), strict=True):
         with col:
             st.markdown(f"**{title}** — {prediction_line(res)}")

@@ -1,25 +1,20 @@
 """The Gradient flow page's cached computations and its sections (Figure 1 as a fragment, ResNet-18's gradients
-and why they pass, live training). Figures are built once per inputs and language (ui.cache.figure)."""
+and why they pass, live training). Figures are built once per inputs and language (ui.memo.figure)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import (
-    degradation,
-    figures,
-    figures_family,
-    figures_gradflow,
-    gradnorms,
-    gradpaths,
-    i18n,
-    readings,
-    readings_lab,
-)
-from resnet_viz.forward import ALL_ON
-from resnet_viz.stacks import num_classes_for
-from ui.cache import figure
+from resnet_viz import figures
+from resnet_viz.experiments import degradation, gradnorms, gradpaths
+from resnet_viz.experiments.stacks import num_classes_for
+from resnet_viz.figures import family as figures_family
+from resnet_viz.figures import gradflow as figures_gradflow
+from resnet_viz.model.forward import ALL_ON
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import i18n, readings
 from ui.draw import PLOTLY_CONFIG, chart, show_error
+from ui.memo import ByteLRU, figure
 from ui.state import mask_label
 from ui.text import lang, t, weights_name
 
@@ -188,19 +183,17 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
 
 
 # ---- Figure 2: degradation, live ------------------------------------------------------------------------
-@st.cache_resource(show_spinner=False)
-def _runs() -> dict:
-    """Finished runs found on disk, by cache key (a run, once found, never changes)."""
-    return {}
+# Finished runs found on disk, by cache key (a run, once found, never changes); a bounded number of them.
+RUNS = ByteLRU(64, sizeof=lambda _: 1)
 
 
 def find_run(configs, settings):
     key = degradation.cache_key(configs, settings)
-    found = _runs().get(key)
-    if found is None:
-        found = degradation.find_run(configs, settings)
-        if found is not None and found.finished:
-            _runs()[key] = found
+    if key in RUNS:
+        return RUNS.get(key, lambda: None)
+    found = degradation.find_run(configs, settings)
+    if found is not None and found.finished:
+        RUNS.get(key, lambda: found)
     return found
 
 

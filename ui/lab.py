@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import figures, figures_family, figures_lab, i18n, lesion, readings, readings_lab, unravel
-from resnet_viz.config import DEFAULTS
-from ui.cache import figure
+from resnet_viz import figures
+from resnet_viz.experiments import lesion, unravel
+from resnet_viz.figures import family as figures_family
+from resnet_viz.figures import lab as figures_lab
+from resnet_viz.model.config import DEFAULTS
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import i18n, readings
 from ui.draw import chart as draw_chart
 from ui.draw import show_error
+from ui.memo import figure
 from ui.text import lang, t
 
 N_CHOICES = (DEFAULTS.lesion_n, 200, 500)

@@ -6,26 +6,21 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from resnet_viz import (
-    architecture,
-    degradation,
-    featuremaps,
-    figures,
-    figures_cam,
-    figures_gradflow,
-    figures_maps,
-    gradcam,
-    i18n,
-    images,
-    paper,
-    readings,
-    readings_lab,
-)
-from resnet_viz.config import DEFAULTS, STAGE_NAMES
-from resnet_viz.forward import ALL_OFF, ALL_ON
-from ui import arch, cache, gradflow, lab
-from ui.images import image_key, image_kind
+from resnet_viz import figures
+from resnet_viz.experiments import degradation
+from resnet_viz.explain import featuremaps, gradcam
+from resnet_viz.figures import cam as figures_cam
+from resnet_viz.figures import gradflow as figures_gradflow
+from resnet_viz.figures import maps as figures_maps
+from resnet_viz.inputs import images
+from resnet_viz.model import architecture
+from resnet_viz.model.config import DEFAULTS, STAGE_NAMES
+from resnet_viz.model.forward import ALL_OFF, ALL_ON
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import i18n, paper, readings
+from ui import arch, gradflow, lab, memo
 from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
+from ui.picker import image_key, image_kind
 from ui.text import lang, t
 
 # Presenter notes: the cited ones, with the lesion note moved to the question it belongs to.
@@ -102,7 +97,7 @@ def fig_features(ft):
 
 def fig_gradcam(handle, image):
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W), exactly what the model sees
-    cam = cache.grad_cams(handle, image_key(), ALL_ON, None, x)
+    cam = memo.grad_cams(handle, image_key(), ALL_ON, None, x)
     picture = images.denormalise(x, handle.mean, handle.std)
     shown = {n: figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n])) for n in STAGE_NAMES}
     # Two rows of two: four in one row would leave each overlay too small for the back of a hall.
@@ -180,14 +175,14 @@ def step_figure(name: str, handle, image):
         return fig_ask_lesion(handle)
     if name == "lesion":
         return fig_lesion(handle)
-    ft = cache.features(handle, image_key(), ALL_ON, True, image)
+    ft = memo.features(handle, image_key(), ALL_ON, True, image)
     if name == "residual":
         return fig_residual(ft)
     if name == "block":
         return fig_block(ft)
     if name == "features":
         return fig_features(ft)
-    return fig_off(ft, cache.features(handle, image_key(), ALL_OFF, True, image), handle)
+    return fig_off(ft, memo.features(handle, image_key(), ALL_OFF, True, image), handle)
 
 
 def choices(name: str) -> str:
@@ -222,7 +217,7 @@ def slide(name: str, handle, image, presenter: bool):
         return fig, caption
     if name not in SHARED_SLIDES:
         return build()
-    return cache.figure(("lecture", name, handle.digest, image_key(), image_kind(), presenter), build)
+    return memo.figure(("lecture", name, handle.digest, image_key(), image_kind(), presenter), build)
 
 
 def present(fig, presenter: bool, height: int):

@@ -1,5 +1,5 @@
 """The lecture's plan: its steps in order, their title and body keys, and the two questions. No imports: Home
-counts the steps on the first view after a server start, before the library has loaded (ui.loading)."""
+counts the steps on the first view after a server start, before the library has loaded (ui.first_view)."""
 
 STEPS = ("degradation", "residual", "block", "stages", "features", "gradcam", "off", "ask_grad", "grad",
          "ask_lesion", "lesion")

@@ -1,7 +1,7 @@
 """Links a slide can hold: a view's state lives in the URL (issue 15, item 7).
 
 app.py calls `apply()` before any widget is drawn and `write_back()` after the page ran. On a session's first
-run the query parameters (resnet_viz.urlstate: page, image, layer, block, channel, class, mask, lang, step) are
+run the query parameters (resnet_viz.inputs.urlstate: page, image, layer, block, channel, class, mask, lang, step) are
 checked and copied into the widgets' session-state keys; a refused value keeps its default and leaves a note the
 page shows. After every run the current view goes back into the URL (only what differs from the defaults), and
 the sidebar shows the full link, copyable. A link names the page by its path (/Feature_Maps?layer=layer3.1);
@@ -15,11 +15,12 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from resnet_viz import featuremaps, images, urlstate
-from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
+from resnet_viz.explain import featuremaps
+from resnet_viz.inputs import images, urlstate
+from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
 from ui import state
-from ui.images import DEFAULTED_KEY, IMAGE_KEY
 from ui.nav import PAGES
+from ui.picker import DEFAULTED_KEY, IMAGE_KEY
 from ui.text import LANG_KEY, literal, t
 
 APPLIED_KEY = "link_applied"  # the first run's query has been read

@@ -13,11 +13,11 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from resnet_viz import hub, weights
-from resnet_viz.config import BLOCK_NAMES, DEFAULTS
-from resnet_viz.device import available_devices
-from resnet_viz.errors import Reason, WeightsError
-from resnet_viz.forward import ALL_ON
+from resnet_viz.model import hub, weights
+from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.model.device import available_devices
+from resnet_viz.model.forward import ALL_ON
+from resnet_viz.text.errors import Reason, WeightsError
 from ui.text import t
 
 SOURCE_KEY = "weights_source"

@@ -6,8 +6,8 @@ import string
 
 import streamlit as st
 
-from resnet_viz import i18n
-from resnet_viz.errors import Reason, UserError
+from resnet_viz.text import i18n
+from resnet_viz.text.errors import Reason, UserError
 
 LANG_KEY = "lang"
 SEEN_KEY = "lang_seen"  # the language of the previous run
@@ -54,7 +54,7 @@ def reason_text(reason: Reason | UserError, lang_: str | None = None) -> str:
 
 def weights_name(source: str) -> str:
     """A weight source's name for people, in the sidebar's language."""
-    from resnet_viz.weights import SOURCE_TABLE  # late: ui.text is imported before torch is needed
+    from resnet_viz.model.weights import SOURCE_TABLE  # late: ui.text is imported before torch is needed
 
     key = "weights.auto" if source == "auto" else SOURCE_TABLE[source].desc_key if source in SOURCE_TABLE else None
     return t(key) if key else literal(source)

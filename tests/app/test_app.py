@@ -68,7 +68,7 @@ def test_every_page_runs_on_its_own():
 def test_sidebar_in_chinese_has_no_english():
     """Every text the sidebar shows (labels, the live weights and why, why not the others, the mask, the link's help)
     in Chinese: no English word beyond layer names, units and symbols."""
-    from resnet_viz import i18n
+    from resnet_viz.text import i18n
 
     at = _app()
     at.session_state["lang"] = "zh"

@@ -68,7 +68,8 @@ def test_the_prediction_says_when_the_weights_cannot_describe_the_image():
 
 
 def test_chinese_page_has_no_english_with_integrated_gradients():
-    from resnet_viz import i18n, weights
+    from resnet_viz.model import weights
+    from resnet_viz.text import i18n
     from tests.app.zh_scan import english_leaks
 
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)

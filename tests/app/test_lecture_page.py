@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import gradnorms, i18n
+from resnet_viz.experiments import gradnorms
+from resnet_viz.text import i18n
 from tests.app.zh_scan import class_words, english_on
 from ui import lecture
 from ui.lecture import STEPS

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import i18n, urlstate
+from resnet_viz.inputs import urlstate
+from resnet_viz.text import i18n
 from ui import links
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ UNESCAPED_MARKUP = re.compile(r"(?<!\\)(\*\*|\]\(|https?:|<)")
 
 
 def _picker_app():
-    from resnet_viz import images
-    from ui.images import IMAGE_KEY, _choose, pick_image
+    from resnet_viz.inputs import images
+    from ui.picker import IMAGE_KEY, _choose, pick_image
 
     sample = images.list_samples()[0].path.read_bytes()
     import streamlit as st
@@ -36,7 +36,7 @@ def test_an_uploaded_name_shows_with_no_bold_and_no_link():
 
 def _search_warnings(at: AppTest) -> list:
     """The page's warnings less the note that random weights predict nothing (readings.weights_fit)."""
-    from resnet_viz import i18n
+    from resnet_viz.text import i18n
 
     fit = {i18n.render(("read.fit.random", {}), lang) for lang in i18n.LANGUAGES}
     return [w for w in at.warning if w.value not in fit]
@@ -78,7 +78,7 @@ def test_the_class_search_message_in_chinese(monkeypatch):
 
 def test_a_refused_image_is_explained_in_the_readers_language():
     # The refusal is kept as a reason, not as English text: switching to 中文 words it in Chinese.
-    from resnet_viz import i18n
+    from resnet_viz.text import i18n
 
     at = AppTest.from_function(_picker_app, default_timeout=60)
     at.session_state["lang"] = "zh"

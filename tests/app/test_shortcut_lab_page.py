@@ -6,9 +6,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import i18n, lesion, readings_lab, unravel, weights
-from resnet_viz.config import BLOCK_NAMES, DEFAULTS
-from resnet_viz.i18n import t
+from resnet_viz.experiments import lesion, unravel
+from resnet_viz.model import weights
+from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import i18n
+from resnet_viz.text.i18n import t
 from tests.app.zh_scan import class_words, english_on
 
 ROOT = Path(__file__).resolve().parents[2]

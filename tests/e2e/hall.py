@@ -4,9 +4,9 @@ arriving at the same moment (issue 12 item 7, issue 16 item 3).
 `streamlit run app.py` on a free loopback port, on the CPU, with an empty torch hub, and every request sent to a
 proxy that accepts the connection and never answers: the offline hint ($RESNET_VIZ_OFFLINE) is not set, so the
 ImageNet download really runs, in the background. As soon as the server answers its health route, seven sessions of
-Streamlit's own websocket protocol (resnet_viz.load_client: what the browser speaks, without a browser) open it at
+Streamlit's own websocket protocol (tools.load.client: what the browser speaks, without a browser) open it at
 once: six first visitors, half on the home page and half on deep links, and the load tool's solo student
-(resnet_viz.load.measure), who then walks part of the lecture before two students walk it together, the second
+(tools.load.run.measure), who then walks part of the lecture before two students walk it together, the second
 uploading under the first one's image name. What the visitors got and the load report are kept for
 tests/e2e/test_first_visitors.py and tests/unit/test_load.py; the browser tests then use the same server, warm.
 One server per pytest session, started on first use, stopped at the session's end.
@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 from streamlit.runtime.state.common import user_key_from_element_id
 
-from resnet_viz import load
-from resnet_viz.load_client import RunResult, Session
+from tools.load import run as load
+from tools.load.client import RunResult, Session
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADING = (load._strings()["boot.loading"],)  # the first view's status while the server loads its library
@@ -107,7 +107,7 @@ class Visitor(Session):
 
     async def open_at(self, path: str, query: str = "") -> RunResult:
         """The first load of /path?query; on a server still loading its library, until the full app has run (the
-        light first view, ui.loading, reruns itself): what the visitor finally sees."""
+        light first view, ui.first_view, reruns itself): what the visitor finally sees."""
         return await self.open(LOADING, page_name=path, query=query)
 
     def landed(self) -> str | None:

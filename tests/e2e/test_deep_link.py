@@ -12,7 +12,7 @@ import asyncio
 import pytest
 from playwright.sync_api import expect
 
-from resnet_viz import i18n
+from resnet_viz.text import i18n
 from tests.e2e.conftest import assert_no_error, main, settle
 from tests.e2e.hall import in_thread, shown, visit
 from ui.lecture import STEPS

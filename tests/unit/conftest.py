@@ -26,7 +26,8 @@ def shapes_scores():
     checkpoint tests (test_train, test_gradcam) read these numbers instead of each running the same evaluation."""
     from types import SimpleNamespace
 
-    from resnet_viz import shapes, train, weights
+    from resnet_viz.experiments import shapes, train
+    from resnet_viz.model import weights
 
     if not weights.SHAPES_CHECKPOINT.exists():
         pytest.skip("the shapes checkpoint is not in assets/shapes")

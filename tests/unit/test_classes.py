@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from resnet_viz import classes, i18n
+from resnet_viz.inputs import classes
+from resnet_viz.text import i18n
 
 LABELS = [f"class {i}" for i in range(10)] + ["tabby cat", "tiger cat", "Persian cat", "circle"]
 

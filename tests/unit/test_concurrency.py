@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
-from resnet_viz import featuremaps, gradcam
-from resnet_viz.config import STAGE_NAMES
-from resnet_viz.forward import hooks_left, param_hash
+from resnet_viz.explain import featuremaps, gradcam
+from resnet_viz.model.config import STAGE_NAMES
+from resnet_viz.model.forward import hooks_left, param_hash
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from resnet_viz import degradation, readings_lab
-from resnet_viz.stacks import StackConfig, TrainSettings
+from resnet_viz.experiments import degradation
+from resnet_viz.experiments.stacks import StackConfig, TrainSettings
+from resnet_viz.text import experiment_readings as readings_lab
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

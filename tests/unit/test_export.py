@@ -6,7 +6,7 @@ import zipfile
 import plotly.graph_objects as go
 import pytest
 
-from resnet_viz import export
+from resnet_viz.figures import export
 
 
 def test_filenames_keep_order_and_drop_odd_characters():

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from resnet_viz import export
+from resnet_viz.figures import export
 
 
 @pytest.fixture

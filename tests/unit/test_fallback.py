@@ -4,8 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_viz import fallback, featuremaps, gradcam, weights
-from resnet_viz.forward import hooks_left, param_hash, trace
+from resnet_viz.explain import featuremaps, gradcam
+from resnet_viz.model import fallback, weights
+from resnet_viz.model.forward import hooks_left, param_hash, trace
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -9,10 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_viz import featuremaps as fm
-from resnet_viz import figures, figures_maps, images
-from resnet_viz.config import BLOCK_NAMES
-from resnet_viz.forward import trace
+from resnet_viz import figures
+from resnet_viz.explain import featuremaps as fm
+from resnet_viz.figures import maps as figures_maps
+from resnet_viz.inputs import images
+from resnet_viz.model.config import BLOCK_NAMES
+from resnet_viz.model.forward import trace
 
 
 def _maps() -> np.ndarray:

@@ -12,9 +12,9 @@ import torch
 from captum.attr import LayerGradCam
 from torch import nn
 
-from resnet_viz import gradcam as A
-from resnet_viz.config import STAGE_NAMES
-from resnet_viz.forward import ALL_OFF, iter_blocks, trace
+from resnet_viz.explain import gradcam as A
+from resnet_viz.model.config import STAGE_NAMES
+from resnet_viz.model.forward import ALL_OFF, iter_blocks, trace
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -11,8 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_viz import degradation, gradnorms, i18n, readings_lab
-from resnet_viz.stacks import StackConfig, TrainSettings, build_stack
+from resnet_viz.experiments import degradation, gradnorms
+from resnet_viz.experiments.stacks import StackConfig, TrainSettings, build_stack
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import i18n
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -64,7 +66,7 @@ def test_compare_init_refuses_unknown_variant() -> None:
 def test_resnet_conv_grad_norms_match_torchvision_forward(random_handle) -> None:
     import copy
 
-    from resnet_viz.forward import hooks_left, param_hash
+    from resnet_viz.model.forward import hooks_left, param_hash
 
     model = random_handle.model
     before = param_hash(model)

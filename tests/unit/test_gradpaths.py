@@ -5,7 +5,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from resnet_viz import forward, gradpaths, stacks
+from resnet_viz.experiments import gradpaths, stacks
+from resnet_viz.model import forward
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -1,4 +1,4 @@
-"""Every upload of the hostile corpus (tests/e2e/hostile.py) through the library's own upload paths: each refused
+"""Every upload of the hostile corpus (tests/hostile.py) through the library's own upload paths: each refused
 file names its problem, each odd but valid file loads upright. The browser tests keep three representative ones
 (tests/e2e/test_hostile.py); the rest moved here, where they cost milliseconds instead of page loads."""
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from resnet_viz import errors, images, weights
-from tests.e2e import hostile
+from resnet_viz.inputs import images
+from resnet_viz.model import weights
+from resnet_viz.text import errors
+from tests import hostile
 
 IMAGE_CASES = hostile.image_cases()
 CHECKPOINT_CASES = hostile.checkpoint_cases()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet_viz import i18n
+from resnet_viz.text import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py")),
@@ -94,7 +94,7 @@ def test_the_scan_flags_english_and_allows_names_units_and_symbols():
 def _class_names() -> set[str]:
     # Class labels are the weights' data, in English whatever the page's language (the search box takes them);
     # the search hint names a shapes class and an ImageNet one (tabby).
-    from resnet_viz import shapes
+    from resnet_viz.experiments import shapes
 
     return {*shapes.CLASSES, "tabby"}
 
@@ -130,7 +130,12 @@ def _chinese_figures():
 
     import numpy as np
 
-    from resnet_viz import featuremaps, figures, figures_cam, figures_gradflow, figures_lab, figures_maps
+    from resnet_viz import figures
+    from resnet_viz.explain import featuremaps
+    from resnet_viz.figures import cam as figures_cam
+    from resnet_viz.figures import gradflow as figures_gradflow
+    from resnet_viz.figures import lab as figures_lab
+    from resnet_viz.figures import maps as figures_maps
 
     def zh(name):
         return figures.labels(name, lambda key: i18n.t(key, "zh"))
@@ -198,7 +203,11 @@ def test_every_figure_drawn_with_chinese_labels_shows_no_english():
 def test_label_keys_name_real_arguments_and_real_keys():
     import inspect
 
-    from resnet_viz import figures, figures_cam, figures_gradflow, figures_lab, figures_maps
+    from resnet_viz import figures
+    from resnet_viz.figures import cam as figures_cam
+    from resnet_viz.figures import gradflow as figures_gradflow
+    from resnet_viz.figures import lab as figures_lab
+    from resnet_viz.figures import maps as figures_maps
 
     modules = (figures, figures_cam, figures_maps, figures_gradflow, figures_lab)
     en = i18n.texts("en")

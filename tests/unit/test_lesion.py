@@ -6,8 +6,10 @@ import dataclasses
 import pytest
 import torch
 
-from resnet_viz import errors, forward, lesion, weights
-from resnet_viz.config import BLOCK_NAMES
+from resnet_viz.experiments import lesion
+from resnet_viz.model import forward, weights
+from resnet_viz.model.config import BLOCK_NAMES
+from resnet_viz.text import errors
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster on a shared machine
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz import gradcam
-from resnet_viz import methods as A
-from resnet_viz.config import STAGE_NAMES
-from resnet_viz.forward import hooks_left, param_hash
-from resnet_viz.i18n import t
+from resnet_viz.explain import gradcam
+from resnet_viz.explain import methods as A
+from resnet_viz.model.config import STAGE_NAMES
+from resnet_viz.model.forward import hooks_left, param_hash
+from resnet_viz.text.i18n import t
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from resnet_viz import forward, receptive
+from resnet_viz.explain import receptive
+from resnet_viz.model import forward
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -13,9 +13,13 @@ import torch
 from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
-from resnet_viz import fallback, featuremaps, figures_cam, figures_maps, gradcam, images, methods
-from resnet_viz.config import BLOCK_NAMES, STAGE_NAMES
-from resnet_viz.forward import hooks_left, param_hash
+from resnet_viz.explain import featuremaps, gradcam, methods
+from resnet_viz.figures import cam as figures_cam
+from resnet_viz.figures import maps as figures_maps
+from resnet_viz.inputs import images
+from resnet_viz.model import fallback
+from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
+from resnet_viz.model.forward import hooks_left, param_hash
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # 112 px single images: one torch thread is faster here
 
@@ -104,7 +108,8 @@ def _name(dec: ast.expr) -> str:
 
 def test_every_cache_is_bounded():
     """Streamlit caches name max_entries; functools caches have a maxsize or take no arguments."""
-    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "resnet_viz").glob("*.py"))]
+    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")),
+             *sorted((ROOT / "resnet_viz").rglob("*.py"))]
     checked = 0
     for path in files:
         for fn, dec in _decorators(path):

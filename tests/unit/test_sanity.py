@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz import gradcam
-from resnet_viz import sanity as A
-from resnet_viz.forward import hooks_left, param_hash, trace
+from resnet_viz.explain import gradcam
+from resnet_viz.explain import sanity as A
+from resnet_viz.model.forward import hooks_left, param_hash, trace
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz import shapes, train
 from resnet_viz.__main__ import main
+from resnet_viz.experiments import shapes, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -15,11 +15,13 @@ import torch
 from PIL import Image
 from torchvision.models import ResNet18_Weights, resnet18, resnet34, resnet50
 
-from resnet_viz import checkpoint, hub, i18n, images, weights
-from resnet_viz.config import DEFAULTS
-from resnet_viz.device import pick_device
-from resnet_viz.errors import Reason, WeightsError
-from resnet_viz.forward import hooks_left
+from resnet_viz.inputs import checkpoint, images
+from resnet_viz.model import device, fallback, hub, weights
+from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.device import pick_device
+from resnet_viz.model.forward import hooks_left
+from resnet_viz.text import i18n
+from resnet_viz.text.errors import Reason, WeightsError
 
 
 def _state(num_classes=1000, seed=1):
@@ -357,9 +359,8 @@ def test_every_reason_key_these_modules_raise_exists_in_both_languages():
     import re
     from pathlib import Path
 
-    root = Path(weights.__file__).parent
-    modules = ("weights", "checkpoint", "hub", "images", "device", "fallback")
-    code = "".join((root / f"{m}.py").read_text() for m in modules)
+    modules = (weights, checkpoint, hub, images, device, fallback)
+    code = "".join(Path(m.__file__).read_text() for m in modules)
     keys = set(re.findall(r"""(?:Error|Reason)\(\s*["']([a-z_]+(?:\.[a-z_]+)+)["']""", code))
     keys |= set(re.findall(r"""key = "([a-z_.]+)" if .* else "([a-z_.]+)\"""", code)[0])
     assert len(keys) > 45
