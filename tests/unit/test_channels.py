@@ -161,3 +161,23 @@ def test_two_channels_two_readings():
     assert [k for k, _ in fewer] == ["ch.read.count_fewer", "ch.read.iou_drop"]
     assert fewer[1][1]["change"] == pytest.approx(0.07)
     assert [k for k, _ in same] == ["ch.read.count_same", "ch.read.iou_same"]
+
+
+def test_cli_writes_images_and_numbers(tmp_path, monkeypatch, capsys):
+    import json
+
+    from PIL import Image
+
+    from resnet_viz.__main__ import main
+
+    monkeypatch.setenv(disk_cache.ENV, str(tmp_path / "cache"))
+    out, numbers = tmp_path / "out", tmp_path / "c.json"
+    code = main(["channel", "--layer", "layer1.1", "--channel", "3", "--target", "F", "--steps", "8", "--size", "32",
+                 "--n", "10", "--mask", "01111111", "--weights", "random", "--out", str(out), "--json", str(numbers)])
+    assert code == 0, capsys.readouterr().err
+    got = json.loads(numbers.read_text())
+    assert got["final"] > got["start"] and got["mask"] == "01111111" and len(got["examples"]) == 9
+    assert Image.open(out / "layer1.1_F_c3.png").size == (32, 32)
+    assert Image.open(out / "layer1.1_F_c3_examples.png").size == (9 * 64, 64)
+    assert main(["channel", "--channel", "3", "--mask", "0101", "--weights", "random"]) == 2
+    assert "eight 0/1 digits" in capsys.readouterr().err
