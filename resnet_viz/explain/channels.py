@@ -206,8 +206,13 @@ def _check(handle, layer: str, target: str, channel: int = 0) -> None:
 def heldout(n: int, size: int, mean: Sequence[float], std: Sequence[float]) -> tuple[Tensor, np.ndarray, np.ndarray]:
     """The first n held-out shapes: normalised images (n, 3, S, S), labels (n,), object masks (n, S, S)."""
     imgs, labels, masks = shapes.to_arrays(shapes.heldout_set(n, size))
+    return _normalised(imgs, mean, std), labels, masks
+
+
+def _normalised(imgs: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) normalised floats."""
     x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255.0
-    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1), labels, masks
+    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
 def unit_masks(acts: Tensor, threshold: Tensor, size: int) -> Tensor:
@@ -358,9 +363,15 @@ def _examples(handle, d: Dissection, channel: int, x: Tensor, names: list[str]) 
 
 def dataset_examples(handle, d: Dissection, channel: int) -> Examples:
     """The channel's top held-out shapes (as ranked by the dissection), each with its unit mask."""
-    x, labels, _ = heldout(d.n, d.size, handle.mean, handle.std)
-    idx = d.top[channel]
-    return _examples(handle, d, channel, x[idx], [shapes.CLASSES[labels[i]] for i in idx])
+    picked = [_heldout_one(i, d.size) for i in d.top[channel]]
+    imgs, labels, _ = shapes.to_arrays(picked)
+    names = [shapes.CLASSES[c] for c in labels]
+    return _examples(handle, d, channel, _normalised(imgs, handle.mean, handle.std), names)
+
+
+def _heldout_one(i: int, size: int) -> shapes.Sample:
+    """Held-out image i alone, as shapes.heldout_set draws it (its seed and balanced label)."""
+    return shapes.make_sample((shapes.HELDOUT_SEED, i), size, label=i % len(shapes.CLASSES))
 
 
 def photo_examples(handle, d: Dissection, channel: int) -> Examples:

@@ -65,10 +65,10 @@ ALLOWED_WORDS = frozenset({
     "acc@1",
     # methods and optimisers
     "Grad-CAM", "Guided", "Backpropagation", "Integrated", "Gradients", "Occlusion", "Saliency", "SGD", "Adam",
-    "Spearman",
+    "Spearman", "IoU",
     # cited authors and venues
     "Veit", "Adebayo", "Petsiuk", "Sundararajan", "Balduzzi", "Yang", "Selvaraju", "Luo", "ICLR", "ICML", "CVPR",
-    "NeurIPS",
+    "NeurIPS", "Olah", "Bau",
     # file formats and units
     "PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "HEIC", "zip", "base64", "pth", "KB", "MB", "GB", "ms", "px",
     "CPU", "GPU", "cuda", "mps", "cpu", "auto", "HTML", "PDF", "SVG", "ZIP", "HEIF", "AVIF", "RGB", "kB",
