@@ -31,6 +31,9 @@ ALL_KEY = state.ALL_KEY
 # Widget keys of the pages (they must stay stable: the load tester drives widgets by key too).
 FM_LAYER, FM_BLOCK, FM_CHANNEL = "fm_layer", "fm_block", "fm_channel"
 CAM_STAGE, CAM_TARGET, CAM_QUERY = "cam_stage", "cam_target", "cam_query"
+CH_LAYER, CH_CHANNEL, CH_TARGET = "ch_layer", "ch_channel", "ch_target"  # ui.channels' widget keys
+# Past the first stage a channel's image has shapes in it, not only colour and edges.
+CH_DEFAULT_LAYER = "layer3.1"
 SHOWN_MAX = 40  # characters of a refused value quoted back in the note
 
 
@@ -81,10 +84,15 @@ def session_keys(query: dict, num_classes: int) -> tuple[dict, list[tuple], str 
             keys[FM_LAYER] = s.layer
         if s.layer in STAGE_NAMES:
             keys[CAM_STAGE] = s.layer
+        if s.layer in BLOCK_NAMES:
+            keys[CH_LAYER] = s.layer
     if "block" in given:
         keys[FM_BLOCK] = s.block
     if "channel" in given:
         keys[FM_CHANNEL] = s.channel
+        keys[CH_CHANNEL] = s.channel
+    if "target" in given:
+        keys[CH_TARGET] = s.target
     if "class" in given:
         keys[CAM_QUERY] = str(s.cls)  # the class search finds it by number, so the class list holds it
         keys[CAM_TARGET] = s.cls
@@ -174,6 +182,9 @@ def current(page_path: str) -> urlstate.UrlState:
             values["layer"] = ss[CAM_STAGE]
         if isinstance(ss.get(CAM_TARGET), int):
             values["cls"] = ss[CAM_TARGET]
+    elif page_path == "Channels":
+        values.update(layer=ss.get(CH_LAYER, CH_DEFAULT_LAYER), channel=int(ss.get(CH_CHANNEL, 0)),
+                      target=ss.get(CH_TARGET, urlstate.UrlState.target))
     elif page_path == "Lecture":
         values["step"] = int(ss.get(STEP_KEY, 0))
     return urlstate.UrlState(**values)

@@ -25,7 +25,7 @@ from resnet_viz.model.forward import iter_blocks, normalise_mask, run_block
 
 __all__ = ["IMAGENET_COLOUR", "IOU_LABEL", "TARGETS", "TOP_QUANTILE", "Dissection", "Examples", "Visualisation",
            "cached_dissect", "cached_visualise", "colour_matrix", "dataset_examples", "dissect", "forward_to",
-           "heldout", "objective", "photo_examples", "unit_masks", "visualise"]
+           "heldout", "objective", "photo_examples", "unit_masks", "visualise", "width"]
 
 TARGETS: tuple[str, ...] = ("x", "F", "out")
 # lucid's square root of ImageNet's RGB covariance (lucid/optvis/param/color.py), for weights not trained on shapes.
@@ -190,14 +190,18 @@ def visualise(handle, layer: str, channel: int, target: str = "out", mask: Seque
                          time.perf_counter() - t0)
 
 
+def width(model: nn.Module, layer: str) -> int:
+    """Channels of a block's output (x and F(x) have as many)."""
+    return getattr(model, layer.split(".")[0])[0].conv1.out_channels
+
+
 def _check(handle, layer: str, target: str, channel: int = 0) -> None:
     if layer not in BLOCK_NAMES:
         raise ValueError(f"layer must be a block ({', '.join(BLOCK_NAMES)}), got {layer!r}")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
-    width = getattr(handle.model, layer.split(".")[0])[0].conv1.out_channels
-    if not 0 <= channel < width:
-        raise ValueError(f"{layer} has channels 0..{width - 1}, got {channel}")
+    if not 0 <= channel < (n := width(handle.model, layer)):
+        raise ValueError(f"{layer} has channels 0..{n - 1}, got {channel}")
 
 
 # ---------------------------------------------------------------- dataset examples and concept labels

@@ -56,7 +56,7 @@ def test_visualise_leaves_the_shared_model_alone(random_handle):
 
 
 def test_bad_requests_are_refused(random_handle):
-    with pytest.raises(ValueError, match="channels 0..63"):
+    with pytest.raises(ValueError, match=r"channels 0\.\.63"):
         channels.visualise(random_handle, "layer1.0", 64, size=32, steps=1)
     with pytest.raises(ValueError, match="target"):
         channels.dissect(random_handle, "layer1.0", "y", n=2, size=48)
