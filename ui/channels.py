@@ -17,10 +17,14 @@ from ui.text import lang, literal, t
 
 LAYER, CHANNEL, TARGET, DEFAULT_LAYER = links.CH_LAYER, links.CH_CHANNEL, links.CH_TARGET, links.CH_DEFAULT_LAYER
 SIDE, EVERY = "ch_side", "ch_every"
+BEST_LISTED = 8  # channels named as worth a look: the best-labelled ones of the block
+
+
+TARGET_KEYS = {"x": "ch.target.x", "F": "ch.target.fx", "out": "ch.target.out"}
 
 
 def target_name(target: str) -> str:
-    return t(f"ch.target.{target}")
+    return t(TARGET_KEYS[target])
 
 
 def widgets(handle) -> tuple[str, int, str, bool]:
@@ -92,8 +96,9 @@ def show_examples(handle, d: channels.Dissection, channel: int) -> None:
     st.markdown(t("ch.ex.photos"))
     cols = st.columns(len(ex.images))
     for col, img, m, v, name in zip(cols, photos.images, photos.masks, photos.values, photos.names, strict=False):
+        key = "ch.ex.photo_item" if m.any() else "ch.ex.photo_below"
         col.image(figures_channels.overlay(img, m, scale=1), width="stretch",
-                  caption=t("ch.ex.photo_item", name=literal(name), value=f"{v:.2f}"))
+                  caption=t(key, name=literal(name), value=f"{v:.2f}"))
 
 
 def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, vis: channels.Visualisation,
@@ -102,7 +107,8 @@ def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, v
     concept, iou = d_now.best(channel)
     m = st.columns(3)
     m[0].metric(t("ch.lab.m.on"), f"{d_on.labelled()} / {len(d_on.iou)}")
-    m[1].metric(t("ch.lab.m.now"), f"{d_now.labelled()} / {len(d_now.iou)}", d_now.labelled() - d_on.labelled())
+    m[1].metric(t("ch.lab.m.now"), f"{d_now.labelled()} / {len(d_now.iou)}",
+                d_now.labelled() - d_on.labelled() if not all(mask) else None)
     m[2].metric(t("ch.lab.m.best"), f"{iou:.3f}", f"{iou - d_on.best(channel)[1]:+.3f}" if not all(mask) else None)
     about = channel_readings.channel(vis.start, vis.final, d_now.best_mean[channel], d_now.active[channel],
                                      shapes.CLASSES[concept], iou)
@@ -118,6 +124,11 @@ def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, v
                           t("ch.fig.class"), t("ch.fig.iou"), t("ch.fig.on"), t("ch.fig.now"),
                           t("ch.fig.bar", bar=channels.IOU_LABEL)))
     chart(st, fig, key="ch_iou")
+    best = sorted(range(len(d_now.iou)), key=lambda c: -max(d_now.iou[c]))[:BEST_LISTED]
+    listed = ", ".join(f"#{c} {shapes.CLASSES[d_now.best(c)[0]]} {d_now.best(c)[1]:.2f}" for c in best
+                       if d_now.best(c)[1] > channels.IOU_LABEL)
+    if listed:
+        st.caption(t("ch.lab.best_list", layer=d_now.layer, channels=listed))
 
 
 def every_block(handle, target: str, mask) -> None:

@@ -17,7 +17,10 @@ ON_COLOR, NOW_COLOR = RESIDUAL_COLOR, PLAIN_COLOR
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, scale: int = 2) -> np.ndarray:
-    """(H, W, 3) uint8 with everything outside `mask` (H, W) dimmed and the mask outlined, `scale` times larger."""
+    """(H, W, 3) uint8 with everything outside `mask` (H, W) dimmed and the mask outlined, `scale` times larger; an
+    empty mask dims nothing (the caption says the image stays below the level)."""
+    if not mask.any():
+        return image.repeat(scale, axis=0).repeat(scale, axis=1)
     img = np.where(mask[..., None], image, (image * OUTSIDE).astype(np.uint8))
     img = img.repeat(scale, axis=0).repeat(scale, axis=1)
     m = mask.repeat(scale, axis=0).repeat(scale, axis=1)
@@ -30,11 +33,12 @@ def overlay(image: np.ndarray, mask: np.ndarray, scale: int = 2) -> np.ndarray:
     return img
 
 
-def patch(image: np.ndarray, box: tuple[int, int, int, int], side: int = 96) -> np.ndarray:
-    """The part of `image` inside `box` (top, left, bottom, right), grown to a square and shown at `side` px."""
+def patch(image: np.ndarray, box: tuple[int, int, int, int], side: int = 96, least: int = 24) -> np.ndarray:
+    """The part of `image` inside `box` (top, left, bottom, right), grown to a square of at least `least` px (a
+    few-pixel region shows no shape without its surroundings) and shown at `side` px."""
     top, left, bottom, right = box
     h, w = bottom - top, right - left
-    half = max(h, w, 8) / 2
+    half = min(max(h, w, least), *image.shape[:2]) / 2
     cy, cx = (top + bottom) / 2, (left + right) / 2
     t0 = int(max(0, min(image.shape[0] - 2 * half, cy - half)))
     l0 = int(max(0, min(image.shape[1] - 2 * half, cx - half)))

@@ -77,7 +77,7 @@ def test_channels_page_reads_its_numbers(lang, mask, side):
         assert t("ch.vis.snapshot", lang, step=8) in _captions(at)
         at.toggle(key=ui.channels.SIDE).set_value(True).run()
         assert not at.exception and not at.error
-    assert t("ch.target.x", lang) in _captions(at) and t("ch.target.F", lang) in _captions(at)
+    assert t("ch.target.x", lang) in _captions(at) and t("ch.target.fx", lang) in _captions(at)
     if lang == "zh":
         assert not english_leaks(at, shapes.CLASSES)
 
