@@ -20,12 +20,17 @@ layer, channel, target, side = channels.widgets(handle)
 try:
     st.subheader(t("ch.vis.head"))
     vis = channels.show_visualisations(handle, layer, channel, target, mask, side)
-    st.subheader(t("ch.ex.head"))
     d_now = channels.dissection(handle, layer, target, mask)
     d_on = d_now if all(mask) else channels.dissection(handle, layer, target, ALL_ON)
-    channels.show_examples(handle, d_now, channel)
+    about, counts = channels.readings(d_on, d_now, vis, channel, mask)
+    channels.show_doubt(about)  # a dead or noise-like channel: said here, before its pictures
+    st.subheader(t("ch.ex.head"))
+    if d_now.active[channel] < channels.DEAD_SHARE:
+        st.caption(t("ch.ex.dead"))  # its top-0.5% "region" would be ties between equal values: nothing to show
+    else:
+        channels.show_examples(handle, d_now, channel)
     st.subheader(t("ch.lab.head"))
-    channels.show_labels(handle, d_on, d_now, vis, channel, mask)
+    channels.show_labels(handle, d_on, d_now, about, counts, channel, mask)
     channels.every_block(handle, target, mask)
 except ValueError as exc:
     show_error(exc, t("ch.error"))

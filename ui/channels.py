@@ -11,6 +11,7 @@ from resnet_viz.figures import channels as figures_channels
 from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.model.forward import ALL_ON
 from resnet_viz.text import channel_readings, i18n
+from resnet_viz.text.readings import THRESHOLDS
 from ui import links, memo, state
 from ui.draw import chart
 from ui.text import lang, literal, t
@@ -101,21 +102,42 @@ def show_examples(handle, d: channels.Dissection, channel: int) -> None:
                   caption=t(key, name=literal(name), value=f"{v:.2f}"))
 
 
-def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, vis: channels.Visualisation,
-                channel: int, mask) -> None:
-    """Metrics, the channel's IoU per class (shortcuts on and now) and the readings, a dead channel as a warning."""
+DEAD_SHARE = THRESHOLDS.channel_dead
+DOUBTFUL = ("ch.read.dead", "ch.read.noise")  # readings that say the pictures are not a finding
+
+
+def readings(d_on: channels.Dissection, d_now: channels.Dissection, vis: channels.Visualisation, channel: int,
+             mask) -> tuple[list, list]:
+    """(what this channel's numbers say, what the block's label counts say), as readings."""
     concept, iou = d_now.best(channel)
+    about = channel_readings.channel(vis.start, vis.final, d_now.best_mean[channel], d_now.active[channel],
+                                     shapes.CLASSES[concept], iou)
+    counts = channel_readings.label_counts(d_now.layer, len(d_now.iou), d_on.labelled(), d_now.labelled(), mask,
+                                           d_on.best(channel)[1], iou)
+    return about, counts
+
+
+def doubtful(about: list) -> bool:
+    return about[0][0] in DOUBTFUL
+
+
+def show_doubt(about: list) -> None:
+    """A dead or noise-like channel said so right under its image, before any picture could read as a finding."""
+    if doubtful(about):
+        st.warning(i18n.join(about, lang()))
+
+
+def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, about: list, counts: list,
+                channel: int, mask) -> None:
+    """Metrics, the readings (a doubtful channel's were shown above), the channel's IoU per class (shortcuts on and
+    now) and the block's best-labelled channels."""
+    iou = d_now.best(channel)[1]
     m = st.columns(3)
     m[0].metric(t("ch.lab.m.on"), f"{d_on.labelled()} / {len(d_on.iou)}")
     m[1].metric(t("ch.lab.m.now"), f"{d_now.labelled()} / {len(d_now.iou)}",
                 d_now.labelled() - d_on.labelled() if not all(mask) else None)
     m[2].metric(t("ch.lab.m.best"), f"{iou:.3f}", f"{iou - d_on.best(channel)[1]:+.3f}" if not all(mask) else None)
-    about = channel_readings.channel(vis.start, vis.final, d_now.best_mean[channel], d_now.active[channel],
-                                     shapes.CLASSES[concept], iou)
-    counts = channel_readings.label_counts(d_now.layer, len(d_now.iou), d_on.labelled(), d_now.labelled(), mask,
-                                           d_on.best(channel)[1], iou)
-    warn = about[0][0] in ("ch.read.dead", "ch.read.noise")
-    (st.warning if warn else st.info)(i18n.join(about + counts, lang()))
+    st.info(i18n.join(([] if doubtful(about) else about) + counts, lang()))
     now = None if all(mask) else d_now.iou[channel]
     fig = memo.figure(("ch_iou", handle.digest, d_now.layer, d_now.target, tuple(mask), channel), lambda:
                       figures_channels.iou_chart(

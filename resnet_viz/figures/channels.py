@@ -54,7 +54,7 @@ def iou_chart(classes: list[str], iou_on: list[float], iou_now: list[float] | No
     if iou_now is not None:
         fig.add_bar(x=classes, y=iou_now, name=now_name, marker_color=NOW_COLOR)
     fig.add_hline(y=bar, line_dash="dash", line_color="#555", annotation_text=bar_name,
-                  annotation_position="top left")
+                  annotation_position="top right")
     fig.update_layout(barmode="group", xaxis_title=x_title, yaxis_title=y_title, legend=dict(orientation="h", y=1.12))
     return style(fig, title, height=420)
 

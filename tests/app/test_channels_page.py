@@ -32,29 +32,30 @@ def small(monkeypatch, tmp_path):
     monkeypatch.setenv(disk_cache.ENV, str(tmp_path))
 
 
-def _app(lang: str, mask=ALL_ON, side: bool = False) -> AppTest:
+def _app(lang: str, mask=ALL_ON, side: bool = False, layer: str = links.CH_DEFAULT_LAYER, channel: int = 17
+         ) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=300)
     at.session_state["weights_source"] = "shapes"
     at.session_state["lang"] = lang
     at.session_state["mask"] = mask
-    at.session_state[links.CH_CHANNEL] = 17
+    at.session_state[links.CH_LAYER] = layer
+    at.session_state[links.CH_CHANNEL] = channel
     at.session_state[ui.channels.SIDE] = side
     return at.run()
 
 
-def _expected(mask, lang: str) -> str:
-    """The readings the page must show, from the same cached library results."""
+def _expected(mask, lang: str, layer: str = links.CH_DEFAULT_LAYER, c: int = 17) -> tuple[str, str, int, int]:
+    """The readings the page must show (about the channel, about the block), from the same cached library results."""
     h = weights.load("shapes", device="cpu")
-    layer, c = links.CH_DEFAULT_LAYER, 17
     vis = channels.cached_visualise(h, layer, c, "out", mask, size=48, steps=8, snapshots=(4, 8))
     now = channels.cached_dissect(h, layer, "out", mask, n=40, size=64)
     on = channels.cached_dissect(h, layer, "out", ALL_ON, n=40, size=64)
     concept, iou = now.best(c)
-    readings = channel_readings.channel(vis.start, vis.final, now.best_mean[c], now.active[c],
-                                        shapes.CLASSES[concept], iou)
-    readings += channel_readings.label_counts(layer, len(now.iou), on.labelled(), now.labelled(), mask,
-                                              on.best(c)[1], iou)
-    return i18n.join(readings, lang), on.labelled(), now.labelled()
+    about = channel_readings.channel(vis.start, vis.final, now.best_mean[c], now.active[c],
+                                     shapes.CLASSES[concept], iou)
+    counts = channel_readings.label_counts(layer, len(now.iou), on.labelled(), now.labelled(), mask,
+                                           on.best(c)[1], iou)
+    return i18n.join(about, lang), i18n.join(counts, lang), on.labelled(), now.labelled()
 
 
 def _captions(at) -> str:
@@ -67,9 +68,8 @@ def test_channels_page_reads_its_numbers(lang, mask, side):
     at = _app(lang, mask, side)
     assert not at.exception and not at.error
     assert at.title[0].value == t("ch.title", lang)
-    reading, on, now = _expected(mask, lang)
-    shown = [*(i.value for i in at.info), *(w.value for w in at.warning)]
-    assert reading in shown
+    about, counts, on, now = _expected(mask, lang)
+    assert not at.warning and at.info[0].value == about + ("" if lang == "zh" else " ") + counts
     assert at.metric[0].value == f"{on} / 256" and at.metric[1].value == f"{now} / 256"
     assert len(at.get("image")) == (3 if side else 2) + 9 * 2 + 6  # images, examples and their patches, photos
     assert len(at.get("plotly_chart")) == 1
@@ -80,6 +80,19 @@ def test_channels_page_reads_its_numbers(lang, mask, side):
     assert t("ch.target.x", lang) in _captions(at) and t("ch.target.fx", lang) in _captions(at)
     if lang == "zh":
         assert not english_leaks(at, shapes.CLASSES)
+
+
+def test_a_dead_channel_is_said_to_be_dead_before_its_pictures():
+    h = weights.load("shapes", device="cpu")
+    d = channels.cached_dissect(h, "layer4.1", "out", (False,) * 8, n=40, size=64)
+    dead = next(c for c, a in enumerate(d.active) if a < channel_readings.THRESHOLDS.channel_dead)
+    at = _app("en", (False,) * 8, layer="layer4.1", channel=dead)
+    assert not at.exception and not at.error
+    about, counts, _, _ = _expected((False,) * 8, "en", "layer4.1", dead)
+    assert about.startswith("This channel is dead") and at.warning[0].value == about
+    assert at.info[0].value == counts
+    assert t("ch.ex.dead", "en") in [c.value for c in at.caption]
+    assert len(at.get("image")) == 2  # its snapshots; no examples, patches or photos
 
 
 def test_a_deep_link_names_block_channel_and_tensor():
