@@ -181,3 +181,22 @@ def test_cli_writes_images_and_numbers(tmp_path, monkeypatch, capsys):
     assert Image.open(out / "layer1.1_F_c3_examples.png").size == (9 * 64, 64)
     assert main(["channel", "--channel", "3", "--mask", "0101", "--weights", "random"]) == 2
     assert "eight 0/1 digits" in capsys.readouterr().err
+
+
+def test_another_session_gets_the_model_between_steps(random_handle):
+    # The handle's lock is held one step at a time: a second session's request gets the model while the
+    # optimisation is still running, not after it (one computation never blocks the others for its whole run).
+    started, seen = threading.Event(), []
+
+    def progress(done):
+        seen.append(done)
+        started.set()
+
+    run = threading.Thread(target=lambda: channels.visualise(random_handle, "layer4.1", 0, size=64, steps=64,
+                                                             progress=progress))
+    run.start()
+    started.wait(60)
+    with random_handle.lock:  # what ModelHandle.trace does for another session
+        got = seen[-1]
+    run.join(120)
+    assert got < 1.0 and seen[-1] == 1.0
