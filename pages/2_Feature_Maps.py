@@ -12,7 +12,7 @@ from resnet_viz.figures import cam as figures_cam
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_ON
-from ui import memo, nav, state
+from ui import keys, memo, nav, state
 from ui.draw import chart, figures_zip_button, show_error
 from ui.fm import fit_warning
 from ui.fm_unit import unit_view
@@ -27,7 +27,7 @@ handle = state.get_handle()
 mask = state.get_mask()
 image = pick_image()
 img_key = image_key()
-whole = st.sidebar.toggle(t("fm.whole"), value=False, key="fm_whole", help=t("fm.whole_help"))
+whole = st.sidebar.toggle(t("fm.whole"), value=False, key=keys.FM_WHOLE, help=t("fm.whole_help"))
 try:
     with st.spinner(t("fm.spinner")):
         ft = memo.features(handle, img_key, mask, not whole, image)
@@ -47,12 +47,12 @@ chart(left, top5_fig)
 fit_warning(left, handle)  # e.g. the shapes weights on a photo: the top-5 is the nearest shape
 with right:
     layer = st.selectbox(t("fm.layer"), featuremaps.layer_choices(),
-                         index=featuremaps.layer_choices().index(DEFAULTS.default_layer), key="fm_layer",
+                         index=featuremaps.layer_choices().index(DEFAULTS.default_layer), key=keys.FM_LAYER,
                          help=t("fm.layer_help"))
-    shared = st.radio(t("fm.scale"), ["per channel", "shared"], horizontal=True, key="fm_scale",
+    shared = st.radio(t("fm.scale"), ["per channel", "shared"], horizontal=True, key=keys.FM_SCALE,
                       format_func={"shared": t("fm.scale.shared"), "per channel": t("fm.scale.per_channel")}.get,
                       help=t("fm.scale_help"))
-    sort = st.toggle(t("fm.sort"), value=False, key="fm_sort")
+    sort = st.toggle(t("fm.sort"), value=False, key=keys.FM_SORT)
 
 figs = {"top5": top5_fig}
 maps_and_block(base, ft, layer, shared == "shared", sort, mask, figs)  # a fragment: channel and block rerun it only
@@ -75,7 +75,7 @@ else:
                                              gap_rgb=figures_maps.DIFF_GAP_RGB, **labels)
         return dfig, biggest
     dfig, biggest = figure(("fm_diff", *base, layer, sort), diff_figure)
-    chart(st, dfig, key="fm_diff")
+    chart(st, dfig, key=keys.FM_DIFF)
     figs["difference"] = dfig
     st.caption(t("fm.diff_caption", biggest=f"{biggest:.3g}") + (t("fm.diff_before") if mask[0] else ""))
 

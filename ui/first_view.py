@@ -20,7 +20,8 @@ import threading
 import streamlit as st
 
 from resnet_viz.text import i18n
-from ui.text import LANG_KEY, language_selector, t
+from ui import keys
+from ui.text import language_selector, t
 
 POLL_S = 1.0
 _lock = threading.Lock()
@@ -69,8 +70,8 @@ def first_view(navigation, home_path: str) -> None:
     """The light view while the library loads: language, a loading status, Home or a loading note; then stop.
     `navigation` builds the menu (ui.nav.navigation), after the link's language is known: its titles follow it."""
     lang = st.query_params.get("lang")  # a link's language, before the full app reads the rest of the link
-    if LANG_KEY not in st.session_state and lang in i18n.LANGUAGES:
-        st.session_state[LANG_KEY] = lang
+    if keys.LANG not in st.session_state and lang in i18n.LANGUAGES:
+        st.session_state[keys.LANG] = lang
     page = navigation()
     with st.sidebar:
         language_selector()

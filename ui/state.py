@@ -18,17 +18,9 @@ from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
 from resnet_viz.model.device import available_devices
 from resnet_viz.model.forward import ALL_ON
 from resnet_viz.text.errors import Reason, WeightsError
+from ui import keys
 from ui.text import t
 
-SOURCE_KEY = "weights_source"
-DEVICE_KEY = "device"
-FILE_KEY = "weights_file"  # (name, bytes) of an uploaded checkpoint
-ERROR_KEY = "weights_error"  # why the chosen weights were refused (shown in the sidebar)
-MASK_KEY = "mask"
-SEEN_KEY = "weights_seen"  # the source auto gave this session last run
-SWITCHED_KEY = "weights_switched"  # auto has just switched to ImageNet (the sidebar says so once)
-
-ALL_KEY = "shortcuts_all"
 WEIGHT_SOURCES = ("auto", "imagenet", "shapes", "random", "file")
 
 def digest(data: bytes) -> str:
@@ -103,28 +95,28 @@ def _imagenet_arrived(handle: weights.ModelHandle, device: str) -> weights.Model
 
 
 def get_handle() -> weights.ModelHandle:
-    """The shared model for the sidebar's choice; falls back to "auto" with a visible error (ERROR_KEY holds
-    (source, Reason)). When "auto" switches to ImageNet, SWITCHED_KEY says so once in each session."""
-    source = st.session_state.get(SOURCE_KEY, DEFAULTS.weights)
-    device = st.session_state.get(DEVICE_KEY) or available_devices()[0]
-    file = st.session_state.get(FILE_KEY)
+    """The shared model for the sidebar's choice; falls back to "auto" with a visible error (keys.WEIGHTS_ERROR holds
+    (source, Reason)). When "auto" switches to ImageNet, keys.WEIGHTS_SWITCHED says so once in each session."""
+    source = st.session_state.get(keys.WEIGHTS_SOURCE, DEFAULTS.weights)
+    device = st.session_state.get(keys.DEVICE) or available_devices()[0]
+    file = st.session_state.get(keys.WEIGHTS_FILE)
     data = file[1] if (source == "file" and file) else None
     try:
         handle = load_checked(source, device, data)
     except WeightsError as exc:
-        st.session_state[ERROR_KEY] = (source, exc.reason)
+        st.session_state[keys.WEIGHTS_ERROR] = (source, exc.reason)
         handle = _load("auto", device, None, None)
     if handle.auto:
         handle = _imagenet_arrived(handle, device)
-        seen = st.session_state.get(SEEN_KEY)
+        seen = st.session_state.get(keys.WEIGHTS_SEEN)
         if seen is not None and seen != "imagenet" and handle.source == "imagenet":
-            st.session_state[SWITCHED_KEY] = True
-        st.session_state[SEEN_KEY] = handle.source
+            st.session_state[keys.WEIGHTS_SWITCHED] = True
+        st.session_state[keys.WEIGHTS_SEEN] = handle.source
     return handle
 
 def get_mask() -> tuple[bool, ...]:
     """The sidebar's shortcut mask: one bool per block, all on by default."""
-    return tuple(st.session_state.get(MASK_KEY, ALL_ON))
+    return tuple(st.session_state.get(keys.MASK, ALL_ON))
 
 def mask_label(mask: tuple[bool, ...]) -> str:
     """'all shortcuts on', 'all shortcuts off', or the blocks whose shortcut is off."""
