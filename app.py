@@ -13,8 +13,8 @@ import ui.boot  # noqa: E402, F401  (loaded: every import below is a dictionary 
 
 # isort: split
 from resnet_viz.model import weights  # noqa: E402
-from resnet_viz.model.config import BLOCK_NAMES  # noqa: E402
 from resnet_viz.model.device import available_devices  # noqa: E402
+from resnet_viz.model.layers import BLOCK_NAMES  # noqa: E402
 from ui import links, state  # noqa: E402
 from ui.text import language_selector, reason_text, t, weights_name  # noqa: E402
 

@@ -10,6 +10,7 @@ from resnet_viz import figures
 from resnet_viz.explain import featuremaps
 from resnet_viz.figures import cam as figures_cam
 from resnet_viz.figures import maps as figures_maps
+from resnet_viz.model import layers
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_ON
 from ui import keys, memo, nav, state
@@ -46,8 +47,8 @@ top5_fig = figure(("fm_top5", *base), lambda: figures_cam.cam_topk(ft.top5, t("f
 chart(left, top5_fig)
 fit_warning(left, handle)  # e.g. the shapes weights on a photo: the top-5 is the nearest shape
 with right:
-    layer = st.selectbox(t("fm.layer"), featuremaps.layer_choices(),
-                         index=featuremaps.layer_choices().index(DEFAULTS.default_layer), key=keys.FM_LAYER,
+    layer = st.selectbox(t("fm.layer"), layers.pickable(),
+                         index=layers.pickable().index(DEFAULTS.default_layer), key=keys.FM_LAYER,
                          help=t("fm.layer_help"))
     shared = st.radio(t("fm.scale"), ["per channel", "shared"], horizontal=True, key=keys.FM_SCALE,
                       format_func={"shared": t("fm.scale.shared"), "per channel": t("fm.scale.per_channel")}.get,

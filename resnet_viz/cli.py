@@ -252,7 +252,7 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     from resnet_viz.explain import gradcam
     from resnet_viz.figures import cam as figures_cam
     from resnet_viz.inputs import images
-    from resnet_viz.model import weights
+    from resnet_viz.model import layers, weights
     from resnet_viz.model.forward import ALL_OFF
     from resnet_viz.text import errors
 
@@ -263,7 +263,7 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     except errors.WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.layer not in gradcam.cam_layer_names():
+    if args.layer not in layers.cam_layers():
         print(f"error: unknown layer {args.layer!r}; try conv1, layer1..layer4 or a block such as layer3.1",
               file=sys.stderr)
         return 2

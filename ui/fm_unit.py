@@ -15,13 +15,14 @@ from resnet_viz import figures
 from resnet_viz.explain import featuremaps, receptive
 from resnet_viz.figures import family as figures_family
 from resnet_viz.figures import maps as figures_maps
-from resnet_viz.model.config import STEM_NAMES
+from resnet_viz.model import layers
+from resnet_viz.model.layers import STEM_NAMES
 from ui import keys
 from ui.draw import PLOTLY_CONFIG, chart
 from ui.memo import ByteLRU, MiB, figure
 from ui.text import t
 
-UNIT_LAYERS = [n for n in featuremaps.layer_choices() if "." in n or n in STEM_NAMES]  # stage aliases left out
+UNIT_LAYERS = [n for n in layers.pickable() if "." in n or n in STEM_NAMES]  # stage aliases left out
 UNITS = ByteLRU(64 * MiB)  # per (weights digest, image, mask, crop, layer, channel, cell)
 
 
@@ -35,7 +36,7 @@ def sci(v: float) -> str:
 
 def arithmetic_layer(layer: str) -> str:
     """The conv whose output is worked through for a unit of `layer`: conv1 in the stem, else its block's conv1."""
-    return "conv1" if layer in STEM_NAMES else f"{featuremaps.resolve_layer(layer)}.conv1"
+    return "conv1" if layer in STEM_NAMES else f"{layers.resolve(layer)}.conv1"
 
 
 def _cell_from_click(h: int, w: int) -> None:

@@ -8,7 +8,8 @@ import streamlit as st
 from resnet_viz import figures
 from resnet_viz.explain import featuremaps
 from resnet_viz.figures import maps as figures_maps
-from resnet_viz.model.config import BLOCK_NAMES
+from resnet_viz.model import layers
+from resnet_viz.model.layers import BLOCK_NAMES
 from ui import keys
 from ui.draw import PLOTLY_CONFIG, channel_from_click, chart
 from ui.memo import figure
@@ -64,7 +65,7 @@ def maps_and_block(base: tuple, ft, layer: str, shared: bool, sort: bool, mask: 
         chart(st, overlay_fig)
 
     st.subheader(t("fm.decomp"))
-    resolved = featuremaps.resolve_layer(layer)
+    resolved = layers.resolve(layer)
     block_name = st.selectbox(t("fm.block"), BLOCK_NAMES, key=keys.FM_BLOCK,
                               index=BLOCK_NAMES.index(resolved if resolved in BLOCK_NAMES else "layer1.0"))
     block = ft.blocks[block_name]

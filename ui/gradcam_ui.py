@@ -11,8 +11,8 @@ from resnet_viz.explain import gradcam, sanity
 from resnet_viz.explain import methods as cam_methods
 from resnet_viz.figures import cam as figures_cam
 from resnet_viz.inputs import classes, images
-from resnet_viz.model.config import STAGE_NAMES
 from resnet_viz.model.forward import ALL_OFF, ALL_ON
+from resnet_viz.model.layers import STAGE_NAMES
 from resnet_viz.text import readings
 from ui import keys, memo, state
 from ui.draw import chart, image_download, show_error

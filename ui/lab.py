@@ -9,6 +9,7 @@ from resnet_viz.experiments import lesion, unravel
 from resnet_viz.figures import family as figures_family
 from resnet_viz.figures import lab as figures_lab
 from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.layers import DOWNSAMPLING_BLOCKS
 from resnet_viz.text import experiment_readings as readings_lab
 from resnet_viz.text import i18n, readings
 from ui.draw import chart as draw_chart
@@ -33,7 +34,7 @@ def bar_names() -> dict[str, str]:
 def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.FIG_HEIGHT):
     """The lesion bar chart of the metric (accuracy / agreement) or of the intact top-1 probability, with the
     downsampling blocks marked."""
-    mark = {"marked": readings.DOWNSAMPLING_BLOCKS, "marked_label": t("lab.downsampling")}
+    mark = {"marked": DOWNSAMPLING_BLOCKS, "marked_label": t("lab.downsampling")}
     if what == "prob":
         return figures_lab.lesion_chart(res.prob, bar_names(), t("lab.chart.prob_title"), t("lab.axis.prob"),
                                         height=height, **mark)

@@ -14,8 +14,9 @@ from resnet_viz.figures import gradflow as figures_gradflow
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.inputs import images
 from resnet_viz.model import architecture
-from resnet_viz.model.config import DEFAULTS, STAGE_NAMES
+from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_OFF, ALL_ON
+from resnet_viz.model.layers import DOWNSAMPLING_BLOCKS, STAGE_NAMES
 from resnet_viz.text import experiment_readings as readings_lab
 from resnet_viz.text import i18n, paper, readings
 from ui import arch, gradflow, lab, memo
@@ -147,7 +148,7 @@ def lesion_answer(res) -> tuple[str, dict]:
     """The block whose branch costs least and the one that costs most, from the measured values."""
     branch = {k.split(":", 1)[1]: 100 * v for k, v in res.values.items() if k.startswith("no_branch:")}
     best, worst = max(branch, key=branch.get), min(branch, key=branch.get)
-    down = ("、" if lang() == "zh" else ", ").join(readings.DOWNSAMPLING_BLOCKS)  # a Chinese list uses 、
+    down = ("、" if lang() == "zh" else ", ").join(DOWNSAMPLING_BLOCKS)  # a Chinese list uses 、
     return "lec.lesion.answer", {"best": best, "best_value": branch[best], "worst": worst,
                                  "worst_value": branch[worst], "down": down}
 

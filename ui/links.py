@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from resnet_viz.explain import featuremaps
 from resnet_viz.inputs import images, urlstate
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
+from resnet_viz.model import layers
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 from ui import keys, state
 from ui.nav import PAGES
 from ui.text import literal, t
@@ -68,7 +68,7 @@ def session_keys(query: dict, num_classes: int) -> tuple[dict, list[tuple], str 
         sample = next(x for x in images.list_samples() if x.name == s.image)
         values[keys.IMAGE] = (sample.name, sample.path.read_bytes())
     if "layer" in given:
-        if s.layer in featuremaps.layer_choices():
+        if s.layer in layers.pickable():
             values[keys.FM_LAYER] = s.layer
         if s.layer in STAGE_NAMES:
             values[keys.CAM_STAGE] = s.layer

@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 
 from resnet_viz.explain import featuremaps, gradcam
-from resnet_viz.model.config import STAGE_NAMES
+from resnet_viz.model.layers import STAGE_NAMES
 from ui.text import lang
 
 MiB = 1 << 20

@@ -14,9 +14,10 @@ from collections import OrderedDict
 import streamlit as st
 
 from resnet_viz.model import hub, weights
-from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.device import available_devices
 from resnet_viz.model.forward import ALL_ON
+from resnet_viz.model.layers import BLOCK_NAMES
 from resnet_viz.text.errors import Reason, WeightsError
 from ui import keys
 from ui.text import t

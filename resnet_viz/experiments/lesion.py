@@ -17,8 +17,8 @@ from resnet_viz import disk_cache as cache
 from resnet_viz.experiments import shapes
 from resnet_viz.inputs import images
 from resnet_viz.model import forward
-from resnet_viz.model.config import BLOCK_NAMES
 from resnet_viz.model.forward import ALL_OFF, ALL_ON, Mask
+from resnet_viz.model.layers import BLOCK_NAMES
 
 if TYPE_CHECKING:
     from resnet_viz.model.weights import ModelHandle

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from resnet_viz.inputs import images
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES, STEM_NAMES
 from resnet_viz.model.forward import Mask
+from resnet_viz.model.layers import BLOCK_NAMES, STEM_NAMES, resolve
 from resnet_viz.text.errors import Reason
 
 if TYPE_CHECKING:
@@ -22,23 +22,9 @@ if TYPE_CHECKING:
 
     from resnet_viz.model.weights import ModelHandle
 
-__all__ = ["STEM_NAMES", "BlockMaps", "ChannelStats", "FeatureTrace", "Tiled", "channel_order", "channel_stats",
-           "common_range", "compute", "decomposition", "difference", "grid_shape", "layer_choices", "model_input",
-           "residual_ratios", "resolve_layer", "scale", "shrink", "shrink_for", "signed_tile", "tile", "upscale_for"]
-
-
-def layer_choices() -> list[str]:
-    """Every layer a user can pick, in network order: stem, blocks, then the stage aliases."""
-    return [*STEM_NAMES, *BLOCK_NAMES, *STAGE_NAMES]
-
-
-def resolve_layer(name: str) -> str:
-    """A stage alias is its last block (what torchvision's layerN returns); other names map to themselves."""
-    if name in STAGE_NAMES:
-        return f"{name}.1"
-    if name not in (*STEM_NAMES, *BLOCK_NAMES):
-        raise ValueError(f"Unknown layer {name!r}; choose one of {', '.join(layer_choices())}.")
-    return name
+__all__ = ["BlockMaps", "ChannelStats", "FeatureTrace", "Tiled", "channel_order", "channel_stats",
+           "common_range", "compute", "decomposition", "difference", "grid_shape", "model_input",
+           "residual_ratios", "scale", "shrink", "shrink_for", "signed_tile", "tile", "upscale_for"]
 
 
 @dataclass
@@ -68,7 +54,7 @@ class FeatureTrace:
     note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
 
     def maps(self, layer: str) -> np.ndarray:
-        return self.layers[resolve_layer(layer)]
+        return self.layers[resolve(layer)]
 
 
 def model_input(handle: ModelHandle, image: Image.Image, center_crop: bool = True) -> tuple[torch.Tensor, Reason]:

@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from resnet_viz.model import fallback
-from resnet_viz.model.config import BLOCK_NAMES, BLOCK_PARTS, STAGE_NAMES, STEM_NAMES
 from resnet_viz.model.forward import ALL_ON, Mask, normalise_mask, trace
+from resnet_viz.model.layers import STAGE_NAMES, cam_layers
 
 if TYPE_CHECKING:
     from resnet_viz.model.weights import ModelHandle
 
-__all__ = ["AttributionError", "GradCam", "as_batch", "cam_layer_names", "cams_one_pass", "check_layers", "find_labels",
+__all__ = ["AttributionError", "GradCam", "as_batch", "cams_one_pass", "check_layers", "find_labels",
            "for_display", "grad_cam", "peak_cell_center", "resolve_target", "top_k", "upsample"]
 
 
@@ -75,19 +75,9 @@ def top_k(logits: Tensor, labels: Sequence[str], k: int = 5) -> list[tuple[int, 
 # ---------------------------------------------------------------- Grad-CAM, one pass
 
 
-def cam_layer_names() -> list[str]:
-    """Every traced layer Grad-CAM accepts: the stem, stages, blocks and their internals."""
-    names = [*STEM_NAMES, *STAGE_NAMES]
-    for block in BLOCK_NAMES:
-        names += [block, *(f"{block}.{p}" for p in BLOCK_PARTS)]
-        if block.endswith(".0") and block != BLOCK_NAMES[0]:
-            names.append(f"{block}.downsample")  # the 1x1 projection where the shape changes
-    return names
-
-
 def check_layers(layers: Sequence[str]) -> list[str]:
     layers = [layers] if isinstance(layers, str) else list(layers)
-    valid = set(cam_layer_names())
+    valid = set(cam_layers())
     bad = [n for n in layers if n not in valid]
     if bad or not layers:
         raise AttributionError(f"Unknown layer {bad[0] if bad else '(none)'!r} for Grad-CAM; choose from "

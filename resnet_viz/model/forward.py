@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES, STEM_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
-__all__ = ["ALL_OFF", "ALL_ON", "BlockTrace", "Mask", "Trace", "hooks_left", "iter_blocks", "layer_names",
+__all__ = ["ALL_OFF", "ALL_ON", "BlockTrace", "Mask", "Trace", "hooks_left", "iter_blocks",
            "logits_from", "normalise_mask", "param_hash", "run_block", "trace"]
 
 Mask = tuple[bool, ...]
@@ -154,10 +154,6 @@ def logits_from(model: nn.Module, h: Tensor, start: int, mask: Sequence[bool] | 
     h = torch.flatten(model.avgpool(h), 1)  # (B, 512)
     return model.fc(h)  # (B, classes)
 
-
-def layer_names() -> list[str]:
-    """Names a user can pick, in network order: stem, every block, stage aliases excluded."""
-    return [*STEM_NAMES, *BLOCK_NAMES]
 
 
 def param_hash(model: nn.Module) -> str:

@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_viz.experiments import lesion, unravel
 from resnet_viz.model import weights
-from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.layers import BLOCK_NAMES
 from resnet_viz.text import experiment_readings as readings_lab
 from resnet_viz.text import i18n
 from resnet_viz.text.i18n import t

@@ -13,8 +13,8 @@ from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
 from resnet_viz.explain import featuremaps, gradcam
-from resnet_viz.model.config import STAGE_NAMES
 from resnet_viz.model.forward import hooks_left, param_hash
+from resnet_viz.model.layers import STAGE_NAMES
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

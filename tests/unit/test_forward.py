@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torchvision.models import resnet18
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from resnet_viz.model.config import BLOCK_NAMES, BLOCKS_PER_STAGE, STAGE_NAMES
 from resnet_viz.model.forward import ALL_OFF, ALL_ON, hooks_left, iter_blocks, logits_from, param_hash, trace
+from resnet_viz.model.layers import BLOCK_NAMES, BLOCKS_PER_STAGE, STAGE_NAMES
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

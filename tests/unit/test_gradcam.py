@@ -13,8 +13,8 @@ from captum.attr import LayerGradCam
 from torch import nn
 
 from resnet_viz.explain import gradcam as A
-from resnet_viz.model.config import STAGE_NAMES
 from resnet_viz.model.forward import ALL_OFF, iter_blocks, trace
+from resnet_viz.model.layers import STAGE_NAMES
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -8,7 +8,7 @@ import torch
 
 from resnet_viz.experiments import lesion
 from resnet_viz.model import forward, weights
-from resnet_viz.model.config import BLOCK_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES
 from resnet_viz.text import errors
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster on a shared machine

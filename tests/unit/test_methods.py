@@ -10,8 +10,8 @@ import torch
 
 from resnet_viz.explain import gradcam
 from resnet_viz.explain import methods as A
-from resnet_viz.model.config import STAGE_NAMES
 from resnet_viz.model.forward import hooks_left, param_hash
+from resnet_viz.model.layers import STAGE_NAMES
 from resnet_viz.text.i18n import t
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here

@@ -18,8 +18,8 @@ from resnet_viz.figures import cam as figures_cam
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.inputs import images
 from resnet_viz.model import fallback
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
 from resnet_viz.model.forward import hooks_left, param_hash
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # 112 px single images: one torch thread is faster here
 
