@@ -19,11 +19,11 @@ from resnet_viz.model import layers
 from resnet_viz.model.layers import STEM_NAMES
 from ui import keys
 from ui.draw import PLOTLY_CONFIG, chart
-from ui.memo import ByteLRU, MiB, figure
+from ui.memo import BoundedLRU, MiB, figure
 from ui.text import t
 
 UNIT_LAYERS = [n for n in layers.pickable() if "." in n or n in STEM_NAMES]  # stage aliases left out
-UNITS = ByteLRU(64 * MiB)  # per (weights digest, image, mask, crop, layer, channel, cell)
+UNITS = BoundedLRU(64 * MiB)  # per (weights digest, image, mask, crop, layer, channel, cell)
 
 
 def sci(v: float) -> str:

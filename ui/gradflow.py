@@ -15,7 +15,7 @@ from resnet_viz.text import experiment_readings as readings_lab
 from resnet_viz.text import i18n, readings
 from ui import keys
 from ui.draw import PLOTLY_CONFIG, chart, show_error
-from ui.memo import ByteLRU, figure
+from ui.memo import BoundedLRU, figure
 from ui.state import mask_label
 from ui.text import lang, t, weights_name
 
@@ -184,16 +184,16 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
 
 # ---- Figure 2: degradation, live ------------------------------------------------------------------------
 # Finished runs found on disk, by cache key (a run, once found, never changes); a bounded number of them.
-RUNS = ByteLRU(64, sizeof=lambda _: 1)
+RUNS = BoundedLRU(64, weigh=lambda _: 1)
 
 
 def find_run(configs, settings):
     key = degradation.cache_key(configs, settings)
-    if key in RUNS:
-        return RUNS.get(key, lambda: None)
-    found = degradation.find_run(configs, settings)
-    if found is not None and found.finished:
-        RUNS.get(key, lambda: found)
+    found = RUNS.peek(key)
+    if found is None:
+        found = degradation.find_run(configs, settings)
+        if found is not None and found.finished:
+            RUNS.put(key, found)
     return found
 
 

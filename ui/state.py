@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import threading
-from collections import OrderedDict
 
 import streamlit as st
 
@@ -18,8 +17,9 @@ from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.device import available_devices
 from resnet_viz.model.forward import ALL_ON
 from resnet_viz.model.layers import BLOCK_NAMES
-from resnet_viz.text.errors import Reason, WeightsError
+from resnet_viz.text.errors import WeightsError
 from ui import keys
+from ui.memo import BoundedLRU
 from ui.text import t
 
 WEIGHT_SOURCES = ("auto", "imagenet", "shapes", "random", "file")
@@ -28,27 +28,9 @@ def digest(data: bytes) -> str:
     """A short content digest, for caches keyed by bytes."""
     return hashlib.sha256(data).hexdigest()[:16]
 
-class Refusals:
-    """Why checkpoints were refused, by content digest (bounded, thread-safe): a refused upload is not read
-    with torch.load again on every rerun of the session that uploaded it."""
-
-    def __init__(self, max_entries: int = 64) -> None:
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._why: OrderedDict[str, Reason] = OrderedDict()
-
-    def get(self, key: str) -> Reason | None:
-        with self._lock:
-            return self._why.get(key)
-
-    def add(self, key: str, why: Reason) -> None:
-        with self._lock:
-            self._why[key] = why
-            self._why.move_to_end(key)
-            while len(self._why) > self.max_entries:
-                self._why.popitem(last=False)
-
-REFUSED = Refusals()
+# Why checkpoints were refused, by content digest: a refused upload is not read with torch.load again on every
+# rerun of the session that uploaded it.
+REFUSED = BoundedLRU(64, weigh=lambda _: 1)
 _frozen = threading.Event()
 
 
@@ -74,13 +56,13 @@ def load_checked(source: str, device: str, data: bytes | None) -> weights.ModelH
     """The handle for (source, device, checkpoint bytes); raises WeightsError, without reading the bytes again,
     for a checkpoint already refused."""
     key = f"{source}:{digest(data)}" if data else None
-    if key and (why := REFUSED.get(key)) is not None:
+    if key and (why := REFUSED.peek(key)) is not None:
         raise WeightsError(why.key, **why.params)
     try:
         return _load(source, device, digest(data) if data else None, data)
     except WeightsError as exc:
         if key:
-            REFUSED.add(key, exc.reason)
+            REFUSED.put(key, exc.reason)
         raise
 
 

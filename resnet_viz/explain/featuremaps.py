@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from resnet_viz.inputs import images
+from resnet_viz.inputs.classes import top_k
 from resnet_viz.model.forward import Mask
 from resnet_viz.model.layers import BLOCK_NAMES, STEM_NAMES, resolve
 from resnet_viz.text.errors import Reason
@@ -82,7 +83,6 @@ def compute(handle: ModelHandle, image: Image.Image, mask: Sequence[bool] | None
         handle: the shared model (its lock is held by handle.trace).
         center_crop: True follows the weights' transforms (resize, centre crop); False shows the whole image.
     """
-    import torch
 
     x, how = model_input(handle, image, center_crop)
     tr = handle.trace(x, mask)  # no grad: nothing is kept for a backward pass
@@ -90,9 +90,7 @@ def compute(handle: ModelHandle, image: Image.Image, mask: Sequence[bool] | None
     def arr(t: torch.Tensor) -> np.ndarray:
         return t[0].detach().float().cpu().numpy()  # (C, H, W)
 
-    probs = torch.softmax(tr.logits[0].float(), dim=0).cpu()
-    p, idx = probs.topk(min(5, probs.numel()))
-    top5 = [(int(i), handle.labels[int(i)], float(v)) for v, i in zip(p, idx, strict=True)]
+    top5 = top_k(tr.logits, handle.labels, 5)
     layers = {name: arr(tr.layers[name]) for name in (*STEM_NAMES, *BLOCK_NAMES)}
     blocks = {name: BlockMaps(x=arr(b.x), fx=arr(b.fx), out=layers[name], shortcut=tr.mask[i])
               for i, (name, b) in enumerate(tr.blocks.items())}

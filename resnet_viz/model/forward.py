@@ -5,7 +5,6 @@ The mask is an argument, never a flag on the model: the cached model is shared b
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from torchvision.models.resnet import BasicBlock
 from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
 __all__ = ["ALL_OFF", "ALL_ON", "BlockTrace", "Mask", "Trace", "hooks_left", "iter_blocks",
-           "logits_from", "normalise_mask", "param_hash", "run_block", "trace"]
+           "logits_from", "normalise_mask", "run_block", "trace"]
 
 Mask = tuple[bool, ...]
 ALL_ON: Mask = (True,) * len(BLOCK_NAMES)
@@ -153,17 +152,6 @@ def logits_from(model: nn.Module, h: Tensor, start: int, mask: Sequence[bool] | 
             h = run_block(block, name, h, mask[i], branches[i], layers).out
     h = torch.flatten(model.avgpool(h), 1)  # (B, 512)
     return model.fc(h)  # (B, classes)
-
-
-
-def param_hash(model: nn.Module) -> str:
-    """SHA-256 over every parameter and buffer: equal before and after means nothing was written."""
-    h = hashlib.sha256()
-    for name, t in [*model.named_parameters(), *model.named_buffers()]:
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-        h.update(str(t.requires_grad).encode())
-    return h.hexdigest()
 
 
 def hooks_left(model: nn.Module) -> int:

@@ -99,7 +99,9 @@ class ModelHandle:
 
 
 def weights_digest(model: nn.Module, length: int = 16) -> str:
-    """sha256 over the state dict's names, dtypes, shapes and bytes, in order; the first `length` hex digits.
+    """sha256 over the state dict's names, dtypes, shapes and bytes, in order, and which parameters require grad;
+    the first `length` hex digits. The model's identity in every cache key, and the proof a request wrote
+    nothing to the shared model (equal before and after).
 
     Reads the weights only (a CPU copy of each tensor in turn when they live on a GPU).
     """
@@ -109,6 +111,7 @@ def weights_digest(model: nn.Module, length: int = 16) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         # uint8 view: every dtype (bfloat16 too) as its raw bytes; reshape first so 0-dim tensors can be viewed.
         h.update(t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    h.update(bytes(p.requires_grad for p in model.parameters()))
     return h.hexdigest()[:length]
 
 

@@ -58,20 +58,20 @@ def test_literal_round_trips_random_text():
 
 
 def test_byte_lru_evicts_by_bytes_least_recent_first():
-    lru = memo.ByteLRU(max_bytes=10_000)
+    lru = memo.BoundedLRU(10_000)
     block = lambda: np.zeros(4_000, np.uint8)  # noqa: E731
     lru.get("a", block)
     lru.get("b", block)
     lru.get("a", lambda: pytest.fail("a is cached"))  # a becomes the most recent
     lru.get("c", block)  # 12,000 > 10,000: b (least recent) goes
     assert "a" in lru and "c" in lru and "b" not in lru
-    assert lru.bytes == 8_000
+    assert lru.weight == 8_000
     big = lru.get("huge", lambda: np.zeros(20_000, np.uint8))  # larger than the budget: returned, not kept
-    assert big.nbytes == 20_000 and "huge" not in lru and lru.bytes <= lru.max_bytes
+    assert big.nbytes == 20_000 and "huge" not in lru and lru.weight <= lru.budget
 
 
 def test_byte_lru_computes_once_for_simultaneous_callers():
-    lru = memo.ByteLRU(max_bytes=1 << 20)
+    lru = memo.BoundedLRU(1 << 20)
     calls, gate = [], threading.Event()
 
     def compute():
@@ -101,7 +101,7 @@ def test_a_refused_checkpoint_is_not_read_again(monkeypatch):
         raise errors.WeightsError("not a ResNet-18 checkpoint")
 
     monkeypatch.setattr(state, "_load", refuse)
-    monkeypatch.setattr(state, "REFUSED", state.Refusals(max_entries=2))
+    monkeypatch.setattr(state, "REFUSED", memo.BoundedLRU(2, weigh=lambda _: 1))
     for _ in range(3):
         with pytest.raises(errors.WeightsError, match="not a ResNet-18"):
             state.load_checked("file", "cpu", b"bad bytes")

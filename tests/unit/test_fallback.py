@@ -6,7 +6,8 @@ from PIL import Image
 
 from resnet_viz.explain import featuremaps, gradcam
 from resnet_viz.model import fallback, weights
-from resnet_viz.model.forward import hooks_left, param_hash, trace
+from resnet_viz.model.forward import hooks_left, trace
+from resnet_viz.model.weights import weights_digest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -39,7 +40,7 @@ def x():
 
 
 def test_trace_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
-    before = param_hash(random_handle.model)
+    before = weights_digest(random_handle.model)
     with torch.no_grad():
         expected = trace(random_handle.model, x, MASK).logits
     assert random_handle.trace(x, MASK).note == ""
@@ -53,7 +54,7 @@ def test_trace_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
     # The copy is made once per model and never touches the shared model.
     assert fallback.cpu_copy(random_handle.model) is fallback.cpu_copy(random_handle.model)
     assert fallback.cpu_copy(random_handle.model) is not random_handle.model
-    assert param_hash(random_handle.model) == before and hooks_left(random_handle.model) == 0
+    assert weights_digest(random_handle.model) == before and hooks_left(random_handle.model) == 0
 
 
 def test_grad_cam_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
@@ -87,5 +88,5 @@ def test_other_errors_are_not_swallowed(random_handle, x, monkeypatch):
 
 def test_cpu_copy_matches_the_model(random_handle):
     twin = fallback.copy_to_cpu(random_handle.model)
-    assert param_hash(twin) == param_hash(random_handle.model)
+    assert weights_digest(twin) == weights_digest(random_handle.model)
     assert not twin.training
