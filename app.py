@@ -8,6 +8,8 @@ st.set_page_config(page_title="resnet-viz", page_icon="🧱", layout="wide")
 first_view.start()
 if not first_view.ready():  # the first visits after a server start: a light view while the library loads
     first_view.first_view(nav.navigation, nav.PAGES[0].url_path)
+if first_view.failure() is not None:  # the library could not be imported: say why instead of a traceback
+    first_view.show_failure(first_view.failure())
 
 import ui.boot  # noqa: E402, F401  (loaded: every import below is a dictionary look-up)
 

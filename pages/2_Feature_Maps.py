@@ -17,10 +17,10 @@ from ui import keys, memo, nav, state
 from ui.draw import chart, figures_zip_button, show_error
 from ui.fm import fit_warning
 from ui.fm_unit import unit_view
-from ui.fm_views import maps_and_block, note_text
+from ui.fm_views import maps_and_block
 from ui.memo import figure
 from ui.picker import image_key, pick_image
-from ui.text import t, weights_name
+from ui.text import reason_text, t, weights_name
 
 nav.require_app(__file__)
 st.title(t("fm.title"))
@@ -35,10 +35,10 @@ try:
 except ValueError as exc:
     show_error(exc, t("fm.error"))
     st.stop()
-st.caption(t("fm.caption", how=note_text(ft.preprocessing), weights=weights_name(handle.source),
+st.caption(t("fm.caption", how=reason_text(ft.preprocessing), weights=weights_name(handle.source),
              mask=state.mask_label(mask)))
-if ft.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.model.fallback)
-    st.warning(note_text(ft.note))
+if ft.note is not None:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.model.fallback)
+    st.warning(reason_text(ft.note))
 base = (handle.digest, img_key, mask, not whole)  # every figure below is cached under this and what it shows
 
 left, right = st.columns([3, 2])

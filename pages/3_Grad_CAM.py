@@ -10,7 +10,7 @@ from resnet_viz.inputs import images
 from ui import gradcam_ui, keys, memo, nav, state
 from ui.draw import figures_zip_button, show_error
 from ui.picker import image_key, pick_image
-from ui.text import t
+from ui.text import reason_text, t
 
 nav.require_app(__file__)
 st.title(t("cam.title"))
@@ -37,8 +37,8 @@ choices = gradcam_ui.class_choices(c1, query, handle, auto)
 target = c2.selectbox(t("cam.class"), choices, key=keys.CAM_TARGET, format_func=gradcam_ui.class_namer(handle),
                       placeholder=t("cam.top1"))  # after an image change Streamlit shows None as "no choice"
 cam = auto if target is None else memo.grad_cams(handle, img_key, mask, target, x)
-if cam.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.model.fallback)
-    st.warning(gradcam_ui.note_text(cam.note))
+if cam.note is not None:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.model.fallback)
+    st.warning(reason_text(cam.note))
 
 figs: dict = {}
 gradcam_ui.views(handle, img_key, mask, cam, picture, x, figs)  # stage, opacity, colour map: rerun it only

@@ -4,9 +4,11 @@ degradation trained live. Figure 1 and Figure 1b are fragments: their own widget
 import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
 
 # isort: split
+import dataclasses
+
 import streamlit as st
 
-from resnet_viz.experiments import degradation, stacks
+from resnet_viz.experiments import degradation
 from ui import gradflow, keys, nav, state
 from ui.draw import figures_zip_button, show_error
 from ui.picker import image_key, pick_image
@@ -44,7 +46,7 @@ try:
     configs, settings = degradation.default_degradation(run_seed)
     configs = degradation.degradation_configs(d["shallow"], deep, d["widths"],
                                               zero_init_residual=d["zero_init_residual"], seed=run_seed)
-    settings = stacks.TrainSettings(**{**settings.__dict__, "steps": steps, "optimizer": optimizer, "lr": lr})
+    settings = dataclasses.replace(settings, steps=steps, optimizer=optimizer, lr=lr)
 except ValueError as exc:
     show_error(exc, t("gf.cannot_setup"))
     st.stop()

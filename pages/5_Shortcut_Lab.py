@@ -22,9 +22,9 @@ data = c1.radio(t("lab.set"), sets, horizontal=True, key=keys.LAB_SET,
                 t("lab.set.photos", n=len(lesion.photo_samples())))
 n = c2.selectbox(t("lab.n"), lab.N_CHOICES, key=keys.LAB_N, disabled=data != "shapes")
 if handle.source != "shapes":
-    st.caption(t("lab.shapes_needs_weights", weights=literal(handle.describe(lang()))))
+    st.caption(t("lab.shapes_needs_weights", weights=literal(handle.description.text(lang()))))
 figs = {}
-res = lab.load(handle, data, int(n))
+res = lab.lesion_study(handle, data, int(n))
 if res is not None:
     s = lesion.summary(res)
     m = st.columns(4)
@@ -35,7 +35,7 @@ if res is not None:
                 f"{-100 * s.shortcut_drop:+.1f}", delta_color="normal")
     m[3].metric(t("lab.m.all_off"), f"{100 * s.all_off:.1f}%", f"{100 * (s.all_off - s.intact):+.1f}")
     lab.lesion_figures(figs, res, handle.digest)
-    st.caption(t("lab.how", n=res.n, seconds=res.seconds, weights=literal(handle.describe(lang()))))
+    st.caption(t("lab.how", n=res.n, seconds=res.seconds, weights=literal(handle.description.text(lang()))))
 lab.unraveled_section(figs)
 lab.twin_section(figs)
 figures_zip_button(figs, "shortcut_lab")

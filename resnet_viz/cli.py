@@ -258,8 +258,8 @@ def _run_gradcam(args: argparse.Namespace) -> int:
 
     try:
         path = Path(args.weights)
-        handle = (weights.load("file", file=path) if args.weights.endswith(".pth") or path.is_file()
-                  else weights.load(args.weights))
+        handle = (weights.handle_for("file", file=path) if args.weights.endswith(".pth") or path.is_file()
+                  else weights.handle_for(args.weights))
     except errors.WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -270,7 +270,7 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     mask = ALL_OFF if args.no_shortcuts else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"weights: {handle.describe()} ({handle.reason}); {'all shortcuts off' if mask else 'all shortcuts on'}")
+    print(f"weights: {handle.description} ({handle.why_live}); {'all shortcuts off' if mask else 'all shortcuts on'}")
     failed = 0
     for name in args.images:
         try:

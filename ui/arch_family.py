@@ -13,11 +13,11 @@ from resnet_viz.figures import family as figures_family
 from resnet_viz.inputs import images
 from resnet_viz.model import family, shortcuts
 from resnet_viz.model.architecture import iter_any_blocks
-from resnet_viz.text import i18n, readings
+from resnet_viz.text import readings
 from ui import keys
 from ui.draw import chart
 from ui.memo import figure
-from ui.text import lang, t
+from ui.text import say, t
 
 OPTIONS_BLOCK = "layer2.0"
 OPTIONS_SIZE = 224  # the paper's input size: layer2.0 then turns 64×56×56 into 128×28×28
@@ -150,7 +150,7 @@ def options_section(handle) -> dict:
         a_norms, b_norms, (t("arch.opt.legend_a"), t("arch.opt.legend_b")),
         t("arch.opt.fig_title", block=OPTIONS_BLOCK), t("arch.opt.fig_x"), t("arch.opt.fig_y")))
     chart(st, fig)
-    st.markdown(i18n.join(readings.shortcut_options(), lang()))
+    st.markdown(say(readings.shortcut_options()))
     main_path_text(handle)
     return {"shortcut_options": fig}
 

@@ -13,12 +13,7 @@ from resnet_viz.model.layers import BLOCK_NAMES
 from ui import keys
 from ui.draw import PLOTLY_CONFIG, channel_from_click, chart
 from ui.memo import figure
-from ui.text import lang, t
-
-
-def note_text(note) -> str:
-    """A library note (a Reason, or "" when there is none) in the sidebar's language."""
-    return note.text(lang()) if hasattr(note, "text") else str(note)
+from ui.text import t
 
 
 def tiles(base: tuple, ft, layer: str, shared: bool, sort: bool):

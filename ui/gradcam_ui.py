@@ -16,13 +16,12 @@ from resnet_viz.model.layers import STAGE_NAMES
 from resnet_viz.text import readings
 from ui import keys, memo, state
 from ui.draw import chart, image_download, show_error
-from ui.fm import fit_warning, say, say_one
-from ui.fm_views import note_text
+from ui.fm import fit_warning
 from ui.memo import figure
 from ui.picker import image_name
-from ui.text import literal, t, weights_name
+from ui.text import literal, say, t, weights_name
 
-__all__ = ["class_choices", "class_namer", "note_text", "views"]
+__all__ = ["class_choices", "class_namer", "views"]
 
 METHOD_TITLES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
                  "integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion", "saliency": "Saliency"}
@@ -165,7 +164,7 @@ def _large(right, figs: dict, key: tuple, cam: gradcam.GradCam, picture: np.ndar
                                               outline, **figures.labels("cam_overlay_figure", t))
     figs["gradcam_large"] = figure(("cam_large", *key, stage, opacity, scale), large_figure)
     chart(right, figs["gradcam_large"])
-    right.caption(say_one(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
+    right.caption(say(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
     with right:
         large = figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[stage]), opacity, scale)
         image_download(Image.fromarray(large), f"gradcam_{stage}_{cam.label.replace(' ', '_')}", t("cam.download"))

@@ -12,12 +12,12 @@ from resnet_viz.figures import family as figures_family
 from resnet_viz.figures import gradflow as figures_gradflow
 from resnet_viz.model.forward import ALL_ON
 from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n, readings
+from resnet_viz.text import readings
 from ui import keys
 from ui.draw import PLOTLY_CONFIG, chart, show_error
 from ui.memo import BoundedLRU, figure
 from ui.state import mask_label
-from ui.text import lang, t, weights_name
+from ui.text import say, t, weights_name
 
 DEPTHS = [8, 14, 20, 32, 44, 56, 110]
 WHICH_KEYS = {"both": "gf.which.both", "plain": "gf.which.plain", "residual": "gf.which.residual"}
@@ -92,12 +92,12 @@ def init_section(figs: dict) -> None:
     chart(st, figs["init_profile"])
     st.caption(t("gf.init_caption", batch=batch, seed=seed))
     for r in readings_lab.gradflow_init(norms):
-        st.markdown("- " + i18n.render(r, lang()))
+        st.markdown("- " + say(r))
     with st.expander(t("gf.claims"), expanded=False):
         st.markdown(t("gf.claims_body"))
     with st.expander(t("gf.options"), expanded=False):
         for r in readings.shortcut_options():
-            st.markdown("- " + i18n.render(r, lang()))
+            st.markdown("- " + say(r))
     with st.expander(t("gf.shatter"), expanded=False):
         st.markdown(t("gf.shatter_intro"))
         if st.toggle(t("gf.shatter_toggle"), value=False, key=keys.GF_SHATTER):
@@ -109,7 +109,7 @@ def init_section(figs: dict) -> None:
                     corr, 32, **figures.labels("gradient_correlation_chart", t)))
             chart(st, figs["gradient_correlation"])
             for r in readings_lab.shattered(corr):
-                st.markdown("- " + i18n.render(r, lang()))
+                st.markdown("- " + say(r))
 
 
 # ---- Figure 1b: the real ResNet-18, and why its gradients pass ----------------------------------------------
@@ -178,7 +178,7 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
                                               (t("gf.why.identity"), t("gf.why.branch")),
                                               t("gf.why.title", label=label), t("gf.why.y")))
         chart(st, figs["gradient_split"])
-    st.markdown(i18n.join(readings_lab.grad_split(paths.blocks, mask), lang()))
+    st.markdown(say(readings_lab.grad_split(paths.blocks, mask)))
     st.caption(t("gf.why.caption"))
 
 
@@ -198,7 +198,7 @@ def find_run(configs, settings):
 
 
 def degradation_figure(curves: dict, total: int, chance: float):
-    title = i18n.render(readings_lab.degradation_title(total), lang())
+    title = say(readings_lab.degradation_title(total))
     return figures_gradflow.degradation_curves(curves, total, chance=chance, title=title,
                                                **figures.labels("degradation_curves", t))
 
@@ -257,7 +257,7 @@ def show_run(figs: dict, result, chart_slot, run_seed: int, chance: float, key: 
     elif result.source == "cache":
         st.caption(t("gf.replayed"))
     for r in readings_lab.degradation_of(result):
-        st.markdown("- " + i18n.render(r, lang()))
+        st.markdown("- " + say(r))
     step = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
     st.caption(t("gf.loss_note", every=result.settings.log_every, step=step, steps=result.settings.steps,
                  k=num_classes_for(result.settings.data), chance=f"{chance:.2f}"))

@@ -44,22 +44,22 @@ def _freeze_once() -> None:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load(source: str, device: str, file_digest: str | None, _file: bytes | None) -> weights.ModelHandle:
+def _shared_handle(source: str, device: str, file_digest: str | None, _file: bytes | None) -> weights.ModelHandle:
     # One handle per (source, device, file): shared by every browser session, never written to. "auto" never
     # waits for the network: without cached ImageNet weights it answers with the shapes weights at once while
     # the ImageNet download runs in the background (get_handle switches when it is done).
-    handle = weights.load(source, device=device, file=_file, background_download=True)
+    handle = weights.handle_for(source, device=device, file=_file, background_download=True)
     _freeze_once()
     return handle
 
-def load_checked(source: str, device: str, data: bytes | None) -> weights.ModelHandle:
+def checked_handle(source: str, device: str, data: bytes | None) -> weights.ModelHandle:
     """The handle for (source, device, checkpoint bytes); raises WeightsError, without reading the bytes again,
     for a checkpoint already refused."""
     key = f"{source}:{digest(data)}" if data else None
     if key and (why := REFUSED.peek(key)) is not None:
         raise WeightsError(why.key, **why.params)
     try:
-        return _load(source, device, digest(data) if data else None, data)
+        return _shared_handle(source, device, digest(data) if data else None, data)
     except WeightsError as exc:
         if key:
             REFUSED.put(key, exc.reason)
@@ -73,8 +73,8 @@ def _imagenet_arrived(handle: weights.ModelHandle, device: str) -> weights.Model
     probe = hub.imagenet_probe(start=False)
     if probe is None or probe.state != "cached":
         return handle
-    _load.clear("auto", device, None, None)
-    return _load("auto", device, None, None)
+    _shared_handle.clear("auto", device, None, None)
+    return _shared_handle("auto", device, None, None)
 
 
 def get_handle() -> weights.ModelHandle:
@@ -85,10 +85,10 @@ def get_handle() -> weights.ModelHandle:
     file = st.session_state.get(keys.WEIGHTS_FILE)
     data = file[1] if (source == "file" and file) else None
     try:
-        handle = load_checked(source, device, data)
+        handle = checked_handle(source, device, data)
     except WeightsError as exc:
         st.session_state[keys.WEIGHTS_ERROR] = (source, exc.reason)
-        handle = _load("auto", device, None, None)
+        handle = _shared_handle("auto", device, None, None)
     if handle.auto:
         handle = _imagenet_arrived(handle, device)
         seen = st.session_state.get(keys.WEIGHTS_SEEN)

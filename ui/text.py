@@ -79,3 +79,10 @@ def language_selector() -> None:
         st.session_state[keys.LANG] = i18n.DEFAULT_LANG
     st.radio("Language / 语言", list(i18n.LANGUAGES), key=keys.LANG, horizontal=True,
              format_func=i18n.LANGUAGES.get)
+
+
+def say(readings: tuple[str, dict] | list[tuple[str, dict]]) -> str:
+    """One reading (locale key, params) or several, as one paragraph in the page's language."""
+    if isinstance(readings, tuple):
+        return i18n.render(readings, lang())
+    return i18n.join(readings, lang())

@@ -52,7 +52,7 @@ class FeatureTrace:
     picture: np.ndarray  # (H, W, 3) uint8: the exact picture the model saw
     mask: Mask
     preprocessing: Reason  # how the image was resized / cropped (.text(lang))
-    note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
+    note: Reason | None = None  # says so when the GPU ran out of memory and this ran on the CPU
 
     def maps(self, layer: str) -> np.ndarray:
         return self.layers[resolve(layer)]

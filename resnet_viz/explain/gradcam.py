@@ -23,6 +23,7 @@ from resnet_viz.text.errors import AttributionError
 
 if TYPE_CHECKING:
     from resnet_viz.model.weights import ModelHandle
+    from resnet_viz.text.errors import Reason
 
 __all__ = ["AttributionError", "GradCam", "as_batch", "cams_one_pass", "check_layers", "for_display", "grad_cam",
            "peak_cell_center", "upsample"]
@@ -129,7 +130,7 @@ class GradCam:
     peaks: dict[str, tuple[float, float]]  # layer -> (row, col) centre of the strongest cell
     mask: Mask = ALL_ON
     seconds: float = 0.0
-    note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
+    note: Reason | None = None  # says so when the GPU ran out of memory and this ran on the CPU
 
 
 def grad_cam(handle: ModelHandle, x: Tensor, layers: Sequence[str] = STAGE_NAMES, target: int | str | None = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,9 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
 from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
+
+if TYPE_CHECKING:
+    from resnet_viz.text.errors import Reason
 
 __all__ = ["ALL_OFF", "ALL_ON", "BlockTrace", "Mask", "Trace", "hooks_left", "iter_blocks",
            "logits_from", "normalise_mask", "run_block", "trace"]
@@ -40,7 +44,7 @@ class Trace:
     layers: dict[str, Tensor] = field(default_factory=dict)
     blocks: dict[str, BlockTrace] = field(default_factory=dict)
     mask: Mask = ALL_ON
-    note: str = ""  # set by ModelHandle.trace when the request fell back to the CPU (resnet_viz.model.fallback)
+    note: Reason | None = None  # set by ModelHandle.trace when the request fell back to the CPU (model.fallback)
 
 
 def normalise_mask(mask: Sequence[bool] | None, what: str = "mask") -> Mask:

@@ -34,7 +34,8 @@ def test_lab_shows_the_lesion_numbers_in_both_languages():
     at = _app()
     at.run()
     assert not at.exception and not at.error
-    ref = lesion.cached_run(weights.load("shapes", device="cpu"), "shapes", DEFAULTS.lesion_n, DEFAULTS.lesion_size)
+    shapes = weights.handle_for("shapes", device="cpu")
+    ref = lesion.cached_run(shapes, "shapes", DEFAULTS.lesion_n, DEFAULTS.lesion_size)
     assert at.metric[0].label == t("lab.m.intact", "en")
     assert at.metric[0].value == f"{100 * ref.values['intact']:.1f}%"
     assert at.metric[3].value == f"{100 * ref.values['no_shortcuts']:.1f}%"

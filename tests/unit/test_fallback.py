@@ -30,7 +30,7 @@ def _oom_on(model, real):
 @pytest.fixture(scope="module")
 def random_handle():
     """A handle of this module's own: the CPU twins made here must not leak into other tests' shared handle."""
-    return weights.load("random", device="cpu")
+    return weights.handle_for("random", device="cpu")
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_trace_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
     before = weights_digest(random_handle.model)
     with torch.no_grad():
         expected = trace(random_handle.model, x, MASK).logits
-    assert random_handle.trace(x, MASK).note == ""
+    assert random_handle.trace(x, MASK).note is None
     fake, calls = _oom_on(random_handle.model, trace)
     monkeypatch.setattr(weights, "trace", fake)
     got = random_handle.trace(x, MASK)
@@ -59,7 +59,7 @@ def test_trace_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
 
 def test_grad_cam_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
     expected = gradcam.grad_cam(random_handle, x, target=3, mask=MASK)
-    assert expected.note == ""
+    assert expected.note is None
     fake, calls = _oom_on(random_handle.model, gradcam.cams_one_pass)
     monkeypatch.setattr(gradcam, "cams_one_pass", fake)
     got = gradcam.grad_cam(random_handle, x, target=3, mask=MASK)
@@ -71,7 +71,7 @@ def test_grad_cam_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatc
 
 def test_feature_maps_carry_the_note(random_handle, monkeypatch):
     image = Image.new("RGB", (80, 64), (120, 30, 200))
-    assert featuremaps.compute(random_handle, image, MASK).note == ""
+    assert featuremaps.compute(random_handle, image, MASK).note is None
     fake, _ = _oom_on(random_handle.model, trace)
     monkeypatch.setattr(weights, "trace", fake)
     assert featuremaps.compute(random_handle, image, MASK).note == fallback.NOTE

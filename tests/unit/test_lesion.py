@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch th
 @pytest.fixture(scope="module")
 def shapes_handle():
     try:
-        return weights.load("shapes", device="cpu")
+        return weights.handle_for("shapes", device="cpu")
     except errors.WeightsError as exc:
         pytest.skip(f"no shapes checkpoint: {exc}")
 
