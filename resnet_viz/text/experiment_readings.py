@@ -184,7 +184,7 @@ def shattered(correlations: dict[str, list[float]], th: Thresholds = THRESHOLDS)
     return out
 
 
-# ---- item 5: degradation, one threshold, one reading --------------------------------------------------------------
+# ---- degradation, one threshold, one reading ----------------------------------------------------------------------
 DEGRADATION_VERDICTS = ("read.deg.shows", "read.deg.both_worse", "read.deg.plain_not_worse")
 
 
