@@ -252,25 +252,25 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     from resnet_viz.explain import gradcam
     from resnet_viz.figures import cam as figures_cam
     from resnet_viz.inputs import images
-    from resnet_viz.model import weights
+    from resnet_viz.model import layers, weights
     from resnet_viz.model.forward import ALL_OFF
     from resnet_viz.text import errors
 
     try:
         path = Path(args.weights)
-        handle = (weights.load("file", file=path) if args.weights.endswith(".pth") or path.is_file()
-                  else weights.load(args.weights))
+        handle = (weights.handle_for("file", file=path) if args.weights.endswith(".pth") or path.is_file()
+                  else weights.handle_for(args.weights))
     except errors.WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.layer not in gradcam.cam_layer_names():
+    if args.layer not in layers.cam_layers():
         print(f"error: unknown layer {args.layer!r}; try conv1, layer1..layer4 or a block such as layer3.1",
               file=sys.stderr)
         return 2
     mask = ALL_OFF if args.no_shortcuts else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"weights: {handle.describe()} ({handle.reason}); {'all shortcuts off' if mask else 'all shortcuts on'}")
+    print(f"weights: {handle.description} ({handle.why_live}); {'all shortcuts off' if mask else 'all shortcuts on'}")
     failed = 0
     for name in args.images:
         try:
@@ -333,8 +333,8 @@ def _run_channel(args: argparse.Namespace) -> int:
         if not 1 <= args.steps <= 4096 or not 32 <= args.size <= 512 or not 10 <= args.n <= 5000:
             raise ValueError("--steps must be 1..4096, --size 32..512 and --n 10..5000")
         path = Path(args.weights)
-        handle = (weights.load("file", file=path) if args.weights.endswith(".pth") or path.is_file()
-                  else weights.load(args.weights))
+        handle = (weights.handle_for("file", file=path) if args.weights.endswith(".pth") or path.is_file()
+                  else weights.handle_for(args.weights))
         mask = tuple(c == "1" for c in args.mask)
         snaps = sorted({s for s in (*DEFAULTS.channel_snapshots[:-1], args.steps) if s <= args.steps})
         vis = channels.cached_visualise(handle, args.layer, args.channel, args.target, mask, size=args.size,

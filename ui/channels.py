@@ -8,16 +8,16 @@ import streamlit as st
 from resnet_viz.experiments import shapes
 from resnet_viz.explain import channels
 from resnet_viz.figures import channels as figures_channels
-from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_ON
-from resnet_viz.text import channel_readings, i18n
+from resnet_viz.model.layers import BLOCK_NAMES
+from resnet_viz.text import channel_readings
 from resnet_viz.text.readings import THRESHOLDS
-from ui import links, memo, state
+from ui import keys, memo, state
 from ui.draw import chart
-from ui.text import lang, literal, t
+from ui.text import literal, say, t
 
-LAYER, CHANNEL, TARGET, DEFAULT_LAYER = links.CH_LAYER, links.CH_CHANNEL, links.CH_TARGET, links.CH_DEFAULT_LAYER
-SIDE, EVERY = "ch_side", "ch_every"
+LAYER, CHANNEL, TARGET, SIDE, EVERY = keys.CH_LAYER, keys.CH_CHANNEL, keys.CH_TARGET, keys.CH_SIDE, keys.CH_EVERY
 BEST_LISTED = 8  # channels named as worth a look: the best-labelled ones of the block
 
 
@@ -31,7 +31,7 @@ def target_name(target: str) -> str:
 def widgets(handle) -> tuple[str, int, str, bool]:
     """Block, channel (kept within the block's width), tensor and the side-by-side toggle."""
     c1, c2, c3 = st.columns([1, 1, 2])
-    layer = c1.selectbox(t("ch.layer"), BLOCK_NAMES, index=BLOCK_NAMES.index(DEFAULT_LAYER), key=LAYER)
+    layer = c1.selectbox(t("ch.layer"), BLOCK_NAMES, index=BLOCK_NAMES.index(DEFAULTS.channel_layer), key=LAYER)
     top = channels.width(handle.model, layer) - 1
     if st.session_state.get(CHANNEL, 0) > top:  # a narrower block than the last one picked
         st.session_state[CHANNEL] = top
@@ -124,7 +124,7 @@ def doubtful(about: list) -> bool:
 def show_doubt(about: list) -> None:
     """A dead or noise-like channel said so right under its image, before any picture could read as a finding."""
     if doubtful(about):
-        st.warning(i18n.join(about, lang()))
+        st.warning(say(about))
 
 
 def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, about: list, counts: list,
@@ -137,7 +137,7 @@ def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, a
     m[1].metric(t("ch.lab.m.now"), f"{d_now.labelled()} / {len(d_now.iou)}",
                 d_now.labelled() - d_on.labelled() if not all(mask) else None)
     m[2].metric(t("ch.lab.m.best"), f"{iou:.3f}", f"{iou - d_on.best(channel)[1]:+.3f}" if not all(mask) else None)
-    st.info(i18n.join(([] if doubtful(about) else about) + counts, lang()))
+    st.info(say(([] if doubtful(about) else about) + counts))
     now = None if all(mask) else d_now.iou[channel]
     fig = memo.figure(("ch_iou", handle.digest, d_now.layer, d_now.target, tuple(mask), channel), lambda:
                       figures_channels.iou_chart(

@@ -20,8 +20,8 @@ from torch import Tensor, nn
 from resnet_viz import disk_cache
 from resnet_viz.experiments import shapes
 from resnet_viz.inputs import images
-from resnet_viz.model.config import BLOCK_NAMES
 from resnet_viz.model.forward import iter_blocks, normalise_mask, run_block
+from resnet_viz.model.layers import BLOCK_NAMES
 
 __all__ = ["IMAGENET_COLOUR", "IOU_LABEL", "TARGETS", "TOP_QUANTILE", "Dissection", "Examples", "Visualisation",
            "cached_dissect", "cached_visualise", "colour_matrix", "dataset_examples", "dissect", "forward_to",

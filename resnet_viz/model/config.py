@@ -1,21 +1,11 @@
-"""App defaults and limits in one frozen dataclass each; visual constants live in figures.py."""
+"""App defaults and limits in one frozen dataclass each; layer names are in model/layers.py, visual constants in
+figures/__init__.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BLOCKS_PER_STAGE", "BLOCK_NAMES", "BLOCK_PARTS", "DEFAULTS", "HEAD_NAMES", "IMAGE_LIMITS", "STAGE_NAMES",
-           "STEM_NAMES", "Defaults", "ImageLimits"]
-
-# ResNet-18's layer names, as in print(model): the one source every module and page takes them from.
-STEM_NAMES: tuple[str, ...] = ("conv1", "bn1", "relu", "maxpool")
-STAGE_NAMES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
-BLOCKS_PER_STAGE = 2
-# The eight BasicBlocks: layer1.0, layer1.1, layer2.0, ... layer4.1.
-BLOCK_NAMES: tuple[str, ...] = tuple(f"{stage}.{i}" for stage in STAGE_NAMES for i in range(BLOCKS_PER_STAGE))
-# Inside each block, in forward order (a stage's first block from layer2 on also has a `downsample`).
-BLOCK_PARTS: tuple[str, ...] = ("conv1", "bn1", "relu", "conv2", "bn2")
-HEAD_NAMES: tuple[str, ...] = ("avgpool", "fc")
+__all__ = ["DEFAULTS", "IMAGE_LIMITS", "Defaults", "ImageLimits"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +25,7 @@ class Defaults:
     lesion_size: int = 64
     # What a channel looks for: lucid's 128 px image; 256 steps (lucid uses 512) keep a CPU run under 10 s. The
     # held-out shapes for a channel's examples and labels: 200 at the checkpoint's most frequent size.
+    channel_layer: str = "layer3.1"  # past the first stage a channel's image has shapes in it, not only edges
     channel_size: int = 128
     channel_steps: int = 256
     channel_snapshots: tuple[int, ...] = (32, 128, 256)

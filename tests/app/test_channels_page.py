@@ -17,7 +17,7 @@ from resnet_viz.model.forward import ALL_ON
 from resnet_viz.text import channel_readings, i18n
 from resnet_viz.text.i18n import t
 from tests.app.zh_scan import english_leaks
-from ui import links
+from ui import keys, links
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages/7_Channels.py")
@@ -32,21 +32,21 @@ def small(monkeypatch, tmp_path):
     monkeypatch.setenv(disk_cache.ENV, str(tmp_path))
 
 
-def _app(lang: str, mask=ALL_ON, side: bool = False, layer: str = links.CH_DEFAULT_LAYER, channel: int = 17
+def _app(lang: str, mask=ALL_ON, side: bool = False, layer: str = DEFAULTS.channel_layer, channel: int = 17
          ) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=300)
     at.session_state["weights_source"] = "shapes"
     at.session_state["lang"] = lang
     at.session_state["mask"] = mask
-    at.session_state[links.CH_LAYER] = layer
-    at.session_state[links.CH_CHANNEL] = channel
+    at.session_state[keys.CH_LAYER] = layer
+    at.session_state[keys.CH_CHANNEL] = channel
     at.session_state[ui.channels.SIDE] = side
     return at.run()
 
 
-def _expected(mask, lang: str, layer: str = links.CH_DEFAULT_LAYER, c: int = 17) -> tuple[str, str, int, int]:
+def _expected(mask, lang: str, layer: str = DEFAULTS.channel_layer, c: int = 17) -> tuple[str, str, int, int]:
     """The readings the page must show (about the channel, about the block), from the same cached library results."""
-    h = weights.load("shapes", device="cpu")
+    h = weights.handle_for("shapes", device="cpu")
     vis = channels.cached_visualise(h, layer, c, "out", mask, size=48, steps=8, snapshots=(4, 8))
     now = channels.cached_dissect(h, layer, "out", mask, n=40, size=64)
     on = channels.cached_dissect(h, layer, "out", ALL_ON, n=40, size=64)
@@ -83,7 +83,7 @@ def test_channels_page_reads_its_numbers(lang, mask, side):
 
 
 def test_a_dead_channel_is_said_to_be_dead_before_its_pictures():
-    h = weights.load("shapes", device="cpu")
+    h = weights.handle_for("shapes", device="cpu")
     d = channels.cached_dissect(h, "layer4.1", "out", (False,) * 8, n=40, size=64)
     dead = next(c for c, a in enumerate(d.active) if a < channel_readings.THRESHOLDS.channel_dead)
     at = _app("en", (False,) * 8, layer="layer4.1", channel=dead)
@@ -98,7 +98,7 @@ def test_a_dead_channel_is_said_to_be_dead_before_its_pictures():
 def test_a_deep_link_names_block_channel_and_tensor():
     keys, notes, _ = links.session_keys({"page": "Channels", "layer": "layer2.1", "channel": "100", "target": "F"},
                                         num_classes=10)
-    assert notes == [] and (keys[links.CH_LAYER], keys[links.CH_CHANNEL], keys[links.CH_TARGET]) == (
+    assert notes == [] and (keys[keys.CH_LAYER], keys[keys.CH_CHANNEL], keys[keys.CH_TARGET]) == (
         "layer2.1", 100, "F")
     _, notes, _ = links.session_keys({"layer": "layer2.1", "channel": "200", "target": "G"}, num_classes=10)
     assert {(n[0], n[1]) for n in notes} == {("channel", "family.url.out_of_range"), ("target", "family.url.unknown")}
@@ -108,7 +108,7 @@ def test_a_deep_link_names_block_channel_and_tensor():
     at.run()
     at.switch_page("pages/7_Channels.py").run()
     assert not at.exception and not at.error
-    assert at.selectbox(key=links.CH_LAYER).value == "layer2.1"
-    assert at.number_input(key=links.CH_CHANNEL).value == 100
-    assert at.radio(key=links.CH_TARGET).value == "F"
+    assert at.selectbox(key=keys.CH_LAYER).value == "layer2.1"
+    assert at.number_input(key=keys.CH_CHANNEL).value == 100
+    assert at.radio(key=keys.CH_TARGET).value == "F"
     assert dict(at.query_params) == {"layer": "layer2.1", "channel": "100", "target": "F"}

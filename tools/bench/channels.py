@@ -19,7 +19,7 @@ def bench_channels(s: BenchSettings) -> tuple[dict, list[Row]]:
     from resnet_viz.model import weights
     from resnet_viz.model.config import DEFAULTS
 
-    handle = weights.load("shapes" if weights.SHAPES_CHECKPOINT.exists() else "random", device=s.device)
+    handle = weights.handle_for("shapes" if weights.SHAPES_CHECKPOINT.exists() else "random", device=s.device)
     size, steps = (64, 16) if s.quick else (DEFAULTS.channel_size, DEFAULTS.channel_steps)
     n = 20 if s.quick else DEFAULTS.dissect_n
     out: dict = {"weights": handle.source, "size": size, "steps": steps, "n": n, "dissect_size": DEFAULTS.dissect_size}
