@@ -35,4 +35,5 @@ try:
 except ValueError as exc:
     show_error(exc, t("ch.error"))
     st.stop()
-st.caption(t("ch.how", vis_s=vis.seconds, n=d_now.n, dis_s=d_now.seconds, weights=literal(handle.describe(lang()))))
+st.caption(t("ch.how", vis_s=vis.seconds, n=d_now.n, dis_s=d_now.seconds,
+             weights=literal(handle.description.text(lang()))))

@@ -96,9 +96,9 @@ def test_a_dead_channel_is_said_to_be_dead_before_its_pictures():
 
 
 def test_a_deep_link_names_block_channel_and_tensor():
-    keys, notes, _ = links.session_keys({"page": "Channels", "layer": "layer2.1", "channel": "100", "target": "F"},
+    values, notes, _ = links.session_keys({"page": "Channels", "layer": "layer2.1", "channel": "100", "target": "F"},
                                         num_classes=10)
-    assert notes == [] and (keys[keys.CH_LAYER], keys[keys.CH_CHANNEL], keys[keys.CH_TARGET]) == (
+    assert notes == [] and (values[keys.CH_LAYER], values[keys.CH_CHANNEL], values[keys.CH_TARGET]) == (
         "layer2.1", 100, "F")
     _, notes, _ = links.session_keys({"layer": "layer2.1", "channel": "200", "target": "G"}, num_classes=10)
     assert {(n[0], n[1]) for n in notes} == {("channel", "family.url.out_of_range"), ("target", "family.url.unknown")}
