@@ -18,6 +18,8 @@ from ui.draw import chart
 from ui.text import literal, say, t
 
 LAYER, CHANNEL, TARGET, SIDE, EVERY = keys.CH_LAYER, keys.CH_CHANNEL, keys.CH_TARGET, keys.CH_SIDE, keys.CH_EVERY
+# A channel's examples (9 shapes and 6 photos with their masks: 0.2-1 MB), shared by every session, keyed by content.
+EXAMPLES = memo.BoundedLRU(64 * memo.MiB)
 BEST_LISTED = 8  # channels named as worth a look: the best-labelled ones of the block
 
 
@@ -86,8 +88,8 @@ def show_visualisations(handle, layer: str, channel: int, target: str, mask, sid
 def show_examples(handle, d: channels.Dissection, channel: int) -> None:
     """The top held-out shapes with the unit mask, the patch each mask covers, then the photos."""
     key = (handle.digest, d.layer, d.target, d.mask, channel)
-    ex = memo.FIGURES.get(("ch_examples", *key), lambda: channels.dataset_examples(handle, d, channel))
-    photos = memo.FIGURES.get(("ch_photos", *key), lambda: channels.photo_examples(handle, d, channel))
+    ex = EXAMPLES.get(("shapes", *key), lambda: channels.dataset_examples(handle, d, channel))
+    photos = EXAMPLES.get(("photos", *key), lambda: channels.photo_examples(handle, d, channel))
     cols = st.columns(len(ex.images))
     for col, img, m, box, v, name in zip(cols, ex.images, ex.masks, ex.boxes, ex.values, ex.names, strict=True):
         col.image(figures_channels.overlay(img, m), width="stretch", caption=t("ch.ex.item", name=name,
