@@ -33,7 +33,7 @@ def target_name(target: str) -> str:
 def widgets(handle) -> tuple[str, int, str, bool]:
     """Block, channel (kept within the block's width), tensor and the side-by-side toggle."""
     c1, c2, c3 = st.columns([1, 1, 2])
-    layer = c1.selectbox(t("ch.layer"), BLOCK_NAMES, index=BLOCK_NAMES.index(DEFAULTS.channel_layer), key=LAYER)
+    layer = c1.selectbox(t("ch.layer"), BLOCK_NAMES, index=BLOCK_NAMES.index(DEFAULTS.default_layer), key=LAYER)
     top = channels.width(handle.model, layer) - 1
     if st.session_state.get(CHANNEL, 0) > top:  # a narrower block than the last one picked
         st.session_state[CHANNEL] = top

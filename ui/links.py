@@ -16,7 +16,6 @@ import streamlit as st
 
 from resnet_viz.inputs import images, urlstate
 from resnet_viz.model import layers
-from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 from ui import keys, state
 from ui.nav import PAGES
@@ -170,7 +169,7 @@ def current(page_path: str) -> urlstate.UrlState:
         if isinstance(ss.get(keys.CAM_TARGET), int):
             values["cls"] = ss[keys.CAM_TARGET]
     elif page_path == "Channels":
-        values.update(layer=ss.get(keys.CH_LAYER, DEFAULTS.channel_layer), channel=int(ss.get(keys.CH_CHANNEL, 0)),
+        values.update(layer=ss.get(keys.CH_LAYER, urlstate.UrlState.layer), channel=int(ss.get(keys.CH_CHANNEL, 0)),
                       target=ss.get(keys.CH_TARGET, urlstate.UrlState.target))
     elif page_path == "Lecture":
         values["step"] = int(ss.get(keys.LECTURE_STEP, 0))

@@ -25,7 +25,6 @@ class Defaults:
     lesion_size: int = 64
     # What a channel looks for: lucid's 128 px image; 256 steps (lucid uses 512) keep a CPU run under 10 s. The
     # held-out shapes for a channel's examples and labels: 200 at the checkpoint's most frequent size.
-    channel_layer: str = "layer3.1"  # past the first stage a channel's image has shapes in it, not only edges
     channel_size: int = 128
     channel_steps: int = 256
     channel_snapshots: tuple[int, ...] = (32, 128, 256)

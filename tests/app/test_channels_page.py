@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages/7_Channels.py")
 SMALL = dataclasses.replace(DEFAULTS, channel_size=48, channel_steps=8, channel_snapshots=(4, 8), dissect_n=40,
                             dissect_size=64)
+LAYER = "layer3.1"  # past the first stage; the page opens on DEFAULTS.default_layer
 OFF = (True, True, True, True, True, False, False, False)  # layer3.1 and layer4 without their shortcuts
 
 
@@ -32,7 +33,7 @@ def small(monkeypatch, tmp_path):
     monkeypatch.setenv(disk_cache.ENV, str(tmp_path))
 
 
-def _app(lang: str, mask=ALL_ON, side: bool = False, layer: str = DEFAULTS.channel_layer, channel: int = 17
+def _app(lang: str, mask=ALL_ON, side: bool = False, layer: str = LAYER, channel: int = 17
          ) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=300)
     at.session_state["weights_source"] = "shapes"
@@ -44,7 +45,7 @@ def _app(lang: str, mask=ALL_ON, side: bool = False, layer: str = DEFAULTS.chann
     return at.run()
 
 
-def _expected(mask, lang: str, layer: str = DEFAULTS.channel_layer, c: int = 17) -> tuple[str, str, int, int]:
+def _expected(mask, lang: str, layer: str = LAYER, c: int = 17) -> tuple[str, str, int, int]:
     """The readings the page must show (about the channel, about the block), from the same cached library results."""
     h = weights.handle_for("shapes", device="cpu")
     vis = channels.cached_visualise(h, layer, c, "out", mask, size=48, steps=8, snapshots=(4, 8))
