@@ -7,7 +7,7 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 import streamlit as st
 
 from resnet_viz.explain import gradcam
-from ui import lecture, nav, state
+from ui import lecture, nav, rooms, state
 from ui.draw import chart, figures_zip_button, show_error
 from ui.lecture import BODY_KEYS, STEPS, TITLE_KEYS
 from ui.picker import pick_image
@@ -29,7 +29,10 @@ NORMAL_CSS = """<style>
 
 
 def _go(delta: int) -> None:
-    st.session_state[STEP_KEY] = min(max(st.session_state.get(STEP_KEY, 0) + delta, 0), len(STEPS) - 1)
+    step = min(max(int(st.session_state.get(STEP_KEY, 0)), 0), len(STEPS) - 1)
+    if delta > 0:
+        rooms.leaving(STEPS[step])  # moving on from a question reveals it on the students' phones
+    st.session_state[STEP_KEY] = min(max(step + delta, 0), len(STEPS) - 1)
 
 
 nav.require_app(__file__)
@@ -51,6 +54,7 @@ nav_cols[2].button(t("lec.next"), on_click=_go, args=(1,), disabled=step == len(
 st.markdown(f"## {step + 1}. {t(TITLE_KEYS[name])}")
 if presenter:
     lecture.presenter_notes(name)  # the presenter's side only, never the projected slide
+    rooms.presenter_sidebar()
 
 text_col, fig_col = st.columns([2, 3], gap="large")
 try:
@@ -66,6 +70,8 @@ with text_col:
         st.markdown(f"**{t('lec.reveal_next')}**")
     if caption:
         st.markdown(caption)
+    if presenter:
+        rooms.reveal_panel(name)  # on a reveal step: the class's answers beside the measured one
 with fig_col:
     if isinstance(fig, list):  # stacked rows
         for f in fig:
@@ -73,7 +79,7 @@ with fig_col:
     elif isinstance(fig, tuple):
         for col, f in zip(st.columns(2), fig, strict=True):
             chart(col, f)
-    elif fig is None and name in lecture.QUESTIONS:
+    elif fig is None and name in lecture.QUESTIONS and not (presenter and rooms.question_panel(name, _go, (1,))):
         st.markdown("<div style='font-size:8rem; text-align:center'>?</div>", unsafe_allow_html=True)
     elif fig is not None:
         chart(st, fig)

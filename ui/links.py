@@ -21,6 +21,7 @@ from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
 from ui import state
 from ui.nav import PAGES
 from ui.picker import DEFAULTED_KEY, IMAGE_KEY
+from ui.rooms import JOIN_KEY
 from ui.text import LANG_KEY, literal, t
 
 APPLIED_KEY = "link_applied"  # the first run's query has been read
@@ -90,6 +91,8 @@ def session_keys(query: dict, num_classes: int) -> tuple[dict, list[tuple], str 
         keys[CAM_TARGET] = s.cls
     if "step" in given:
         keys[STEP_KEY] = s.step
+    if "room" in given:
+        keys[JOIN_KEY] = s.room
     notes = [(n.param, n.key, dict(n.args), _shown(query.get(n.param))) for n in parsed.notes]
     return keys, notes, s.page if "page" in given else None
 
@@ -176,6 +179,8 @@ def current(page_path: str) -> urlstate.UrlState:
             values["cls"] = ss[CAM_TARGET]
     elif page_path == "Lecture":
         values["step"] = int(ss.get(STEP_KEY, 0))
+    elif page_path == "Join":  # a reload keeps the room (never the presenter's token: it is in no link)
+        values["room"] = ss.get(JOIN_KEY)
     return urlstate.UrlState(**values)
 
 

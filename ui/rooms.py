@@ -1,0 +1,296 @@
+"""Class questions on the Streamlit side: the presenter's room (sidebar, the live chart on a question step, the
+chart beside the revealed answer) and the student's phone view (pages/7_Join.py). The rules are in
+resnet_viz.rooms; the presenter's token lives only in the presenter's session state."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from resnet_viz import figures
+from resnet_viz import rooms as rooms_lib
+from resnet_viz.figures import rooms as figures_rooms
+from resnet_viz.rooms import Question, RoomError, qr, rules
+from ui.draw import chart
+from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, TITLE_KEYS
+from ui.text import LANG_KEY, lang, reason_text, t
+
+CODE_KEY = "room_code"  # the presenter's open room
+TOKEN_KEY = "room_token"  # its secret: never in a link, never sent to a student
+JOIN_KEY = "room_join"  # the room a student joined (from ?room= or typed)
+STUDENT_KEY = "room_student"  # this browser's anonymous answer id
+NOTE_KEY = "room_note"  # the student's last refusal or confirmation, shown once
+TYPED_KEY = "room_typed"
+COOKIE = "rv_student"
+PUBLIC_URL_ENV = "RESNET_VIZ_PUBLIC_URL"  # the address students reach when the presenter's browser shows localhost
+PRESENTER_REFRESH_S = 1.5
+STUDENT_REFRESH_S = 2.0
+LETTERS = "ABCDEFGH"
+PHONE_CSS = """<style>
+[data-testid="stMain"] .stButton button {min-height: 3.2rem; text-align: left; justify-content: flex-start;}
+[data-testid="stMain"] .stButton button p {font-size: 1.05rem; white-space: normal;}
+.block-container {padding-left: 1rem; padding-right: 1rem; max-width: 46rem;}
+</style>"""
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> rooms_lib.Rooms:
+    """One store per server process: SQLite in the cache folder, or Redis at $RESNET_VIZ_REDIS_URL."""
+    return rooms_lib.open_rooms()
+
+
+def question(name: str) -> Question:
+    """A lecture question step as a room question (its id is the step's name)."""
+    return Question(name, len(CHOICES[name]))
+
+
+def join_link(code: str) -> str:
+    """The link students open: the Join page with the room code (and the presenter's language), no token."""
+    base = os.environ.get(PUBLIC_URL_ENV) or (st.context.url or "").split("?")[0]
+    base = base.rstrip("/")
+    if not os.environ.get(PUBLIC_URL_ENV):
+        base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base  # drop the page's own path
+    query = {"room": code, **({"lang": lang()} if lang() != "en" else {})}
+    return f"{base}/Join?{urlencode(query)}"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def qr_png(link: str) -> bytes:
+    return qr.png(link, scale=10)
+
+
+# ---- presenter ----------------------------------------------------------------------------------------------
+
+def presenting() -> tuple[str, str] | None:
+    code, token = st.session_state.get(CODE_KEY), st.session_state.get(TOKEN_KEY)
+    return (code, token) if code and token else None
+
+
+def _act(action, *args) -> None:
+    """A presenter action from a button; a refusal is shown on the next run (in the sidebar)."""
+    try:
+        action(*args)
+    except RoomError as exc:
+        st.session_state[NOTE_KEY] = exc
+
+
+def _open_room() -> None:
+    try:
+        code, token = store().open_room()
+    except RoomError as exc:
+        st.session_state[NOTE_KEY] = exc
+        return
+    st.session_state[CODE_KEY], st.session_state[TOKEN_KEY] = code, token
+
+
+def _end_room() -> None:
+    room = presenting()
+    if room:
+        _act(store().end, *room)
+    st.session_state.pop(CODE_KEY, None)
+    st.session_state.pop(TOKEN_KEY, None)
+
+
+def presenter_sidebar() -> None:
+    """The room's controls in the presenter's sidebar: open one, or its code and link and end it."""
+    with st.sidebar:
+        st.markdown(f"**{t('rooms.title')}**")
+        note = st.session_state.pop(NOTE_KEY, None)
+        if isinstance(note, RoomError):
+            st.error(reason_text(note))
+        room = presenting()
+        if room is None:
+            st.button(t("rooms.open"), key="room_open", on_click=_open_room, width="stretch")
+            st.caption(t("rooms.open_help"))
+            return
+        st.markdown(t("rooms.code_is", code=room[0]))
+        st.code(join_link(room[0]), language=None, wrap_lines=True)
+        st.button(t("rooms.end"), key="room_end", on_click=_end_room, width="stretch")
+
+
+def leaving(name: str) -> None:
+    """The lecture moves on from a question step: the class's question is revealed (phones say so)."""
+    room = presenting()
+    if room is None or name not in QUESTIONS:
+        return
+    try:
+        if store().state(room[0]).question == name:
+            store().reveal(*room)
+    except RoomError as exc:
+        st.session_state[NOTE_KEY] = exc
+
+
+def question_panel(name: str, on_reveal, args: tuple = ()) -> bool:
+    """On a question step: the controls, the live chart of the class's answers and how to join. False when no
+    room is open (the slide keeps its question mark)."""
+    room = presenting()
+    if room is None:
+        return False
+    code, token = room
+    try:
+        state = store().state(code)
+    except RoomError as exc:
+        st.error(reason_text(exc))
+        return True
+    asked = state.question == name
+    buttons = st.columns(4)
+    buttons[0].button(t("rooms.ask"), key="room_ask", type="primary" if not asked else "secondary",
+                      on_click=_act, args=(store().ask, code, token, question(name)), width="stretch")
+    if asked and state.phase == rules.OPEN:
+        buttons[1].button(t("rooms.close"), key="room_close", on_click=_act, args=(store().close, code, token),
+                          width="stretch")
+    elif asked:
+        buttons[1].button(t("rooms.reopen"), key="room_reopen", on_click=_act, args=(store().reopen, code, token),
+                          width="stretch")
+    buttons[2].button(t("rooms.reset"), key="room_reset", disabled=not asked, on_click=_act,
+                      args=(store().reset, code, token), width="stretch")
+    buttons[3].button(t("rooms.reveal"), key="room_reveal", disabled=not asked, type="primary", on_click=on_reveal,
+                      args=args, width="stretch")
+    _live(name)
+    return True
+
+
+@st.fragment(run_every=PRESENTER_REFRESH_S)
+def _live(name: str) -> None:
+    """The class's answers as they come in, redrawn every PRESENTER_REFRESH_S without rerunning the page."""
+    room = presenting()
+    if room is None:
+        return
+    code, token = room
+    chart_col, join_col = st.columns([3, 2], gap="medium")
+    with join_col:
+        _how_to_join(code)
+    with chart_col:
+        try:
+            state = store().state(code)
+            if state.question != name:
+                st.info(t("rooms.not_asked"))
+                return
+            res = store().results(code, token, question(name))
+        except RoomError as exc:
+            st.error(reason_text(exc))
+            return
+        chart(st, figures_rooms.class_answers(res.counts, res.shares, **figures.labels("class_answers", t)))
+        st.markdown(t(f"rooms.phase.{state.phase}", n=res.total))
+
+
+def _how_to_join(code: str) -> None:
+    link = join_link(code)
+    st.markdown(f"<div style='font-size:1.2rem'>{t('rooms.join_at')}</div>"
+                f"<div style='font-size:3.4rem; font-weight:700; letter-spacing:0.15em'>{code}</div>",
+                unsafe_allow_html=True)
+    st.image(qr_png(link), width=260)
+    st.caption(link)
+
+
+def reveal_panel(name: str) -> None:
+    """On the step that reveals a question's measured answer: the class's final answers beside it."""
+    asked = next((q for q, reveal in QUESTIONS.items() if reveal == name), None)
+    room = presenting()
+    if asked is None or room is None:
+        return
+    try:
+        res = store().results(*room, question(asked))
+    except RoomError as exc:
+        st.error(reason_text(exc))
+        return
+    if res.total:
+        labels = {**figures.labels("class_answers", t), "title": t("rooms.fig.final", n=res.total)}
+        fig = figures_rooms.class_answers(res.counts, res.shares, **labels)
+        fig.update_layout(height=340)
+        chart(st, fig)
+
+
+# ---- student ------------------------------------------------------------------------------------------------
+
+def student_id() -> str:
+    """This browser's anonymous id: kept in the session and in a cookie, so a reload answers as the same student
+    (no name is asked for)."""
+    sid = st.session_state.get(STUDENT_KEY)
+    if sid:
+        return sid
+    cookie = st.context.cookies.get(COOKIE)
+    sid = cookie if isinstance(cookie, str) and rules.STUDENT_RE.fullmatch(cookie) else rules.new_student()
+    st.session_state[STUDENT_KEY] = sid
+    if sid != cookie:  # sid is [A-Za-z0-9_-] only (STUDENT_RE), safe inside the script
+        st.html(f"<script>document.cookie = '{COOKIE}={sid}; path=/; max-age=14400; samesite=lax';</script>",
+                unsafe_allow_javascript=True)
+    return sid
+
+
+def _set_lang(value: str) -> None:
+    st.session_state[LANG_KEY] = value
+
+
+def language_buttons() -> None:
+    """English / 中文 on the page itself: on a phone the sidebar is folded away."""
+    cols = st.columns(2)
+    for col, (value, name) in zip(cols, (("en", "English"), ("zh", "中文")), strict=True):
+        col.button(name, key=f"room_lang_{value}", on_click=_set_lang, args=(value,), width="stretch",
+                   type="primary" if lang() == value else "secondary")
+
+
+def _join() -> None:
+    try:
+        st.session_state[JOIN_KEY] = rules.check_code(st.session_state.get(TYPED_KEY, ""))
+    except RoomError as exc:
+        st.session_state[NOTE_KEY] = exc
+
+
+def _leave() -> None:
+    st.session_state.pop(JOIN_KEY, None)
+
+
+def code_form() -> None:
+    """No room yet: type the code from the screen."""
+    st.text_input(t("rooms.student.code"), key=TYPED_KEY, max_chars=12, placeholder="K7M2QX")
+    st.button(t("rooms.student.join"), key="room_join_button", type="primary", on_click=_join, width="stretch")
+    note = st.session_state.pop(NOTE_KEY, None)
+    if isinstance(note, RoomError):
+        st.error(reason_text(note))
+
+
+def _answer(code: str, name: str, choice: int) -> None:
+    try:
+        outcome = store().answer(code, student_id(), name, choice)
+        st.session_state[NOTE_KEY] = "stored" if outcome == "stored" else "changed"
+    except RoomError as exc:
+        st.session_state[NOTE_KEY] = exc
+
+
+@st.fragment(run_every=STUDENT_REFRESH_S)
+def student_panel() -> None:
+    """The current question and its choices, refreshed every STUDENT_REFRESH_S: a new question, a closed one or
+    the reveal shows up without a reload. A tap reruns only this panel."""
+    code = st.session_state.get(JOIN_KEY)
+    sid = st.session_state.get(STUDENT_KEY)
+    if not code or not sid:
+        return
+    note = st.session_state.pop(NOTE_KEY, None)
+    try:
+        state = store().state(code)
+        mine = store().mine(code, sid, state.question) if state.question else None
+    except RoomError as exc:
+        st.error(reason_text(exc))
+        if exc.key in (rules.NOT_FOUND, rules.BAD_CODE):
+            st.button(t("rooms.student.other"), key="room_leave", on_click=_leave, width="stretch")
+        return
+    st.caption(t("rooms.student.room", code=code))
+    if isinstance(note, RoomError):
+        st.error(reason_text(note))
+    name = state.question
+    if name is None or state.phase == rules.IDLE or name not in CHOICES:
+        st.info(t("rooms.student.wait"))
+        return
+    st.markdown(f"#### {t(TITLE_KEYS[name])}")
+    st.markdown(t(BODY_KEYS[name]))
+    for i, key in enumerate(CHOICES[name]):
+        st.button(f"**{LETTERS[i]}.** {t(key)}", key=f"room_choice_{i}", on_click=_answer, args=(code, name, i),
+                  type="primary" if mine == i else "secondary", disabled=state.phase != rules.OPEN, width="stretch")
+    if mine is not None:
+        st.success(t("rooms.student.yours", letter=LETTERS[mine]))
+    if note in ("stored", "changed") and mine is not None:
+        st.caption(t(f"rooms.student.{note}"))
+    st.info(t(f"rooms.student.phase.{state.phase}"))
