@@ -28,6 +28,11 @@ PUBLIC_URL_ENV = "RESNET_VIZ_PUBLIC_URL"  # the address students reach when the 
 PRESENTER_REFRESH_S = 1.5
 STUDENT_REFRESH_S = 2.0
 LETTERS = "ABCDEFGH"
+PHASE_KEYS = {rules.IDLE: "rooms.phase.idle", rules.OPEN: "rooms.phase.open", rules.CLOSED: "rooms.phase.closed",
+              rules.REVEALED: "rooms.phase.revealed"}
+STUDENT_PHASE_KEYS = {rules.IDLE: "rooms.student.phase.idle", rules.OPEN: "rooms.student.phase.open",
+                      rules.CLOSED: "rooms.student.phase.closed", rules.REVEALED: "rooms.student.phase.revealed"}
+SAVED_KEYS = {"stored": "rooms.student.stored", "changed": "rooms.student.changed"}
 PHONE_CSS = """<style>
 [data-testid="stMain"] .stButton button {min-height: 3.2rem; text-align: left; justify-content: flex-start;}
 [data-testid="stMain"] .stButton button p {font-size: 1.05rem; white-space: normal;}
@@ -173,7 +178,7 @@ def _live(name: str) -> None:
             st.error(reason_text(exc))
             return
         chart(st, figures_rooms.class_answers(res.counts, res.shares, **figures.labels("class_answers", t)))
-        st.markdown(t(f"rooms.phase.{state.phase}", n=res.total))
+        st.markdown(t(PHASE_KEYS[state.phase], n=res.total))
 
 
 def _how_to_join(code: str) -> None:
@@ -291,6 +296,6 @@ def student_panel() -> None:
                   type="primary" if mine == i else "secondary", disabled=state.phase != rules.OPEN, width="stretch")
     if mine is not None:
         st.success(t("rooms.student.yours", letter=LETTERS[mine]))
-    if note in ("stored", "changed") and mine is not None:
-        st.caption(t(f"rooms.student.{note}"))
-    st.info(t(f"rooms.student.phase.{state.phase}"))
+    if note in SAVED_KEYS and mine is not None:
+        st.caption(t(SAVED_KEYS[note]))
+    st.info(t(STUDENT_PHASE_KEYS[state.phase]))
