@@ -13,6 +13,7 @@ from resnet_viz import figures
 from resnet_viz import rooms as rooms_lib
 from resnet_viz.figures import rooms as figures_rooms
 from resnet_viz.rooms import Question, RoomError, qr, rules
+from resnet_viz.text import i18n
 from ui.draw import chart
 from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, TITLE_KEYS
 from ui.text import LANG_KEY, lang, reason_text, t
@@ -225,16 +226,19 @@ def student_id() -> str:
     return sid
 
 
-def _set_lang(value: str) -> None:
-    st.session_state[LANG_KEY] = value
+PHONE_LANG_KEY = "room_lang"
+
+
+def _set_lang() -> None:
+    if st.session_state.get(PHONE_LANG_KEY) in i18n.LANGUAGES:  # a second tap deselects: keep the language
+        st.session_state[LANG_KEY] = st.session_state[PHONE_LANG_KEY]
 
 
 def language_buttons() -> None:
-    """English / 中文 on the page itself: on a phone the sidebar is folded away."""
-    cols = st.columns(2)
-    for col, (value, name) in zip(cols, (("en", "English"), ("zh", "中文")), strict=True):
-        col.button(name, key=f"room_lang_{value}", on_click=_set_lang, args=(value,), width="stretch",
-                   type="primary" if lang() == value else "secondary")
+    """English / 中文 on the page itself (on a phone the sidebar is folded away), one row at any width."""
+    st.session_state[PHONE_LANG_KEY] = lang()  # follows the sidebar's choice too
+    st.segmented_control("Language / 语言", list(i18n.LANGUAGES), key=PHONE_LANG_KEY, format_func=i18n.LANGUAGES.get,
+                         on_change=_set_lang, label_visibility="collapsed")
 
 
 def _join() -> None:
@@ -290,7 +294,6 @@ def student_panel() -> None:
         st.info(t("rooms.student.wait"))
         return
     st.markdown(f"#### {t(TITLE_KEYS[name])}")
-    st.markdown(t(BODY_KEYS[name]))
     for i, key in enumerate(CHOICES[name]):
         st.button(f"**{LETTERS[i]}.** {t(key)}", key=f"room_choice_{i}", on_click=_answer, args=(code, name, i),
                   type="primary" if mine == i else "secondary", disabled=state.phase != rules.OPEN, width="stretch")
@@ -299,3 +302,5 @@ def student_panel() -> None:
     if note in SAVED_KEYS and mine is not None:
         st.caption(t(SAVED_KEYS[note]))
     st.info(t(STUDENT_PHASE_KEYS[state.phase]))
+    with st.expander(t("rooms.student.details")):  # the slide's full text, below the choices on a small screen
+        st.markdown(t(BODY_KEYS[name]))
