@@ -4,6 +4,7 @@ by default or in Redis when $RESNET_VIZ_REDIS_URL is set (replicas then share ro
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from resnet_viz import disk_cache
 from resnet_viz.rooms.rules import LIMITS, Limits, Question, Results, RoomError, RoomState, Unavailable
@@ -15,8 +16,10 @@ __all__ = ["ENV", "Engine", "Limits", "Question", "Results", "RoomError", "RoomS
 ENV = "RESNET_VIZ_REDIS_URL"
 
 
-def sqlite_path() -> str:
-    return str(disk_cache.cache_dir("rooms") / "rooms.sqlite3")
+def sqlite_path(env: dict | None = None) -> str:
+    """rooms/rooms.sqlite3 in the cache folder ($RESNET_VIZ_CACHE of `env`, default this process's)."""
+    folder = (env or {}).get(disk_cache.ENV)
+    return str((Path(folder) / "rooms" if folder else disk_cache.cache_dir("rooms")) / "rooms.sqlite3")
 
 
 def engine_name(env: dict | None = None) -> str:
@@ -32,4 +35,4 @@ def open_rooms(env: dict | None = None, limits: Limits = LIMITS) -> Rooms:
         return Rooms(RedisEngine(env[ENV], idle_s=limits.idle_s), limits)
     from resnet_viz.rooms.sqlite_engine import SQLiteEngine
 
-    return Rooms(SQLiteEngine(sqlite_path()), limits)
+    return Rooms(SQLiteEngine(sqlite_path(env)), limits)
