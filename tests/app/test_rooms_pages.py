@@ -11,6 +11,7 @@ from resnet_viz import rooms as rooms_lib
 from resnet_viz.rooms import Question, rules
 from resnet_viz.text import i18n
 from tests.app.zh_scan import english_on
+from tests.redis_server import RedisServer
 from ui import rooms
 from ui.lecture import STEPS
 
@@ -106,3 +107,31 @@ def test_presenter_opens_asks_and_reveals_on_the_lecture():
     assert STEPS[at.session_state["lecture_step"]] == "grad"
     assert store.state(code).phase == rules.REVEALED
     assert not at.exception
+
+
+def test_redis_down_mid_question_says_so_and_recovers(tmp_path, monkeypatch):
+    """The app on Redis ($RESNET_VIZ_REDIS_URL, a real redis-server): killed while the class answers, the phone says
+    the service is unreachable (no traceback), and when Redis is back the earlier answer is still there and a new
+    tap counts."""
+    server = RedisServer(tmp_path / "redis").start()
+    monkeypatch.setenv(rooms_lib.ENV, server.url)
+    rooms.store.clear()  # the app's one store per process: now the Redis one
+    try:
+        store = rooms_lib.open_rooms()
+        code, token = store.open_room()
+        store.ask(code, token, Question("ask_grad", 3))
+        at = _student(code)
+        at.button(key="room_choice_0").click().run()
+        server.stop(kill=True)
+        at.button(key="room_choice_1").click().run()
+        assert i18n.t(rules.UNAVAILABLE, "en") in [e.value for e in at.error] and not at.exception
+        at.run()  # the panel's own refresh while Redis is down
+        assert i18n.t(rules.UNAVAILABLE, "en") in [e.value for e in at.error] and not at.exception
+        server.start()
+        at.run()
+        assert i18n.t("rooms.student.yours", "en", letter="A") in _texts(at)
+        at.button(key="room_choice_1").click().run()
+        assert store.results(code, token).counts == (0, 1, 0)
+    finally:
+        server.stop()
+        rooms.store.clear()

@@ -296,3 +296,30 @@ def test_every_refusal_reads_in_both_languages():
             text = RoomError(key, code="ABCDEF", limit=5).text(lang)
             assert text != key and "{" not in text, (key, lang)
         assert i18n.t(key, "zh") != i18n.t(key, "en")
+
+
+def test_the_join_link_qr_decodes_to_the_link():
+    """segno's QR code, read back by OpenCV's detector (an independent decoder)."""
+    import cv2
+    import numpy as np
+
+    from resnet_viz.rooms import qr
+
+    link = "http://192.168.1.20:8501/Join?room=K7M2QX&lang=zh"
+    image = cv2.imdecode(np.frombuffer(qr.png(link), np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert cv2.QRCodeDetector().detectAndDecode(image)[0] == link
+    assert qr.svg(link).startswith("<svg") and 'xmlns="http://www.w3.org/2000/svg"' in qr.svg(link)
+    for bad in ("", "x" * 513, None):
+        with pytest.raises(ValueError):
+            qr.png(bad)
+
+
+def test_the_chart_draws_the_counts_and_shares():
+    from resnet_viz.figures import rooms as figures_rooms
+
+    res = rules.results("ask_grad", 3, [1, 1, 0, 1, 2, 1])
+    fig = figures_rooms.class_answers(res.counts, res.shares)
+    bar = fig.data[0]
+    assert list(bar.x) == ["A", "B", "C"] and list(bar.y) == [1, 4, 1]
+    assert list(bar.text) == ["1 · 17%", "4 · 67%", "1 · 17%"]
+    assert rules.results("ask_grad", 3, []).shares == (0.0, 0.0, 0.0)
