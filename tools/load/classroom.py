@@ -2,8 +2,9 @@
 N students open the join link at once and answer within the same 2 s (every third changes the answer), while
 every phone and the presenter's chart refresh as their browsers do (run_every fragments); then the presenter
 reveals. Checked: every answer stored once (the store and the presenter's chart against the students' last
-taps), every phone sees the reveal. `python -m tools load --scenario classroom --sessions 60 [--replicas 2]`
-(with replicas, a loopback redis-server holds the rooms and nginx spreads the students).
+taps), every phone sees the reveal. With --follow, students then follow the presenter through the first slides.
+`python -m tools load --scenario classroom --sessions 60 [--follow 30] [--replicas 2]` (with replicas, a loopback
+redis-server holds the rooms and nginx spreads the students).
 """
 
 from __future__ import annotations
@@ -195,6 +196,39 @@ async def classroom(base: str, pids: list[int], n: int, env: dict, strings: dict
             "errors": {"total": len(log.errors), "examples": log.errors[:5]}}
 
 
+FOLLOW_STEPS = 6  # the Lecture's first seven slides (steps 0..6), each a live figure on the same sample image
+FOLLOW_LAG_S = 1.0  # a student clicks Next within a second of the presenter
+
+
+async def follow(base: str, pids: list[int], n: int, strings: dict, seed: int = 1) -> dict:
+    """N students follow the presenter through the Lecture's first slides on the same sample image: the
+    presenter clicks Next, every student within FOLLOW_LAG_S. Shared caches make each slide one computation."""
+    log, rng = Log(), random.Random(seed)
+    loading = tuple(filter(None, [strings.get("boot.loading")]))
+    presenter, students = Session(base), [Session(base) for _ in range(n)]
+    log.add("presenter", "open", await presenter.open(loading, page_name="Lecture", query="step=0"))
+    opened = await asyncio.gather(*(s.open(loading, page_name="Lecture", query="step=0") for s in students))
+    for i, result in enumerate(opened):
+        log.add(f"student {i}", "follow_open", result, ("ok",))
+
+    async def step(i: int, s: Session) -> None:
+        await asyncio.sleep(rng.uniform(0, FOLLOW_LAG_S))
+        log.add(f"student {i}", "follow_step", await s.rerun(trigger="lec_next"), ("ok",))
+
+    cpu0, t0 = srv.cpu_seconds(pids), time.perf_counter()
+    for _ in range(FOLLOW_STEPS):
+        log.add("presenter", "presenter_step", await presenter.rerun(trigger="lec_next"), ("ok",))
+        await asyncio.gather(*(step(i, s) for i, s in enumerate(students)))
+    wall, cpu = time.perf_counter() - t0, srv.cpu_seconds(pids) - cpu0
+    for s in [presenter, *students]:
+        await s.close()
+    steps = log.latencies("follow_step")
+    return {"students": n, "steps": FOLLOW_STEPS, "open": _summary(log.latencies("follow_open")),
+            "step": _summary(steps), "presenter_step": _summary(log.latencies("presenter_step")),
+            "server_cpu_s_per_step": round(cpu / max(len(steps), 1), 4), "server_busy_cores": round(cpu / wall, 2),
+            "wall_s": round(wall, 1), "errors": {"total": len(log.errors), "examples": log.errors[:5]}}
+
+
 def _replicas(phones: list[Phone]) -> dict[str, int]:
     out: dict[str, int] = {}
     for p in phones:
@@ -228,6 +262,9 @@ def run_classroom(args: argparse.Namespace, strings: dict) -> dict:
             asyncio.run(_warm(f"http://127.0.0.1:{port}", strings))
         pids = [p.pid for p in apps]
         report = asyncio.run(classroom(base, pids, args.sessions, env, strings))
+        if args.follow:
+            report["follow"] = asyncio.run(follow(base, pids, args.follow, strings))
+            report["errors"]["total"] += report["follow"]["errors"]["total"]
         return report | {"scenario": "classroom", "replicas_started": args.replicas,
                          "store": "redis" if args.replicas > 1 else "sqlite"}
     finally:

@@ -300,6 +300,8 @@ def add_load(sub) -> None:
     p.add_argument("--replicas", type=int, default=1, help="servers behind deploy/nginx.conf (sticky cookie)")
     p.add_argument("--scenario", choices=("lecture", "classroom"), default="lecture",
                    help="lecture: the sessions walk the app and upload; classroom: a presenter's room, students answer")
+    p.add_argument("--follow", type=int, default=0, metavar="N",
+                   help="classroom: then N students follow the presenter through the Lecture's first slides")
     p.add_argument("--inject-mismatch", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_run)
 
