@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import nav, rooms
+from ui import keys, nav, rooms
 from ui.text import t
 
 nav.require_app(__file__)
@@ -10,7 +10,7 @@ st.markdown(rooms.PHONE_CSS, unsafe_allow_html=True)
 rooms.language_buttons()
 st.markdown(f"### {t('rooms.student.title')}")
 rooms.student_id()  # before the panel: a new id is also written to a cookie
-if st.session_state.get(rooms.JOIN_KEY):
+if st.session_state.get(keys.ROOM_JOIN):
     rooms.student_panel()
 else:
     rooms.code_form()

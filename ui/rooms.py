@@ -14,16 +14,11 @@ from resnet_viz import rooms as rooms_lib
 from resnet_viz.figures import rooms as figures_rooms
 from resnet_viz.rooms import Question, RoomError, qr, rules
 from resnet_viz.text import i18n
+from ui import keys
 from ui.draw import chart
 from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, TITLE_KEYS
-from ui.text import LANG_KEY, lang, reason_text, t
+from ui.text import lang, reason_text, t
 
-CODE_KEY = "room_code"  # the presenter's open room
-TOKEN_KEY = "room_token"  # its secret: never in a link, never sent to a student
-JOIN_KEY = "room_join"  # the room a student joined (from ?room= or typed)
-STUDENT_KEY = "room_student"  # this browser's anonymous answer id
-NOTE_KEY = "room_note"  # the student's last refusal or confirmation, shown once
-TYPED_KEY = "room_typed"
 COOKIE = "rv_student"
 PUBLIC_URL_ENV = "RESNET_VIZ_PUBLIC_URL"  # the address students reach when the presenter's browser shows localhost
 PRESENTER_REFRESH_S = 1.5
@@ -70,7 +65,7 @@ def qr_png(link: str) -> bytes:
 # ---- presenter ----------------------------------------------------------------------------------------------
 
 def presenting() -> tuple[str, str] | None:
-    code, token = st.session_state.get(CODE_KEY), st.session_state.get(TOKEN_KEY)
+    code, token = st.session_state.get(keys.ROOM_CODE), st.session_state.get(keys.ROOM_TOKEN)
     return (code, token) if code and token else None
 
 
@@ -79,41 +74,41 @@ def _act(action, *args) -> None:
     try:
         action(*args)
     except RoomError as exc:
-        st.session_state[NOTE_KEY] = exc
+        st.session_state[keys.ROOM_NOTE] = exc
 
 
 def _open_room() -> None:
     try:
         code, token = store().open_room()
     except RoomError as exc:
-        st.session_state[NOTE_KEY] = exc
+        st.session_state[keys.ROOM_NOTE] = exc
         return
-    st.session_state[CODE_KEY], st.session_state[TOKEN_KEY] = code, token
+    st.session_state[keys.ROOM_CODE], st.session_state[keys.ROOM_TOKEN] = code, token
 
 
 def _end_room() -> None:
     room = presenting()
     if room:
         _act(store().end, *room)
-    st.session_state.pop(CODE_KEY, None)
-    st.session_state.pop(TOKEN_KEY, None)
+    st.session_state.pop(keys.ROOM_CODE, None)
+    st.session_state.pop(keys.ROOM_TOKEN, None)
 
 
 def presenter_sidebar() -> None:
     """The room's controls in the presenter's sidebar: open one, or its code and link and end it."""
     with st.sidebar:
         st.markdown(f"**{t('rooms.title')}**")
-        note = st.session_state.pop(NOTE_KEY, None)
+        note = st.session_state.pop(keys.ROOM_NOTE, None)
         if isinstance(note, RoomError):
             st.error(reason_text(note))
         room = presenting()
         if room is None:
-            st.button(t("rooms.open"), key="room_open", on_click=_open_room, width="stretch")
+            st.button(t("rooms.open"), key=keys.ROOM_OPEN, on_click=_open_room, width="stretch")
             st.caption(t("rooms.open_help"))
             return
         st.markdown(t("rooms.code_is", code=room[0]))
         st.code(join_link(room[0]), language=None, wrap_lines=True)
-        st.button(t("rooms.end"), key="room_end", on_click=_end_room, width="stretch")
+        st.button(t("rooms.end"), key=keys.ROOM_END, on_click=_end_room, width="stretch")
 
 
 def leaving(name: str) -> None:
@@ -125,7 +120,7 @@ def leaving(name: str) -> None:
         if store().state(room[0]).question == name:
             store().reveal(*room)
     except RoomError as exc:
-        st.session_state[NOTE_KEY] = exc
+        st.session_state[keys.ROOM_NOTE] = exc
 
 
 def question_panel(name: str, on_reveal, args: tuple = ()) -> bool:
@@ -142,17 +137,17 @@ def question_panel(name: str, on_reveal, args: tuple = ()) -> bool:
         return True
     asked = state.question == name
     buttons = st.columns(4)
-    buttons[0].button(t("rooms.ask"), key="room_ask", type="primary" if not asked else "secondary",
+    buttons[0].button(t("rooms.ask"), key=keys.ROOM_ASK, type="primary" if not asked else "secondary",
                       on_click=_act, args=(store().ask, code, token, question(name)), width="stretch")
     if asked and state.phase == rules.OPEN:
-        buttons[1].button(t("rooms.close"), key="room_close", on_click=_act, args=(store().close, code, token),
+        buttons[1].button(t("rooms.close"), key=keys.ROOM_CLOSE, on_click=_act, args=(store().close, code, token),
                           width="stretch")
     elif asked:
-        buttons[1].button(t("rooms.reopen"), key="room_reopen", on_click=_act, args=(store().reopen, code, token),
+        buttons[1].button(t("rooms.reopen"), key=keys.ROOM_REOPEN, on_click=_act, args=(store().reopen, code, token),
                           width="stretch")
-    buttons[2].button(t("rooms.reset"), key="room_reset", disabled=not asked, on_click=_act,
+    buttons[2].button(t("rooms.reset"), key=keys.ROOM_RESET, disabled=not asked, on_click=_act,
                       args=(store().reset, code, token), width="stretch")
-    buttons[3].button(t("rooms.reveal"), key="room_reveal", disabled=not asked, type="primary", on_click=on_reveal,
+    buttons[3].button(t("rooms.reveal"), key=keys.ROOM_REVEAL, disabled=not asked, type="primary", on_click=on_reveal,
                       args=args, width="stretch")
     _live(name)
     return True
@@ -214,49 +209,46 @@ def reveal_panel(name: str) -> None:
 def student_id() -> str:
     """This browser's anonymous id: kept in the session and in a cookie, so a reload answers as the same student
     (no name is asked for)."""
-    sid = st.session_state.get(STUDENT_KEY)
+    sid = st.session_state.get(keys.ROOM_STUDENT)
     if sid:
         return sid
     cookie = st.context.cookies.get(COOKIE)
     sid = cookie if isinstance(cookie, str) and rules.STUDENT_RE.fullmatch(cookie) else rules.new_student()
-    st.session_state[STUDENT_KEY] = sid
+    st.session_state[keys.ROOM_STUDENT] = sid
     if sid != cookie:  # sid is [A-Za-z0-9_-] only (STUDENT_RE), safe inside the script
         st.html(f"<script>document.cookie = '{COOKIE}={sid}; path=/; max-age=14400; samesite=lax';</script>",
                 unsafe_allow_javascript=True)
     return sid
 
 
-PHONE_LANG_KEY = "room_lang"
-
-
 def _set_lang() -> None:
-    if st.session_state.get(PHONE_LANG_KEY) in i18n.LANGUAGES:  # a second tap deselects: keep the language
-        st.session_state[LANG_KEY] = st.session_state[PHONE_LANG_KEY]
+    if st.session_state.get(keys.ROOM_LANG) in i18n.LANGUAGES:  # a second tap deselects: keep the language
+        st.session_state[keys.LANG] = st.session_state[keys.ROOM_LANG]
 
 
 def language_buttons() -> None:
     """English / 中文 on the page itself (on a phone the sidebar is folded away), one row at any width."""
-    st.session_state[PHONE_LANG_KEY] = lang()  # follows the sidebar's choice too
-    st.segmented_control("Language / 语言", list(i18n.LANGUAGES), key=PHONE_LANG_KEY, format_func=i18n.LANGUAGES.get,
+    st.session_state[keys.ROOM_LANG] = lang()  # follows the sidebar's choice too
+    st.segmented_control("Language / 语言", list(i18n.LANGUAGES), key=keys.ROOM_LANG, format_func=i18n.LANGUAGES.get,
                          on_change=_set_lang, label_visibility="collapsed")
 
 
 def _join() -> None:
     try:
-        st.session_state[JOIN_KEY] = rules.check_code(st.session_state.get(TYPED_KEY, ""))
+        st.session_state[keys.ROOM_JOIN] = rules.check_code(st.session_state.get(keys.ROOM_TYPED, ""))
     except RoomError as exc:
-        st.session_state[NOTE_KEY] = exc
+        st.session_state[keys.ROOM_NOTE] = exc
 
 
 def _leave() -> None:
-    st.session_state.pop(JOIN_KEY, None)
+    st.session_state.pop(keys.ROOM_JOIN, None)
 
 
 def code_form() -> None:
     """No room yet: type the code from the screen."""
-    st.text_input(t("rooms.student.code"), key=TYPED_KEY, max_chars=12, placeholder="K7M2QX")
-    st.button(t("rooms.student.join"), key="room_join_button", type="primary", on_click=_join, width="stretch")
-    note = st.session_state.pop(NOTE_KEY, None)
+    st.text_input(t("rooms.student.code"), key=keys.ROOM_TYPED, max_chars=12, placeholder="K7M2QX")
+    st.button(t("rooms.student.join"), key=keys.ROOM_JOIN_BUTTON, type="primary", on_click=_join, width="stretch")
+    note = st.session_state.pop(keys.ROOM_NOTE, None)
     if isinstance(note, RoomError):
         st.error(reason_text(note))
 
@@ -264,27 +256,27 @@ def code_form() -> None:
 def _answer(code: str, name: str, choice: int) -> None:
     try:
         outcome = store().answer(code, student_id(), name, choice)
-        st.session_state[NOTE_KEY] = "stored" if outcome == "stored" else "changed"
+        st.session_state[keys.ROOM_NOTE] = "stored" if outcome == "stored" else "changed"
     except RoomError as exc:
-        st.session_state[NOTE_KEY] = exc
+        st.session_state[keys.ROOM_NOTE] = exc
 
 
 @st.fragment(run_every=STUDENT_REFRESH_S)
 def student_panel() -> None:
     """The current question and its choices, refreshed every STUDENT_REFRESH_S: a new question, a closed one or
     the reveal shows up without a reload. A tap reruns only this panel."""
-    code = st.session_state.get(JOIN_KEY)
-    sid = st.session_state.get(STUDENT_KEY)
+    code = st.session_state.get(keys.ROOM_JOIN)
+    sid = st.session_state.get(keys.ROOM_STUDENT)
     if not code or not sid:
         return
-    note = st.session_state.pop(NOTE_KEY, None)
+    note = st.session_state.pop(keys.ROOM_NOTE, None)
     try:
         state = store().state(code)
         mine = store().mine(code, sid, state.question) if state.question else None
     except RoomError as exc:
         st.error(reason_text(exc))
         if exc.key in (rules.NOT_FOUND, rules.BAD_CODE):
-            st.button(t("rooms.student.other"), key="room_leave", on_click=_leave, width="stretch")
+            st.button(t("rooms.student.other"), key=keys.ROOM_LEAVE, on_click=_leave, width="stretch")
         return
     st.caption(t("rooms.student.room", code=code))
     if isinstance(note, RoomError):
@@ -295,7 +287,7 @@ def student_panel() -> None:
         return
     st.markdown(f"#### {t(TITLE_KEYS[name])}")
     for i, key in enumerate(CHOICES[name]):
-        st.button(f"**{LETTERS[i]}.** {t(key)}", key=f"room_choice_{i}", on_click=_answer, args=(code, name, i),
+        st.button(f"**{LETTERS[i]}.** {t(key)}", key=keys.room_choice(i), on_click=_answer, args=(code, name, i),
                   type="primary" if mine == i else "secondary", disabled=state.phase != rules.OPEN, width="stretch")
     if mine is not None:
         st.success(t("rooms.student.yours", letter=LETTERS[mine]))

@@ -1,8 +1,7 @@
 """Other attribution methods on captum: Guided Grad-CAM, Integrated Gradients, Occlusion and Saliency, as a
-table. captum's hook-based methods run on a private deep copy of the model, never on the shared model.
+table. captum's hook-based methods run on a private deep copy of the model, never on the shared model."""
 
-What each method means to a reader is in the locale files under `cam.note.<method>` (MethodMap.note_key).
-"""
+# What each method means to a reader is in the locale files under `cam.note.<method>` (MethodMap.note_key).
 
 from __future__ import annotations
 
@@ -20,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from resnet_viz.explain.gradcam import AttributionError, as_batch
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
 from resnet_viz.model.forward import iter_blocks, normalise_mask
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
 if TYPE_CHECKING:
     from resnet_viz.model.weights import ModelHandle

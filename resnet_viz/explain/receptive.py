@@ -1,8 +1,7 @@
 """What one unit sees: its theoretical receptive field on the input, its effective receptive field (the |input
-gradient| of that unit, Luo et al. 2016), and one conv output worked through: window x weights, sum, BN, ReLU.
+gradient| of that unit, Luo et al. 2016), and one conv output worked through: window x weights, sum, BN, ReLU."""
 
-Only the inputs get gradients (torch.autograd.grad); the shared model is read, never changed.
-"""
+# Only the inputs get gradients (torch.autograd.grad); the shared model is read, never changed.
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from torch import Tensor, nn
 
 from resnet_viz.model import forward
 from resnet_viz.model.architecture import Table, layer_table
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
 
 def _row_name(layer: str) -> str:

@@ -1,8 +1,7 @@
-"""A view's state in the URL: query parameters -> checked values with defaults, and back.
+"""A view's state in the URL: query parameters -> checked values with defaults, and back."""
 
-parse() never raises: every value it cannot use falls back to its default and leaves a Note (the parameter and a
-locale reason key) for the page to show. Query values are hostile; they are never echoed in a note.
-"""
+# parse() never raises: every value it cannot use falls back to its default and leaves a Note (the parameter and a
+# locale reason key) for the page to show. Query values are hostile; they are never echoed in a note.
 
 from __future__ import annotations
 
@@ -11,7 +10,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
-from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.layers import BLOCK_NAMES
 from resnet_viz.rooms import rules
 from resnet_viz.text.i18n import LANGUAGES
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 
+from resnet_viz.model.layers import DOWNSAMPLING_BLOCKS
 from resnet_viz.text import paper
-from resnet_viz.text.readings import DOWNSAMPLING_BLOCKS, THRESHOLDS, Reading, Thresholds, magnitude, times
+from resnet_viz.text.readings import THRESHOLDS, Reading, Thresholds, magnitude, times
 
 __all__ = ["DEGRADATION_VERDICTS", "activation", "degradation", "degradation_of", "degradation_title",
            "evaluation_set", "grad_split", "gradflow_init", "lesion", "sample_counts", "shattered", "twin_lesion",
@@ -183,7 +184,7 @@ def shattered(correlations: dict[str, list[float]], th: Thresholds = THRESHOLDS)
     return out
 
 
-# ---- item 5: degradation, one threshold, one reading --------------------------------------------------------------
+# ---- degradation, one threshold, one reading ----------------------------------------------------------------------
 DEGRADATION_VERDICTS = ("read.deg.shows", "read.deg.both_worse", "read.deg.plain_not_worse")
 
 

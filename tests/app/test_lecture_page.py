@@ -115,3 +115,11 @@ def test_grad_verdict_follows_the_numbers():
     keys = [lecture.grad_verdict({"plain": N(r, "plain-56"), "residual": N(2.0, "residual-56")})[0]
             for r in (1000.0, 0.001, 1.2)]
     assert keys == ["lec.grad.verdict_grows", "lec.grad.verdict_fades", "lec.grad.verdict_flat"]
+
+
+def test_every_presenter_note_names_a_step_and_exists_in_both_languages():
+    from ui.lecture_plan import NOTES, STEPS
+
+    assert set(NOTES) <= set(STEPS)
+    for key in NOTES.values():
+        assert i18n.t(key, "zh") != key and i18n.t(key, "en") != key

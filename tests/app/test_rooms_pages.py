@@ -12,7 +12,7 @@ from resnet_viz.rooms import Question, rules
 from resnet_viz.text import i18n
 from tests.app.zh_scan import english_on
 from tests.redis_server import RedisServer
-from ui import rooms
+from ui import keys, rooms
 from ui.lecture import STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ def _student(code: str | None, lang: str = "en") -> AppTest:
     at = AppTest.from_file(JOIN, default_timeout=120)
     at.session_state["lang"] = lang
     if code:
-        at.session_state[rooms.JOIN_KEY] = code
+        at.session_state[keys.ROOM_JOIN] = code
     return at.run()
 
 
@@ -72,13 +72,13 @@ def test_student_page_in_chinese_has_no_english():
 def test_a_hostile_code_is_refused_and_nothing_joined():
     at = _student(None)
     for bad in ("<script>x</script>", "ABCDE0", "../../"):
-        at.text_input(key=rooms.TYPED_KEY).input(bad[:12])
+        at.text_input(key=keys.ROOM_TYPED).input(bad[:12])
         at.button(key="room_join_button").click().run()
         assert i18n.t(rules.BAD_CODE, "en") in [e.value for e in at.error]
-        assert rooms.JOIN_KEY not in at.session_state
-    at.text_input(key=rooms.TYPED_KEY).input("ABCDEF").run()
+        assert keys.ROOM_JOIN not in at.session_state
+    at.text_input(key=keys.ROOM_TYPED).input("ABCDEF").run()
     at.button(key="room_join_button").click().run()
-    assert at.session_state[rooms.JOIN_KEY] == "ABCDEF"  # a well-formed code joins; the panel says it is unknown
+    assert at.session_state[keys.ROOM_JOIN] == "ABCDEF"  # a well-formed code joins; the panel says it is unknown
     assert i18n.t(rules.NOT_FOUND, "en", code="ABCDEF") in [e.value for e in at.error]
 
 
@@ -90,7 +90,7 @@ def test_presenter_opens_asks_and_reveals_on_the_lecture():
     at.session_state["mask"] = (True,) * 8
     at.run()
     at.button(key="room_open").click().run()
-    code, token = at.session_state[rooms.CODE_KEY], at.session_state[rooms.TOKEN_KEY]
+    code, token = at.session_state[keys.ROOM_CODE], at.session_state[keys.ROOM_TOKEN]
     assert rules.CODE_RE.fullmatch(code)
     shown = _texts(at)
     assert code in shown and token not in shown  # the token is never on screen, nor in the join link

@@ -210,14 +210,6 @@ def test_weights_that_cannot_describe_the_image_say_so():
     assert keys(readings.weights_fit("random", "photo", 1000)) == ["read.fit.random"]
 
 
-def test_the_default_sample_follows_the_live_weights():
-    from resnet_viz.inputs import images
-
-    samples = images.list_samples()
-    assert readings.default_sample("shapes", samples).startswith("shapes")
-    assert readings.default_sample("imagenet", samples) == "cat"
-
-
 def test_shortcut_options_cite_tables_2_and_3_and_torchvision():
     text = i18n.join(readings.shortcut_options(), "en")
     for number in ("option A", "option B", "69.758", "30.242", "25.03", "24.52", "24.19"):
@@ -231,8 +223,3 @@ def test_every_claim_prints_its_numbers_in_both_languages(key):
         text = i18n.render(paper.claim(key), lang)
         for v in c.values.values():
             assert (f"{v:,}" if isinstance(v, int) and v > 9999 else str(v)) in text, (lang, v)
-
-
-def test_presenter_notes_exist():
-    for key in readings.PRESENTER_NOTES.values():
-        assert i18n.t(key, "zh") != key and i18n.t(key, "en") != key

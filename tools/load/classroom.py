@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import tempfile
@@ -247,7 +248,7 @@ def run_classroom(args: argparse.Namespace, strings: dict) -> dict:
             srv.wait_redis(redis_port, 30, procs[-1])
             env["RESNET_VIZ_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         ports = [srv.free_port() for _ in range(args.replicas)]
-        apps = [srv.start_streamlit(p, args.server_arg, log_dir, env) for p in ports]
+        apps = [srv.start_streamlit(p, args.server_arg, log_dir, {**os.environ, **env}) for p in ports]
         procs += apps
         for port, proc in zip(ports, apps, strict=True):
             srv.wait_http(f"http://127.0.0.1:{port}/_stcore/health", 180, proc)

@@ -75,12 +75,15 @@ def rss_mb(pids: list[int]) -> float:
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
+    """Until `url` answers 200 (straight to loopback, whatever proxy the environment names); raises when the
+    process exits first or the time is up."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode} before serving {url}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with opener.open(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -90,14 +93,15 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
 
 def start_streamlit(port: int, server_args: list[str], log_dir: Path, env: dict | None = None) -> subprocess.Popen:
     """`streamlit run app.py` headless on 127.0.0.1:port, as deploy/Dockerfile serves it (no file watcher);
-    server_args like 'runner.postScriptGC=false' come after and win; `env` is added to this process's."""
+    server_args like 'runner.postScriptGC=false' come after and win; `env` replaces the environment when given.
+    Its output goes to log_dir/streamlit-PORT.log."""
     extra = ["--server.fileWatcherType", "none", *(f"--{a}" for a in server_args)]
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            *extra]
     with open(log_dir / f"streamlit-{port}.log", "wb") as log:  # the child keeps its own copy of the handle
-        return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def start_redis(port: int, data_dir: Path) -> subprocess.Popen:
