@@ -17,7 +17,7 @@ from resnet_viz.text import i18n
 from ui import keys
 from ui.draw import chart
 from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, TITLE_KEYS
-from ui.text import lang, reason_text, t
+from ui.text import lang, literal, reason_text, t
 
 COOKIE = "rv_student"
 PUBLIC_URL_ENV = "RESNET_VIZ_PUBLIC_URL"  # the address students reach when the presenter's browser shows localhost
@@ -183,7 +183,7 @@ def _how_to_join(code: str) -> None:
                 f"<div style='font-size:3.4rem; font-weight:700; letter-spacing:0.15em'>{code}</div>",
                 unsafe_allow_html=True)
     st.image(qr_png(link), width=260)
-    st.caption(link)
+    st.caption(literal(link))  # the address comes from the browser (or the environment): shown as text
 
 
 def reveal_panel(name: str) -> None:

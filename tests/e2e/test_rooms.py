@@ -67,6 +67,8 @@ def test_a_class_answers_and_the_presenter_reveals(server, browser):
         for page, choice in zip(phones, (0, 1, 2), strict=True):
             _answer(page, choice)
         _answer(phones[2], 1)  # the phone changes its mind: B, counted once
+        phones[1].reload()  # the same browser is the same student (its id is in a cookie): its answer is still B
+        settle(phones[1], en("rooms.student.yours", letter="B"), main(phones[1]))
         assert main(phones[2]).evaluate("e => e.scrollWidth") <= 360  # nothing wider than the phone
         # The presenter's chart catches up by itself (a fragment refreshes it): 3 answers, B twice.
         settle(presenter, en("rooms.phase.open", n=3), main(presenter))

@@ -323,3 +323,15 @@ def test_the_chart_draws_the_counts_and_shares():
     assert list(bar.x) == ["A", "B", "C"] and list(bar.y) == [1, 4, 1]
     assert list(bar.text) == ["1 · 17%", "4 · 67%", "1 · 17%"]
     assert rules.results("ask_grad", 3, []).shares == (0.0, 0.0, 0.0)
+
+
+def test_redis_is_chosen_by_its_url_else_sqlite_in_the_cache_folder(redis_server, tmp_path):
+    from resnet_viz import rooms as rooms_lib
+    from resnet_viz.rooms.redis_engine import RedisEngine
+
+    on_disk = rooms_lib.open_rooms({"RESNET_VIZ_CACHE": str(tmp_path)})
+    assert isinstance(on_disk.engine, SQLiteEngine) and on_disk.engine.path == tmp_path / "rooms" / "rooms.sqlite3"
+    shared = rooms_lib.open_rooms({rooms_lib.ENV: redis_server.url, "RESNET_VIZ_CACHE": str(tmp_path)})
+    assert isinstance(shared.engine, RedisEngine)
+    code, _ = shared.open_room()  # a second client of the same Redis (another replica) sees the room
+    assert rooms_lib.open_rooms({rooms_lib.ENV: redis_server.url}).state(code).phase == rules.IDLE
