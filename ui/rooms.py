@@ -17,6 +17,7 @@ from resnet_viz.text import i18n
 from ui import keys
 from ui.draw import chart
 from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, TITLE_KEYS
+from ui.nav import PAGES
 from ui.text import lang, literal, reason_text, t
 
 COOKIE = "rv_student"
@@ -49,10 +50,11 @@ def question(name: str) -> Question:
 
 def join_link(code: str) -> str:
     """The link students open: the Join page with the room code (and the presenter's language), no token."""
-    base = os.environ.get(PUBLIC_URL_ENV) or (st.context.url or "").split("?")[0]
-    base = base.rstrip("/")
-    if not os.environ.get(PUBLIC_URL_ENV):
-        base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base  # drop the page's own path
+    base = (os.environ.get(PUBLIC_URL_ENV) or (st.context.url or "").split("?")[0]).rstrip("/")
+    for page in PAGES:  # the browser's address ends with the presenter's page: the app's root is before it
+        if base.endswith("/" + page.url_path):
+            base = base[: -len(page.url_path) - 1]
+            break
     query = {"room": code, **({"lang": lang()} if lang() != "en" else {})}
     return f"{base}/Join?{urlencode(query)}"
 
