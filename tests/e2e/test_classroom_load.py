@@ -1,6 +1,7 @@
 """The load tool's classroom scenario (tools.load.classroom), small, on the test session's one server: a presenter's
 room, six phones answering within the same 2 s (two change their answer), refreshing as browsers do; the store and
-the presenter's chart equal the phones' last taps, and every phone sees the reveal. No timing is asserted."""
+the presenter's chart equal the phones' last taps, every phone sees the reveal, and a student's tab that replays the
+presenter's own widget ids changes nothing. No timing is asserted."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def test_a_small_class_loses_and_doubles_nothing(hall):
     assert report["expected"] == report["stored"] == report["chart"] == want
     assert report["lost"] == report["double_counted"] == 0
     assert report["reveal_seen"] == 6 and report["tap"]["n"] == 8  # every third student changed the answer
+    # A student's tab replayed the presenter's widget ids, got a presenter view of its own, and changed nothing.
+    assert report["spy_reached_a_presenter_view"] and report["spy_changed_nothing"]
 
 
 def test_the_chart_is_read_from_the_figure_sent():

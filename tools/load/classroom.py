@@ -125,6 +125,37 @@ async def _answer(phone: Phone, yours: str, log: Log, rng: random.Random) -> Non
             log.errors.append(f"student {phone.index}: tap {LETTERS[choice]} not confirmed on the phone")
 
 
+PRESENTER_CONTROLS = ("lecture_presenter", "room_ask", "room_close", "room_reset", "room_reveal", "room_end")
+
+
+async def _spy(base: str, code: str, presenter: Session, loading: tuple[str, ...], log: Log, open_text: str) -> bool:
+    """A student's tab that replays the presenter's own widget ids (the presenter view on, then ask, close, clear,
+    reveal, end) on the Lecture page: whatever it sends, it holds no token, so the room must not change. Whether
+    it got as far as a presenter view of its own (which offers to open a room of its own)."""
+    spy = Session(base)
+    log.add("spy", "join", await spy.open(loading, page_name="Join", query=f"room={code}"), ("ok",))
+    spy.page_hash, reached = presenter.page_hash, False  # the Lecture
+    for key in PRESENTER_CONTROLS:
+        if key not in presenter.ids:
+            continue
+        spy.ids[key] = presenter.ids[key]
+        if key == "lecture_presenter":
+            spy.toggle(key, True)
+            view = await spy.rerun()
+            log.add("spy", "presenter_view", view, ("ok",))
+            reached = open_text.encode() in view.blob
+        else:
+            log.add("spy", key, await spy.rerun(trigger=key), ("ok",))
+    await spy.close()
+    return reached
+
+
+def _room(env: dict, code: str):
+    from resnet_viz import rooms as rooms_lib
+
+    return rooms_lib.open_rooms(env).state(code)
+
+
 def _stored(env: dict, code: str) -> tuple[int, ...]:
     """What the store holds for the question (read by the tool itself, not through the app)."""
     from resnet_viz import rooms as rooms_lib
@@ -166,6 +197,11 @@ async def classroom(base: str, pids: list[int], n: int, env: dict, strings: dict
     for p in live:
         if p.confirmed is not None:
             want[p.confirmed] += 1
+    before = _stored(env, code)
+    spy_reached = await _spy(base, code, presenter, loading, log, strings["rooms.open"])
+    state, after = _room(env, code), _stored(env, code)
+    if (state.question, state.phase, after) != (QUESTION, "open", before):
+        log.errors.append(f"a student's tab changed the room: {state.question} {state.phase}, {before} -> {after}")
     async with presenter_lock:  # the presenter's next refresh after the last tap
         refresh = await presenter.rerun(fragment_id=presenter.auto_rerun[0]) if presenter.auto_rerun else None
     chart = chart_counts(refresh.blob) if refresh else None
@@ -188,6 +224,8 @@ async def classroom(base: str, pids: list[int], n: int, env: dict, strings: dict
         log.errors.append(f"want {want}, stored {stored}, chart {chart}, reveal seen by {seen}/{len(live)}")
     return {"students": n, "room": code, "expected": want, "stored": list(stored), "chart": list(chart or []),
             "lost": lost, "double_counted": double, "confirmed": sum(want), "reveal_seen": seen,
+            "spy_reached_a_presenter_view": spy_reached,
+            "spy_changed_nothing": not any("a student's tab" in e for e in log.errors),
             "answer_window_s": round(window_s, 2), "join_wall_s": round(join_wall, 2),
             "join": _summary(log.latencies("join")), "tap": _summary(taps),
             "poll": _summary(log.latencies("poll")), "presenter_poll": _summary(log.latencies("presenter_poll")),
