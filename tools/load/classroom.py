@@ -133,7 +133,7 @@ async def _spy(base: str, code: str, presenter: Session, loading: tuple[str, ...
     reveal, end) on the Lecture page: whatever it sends, it holds no token, so the room must not change. Whether
     it got as far as a presenter view of its own (which offers to open a room of its own)."""
     spy = Session(base)
-    log.add("spy", "join", await spy.open(loading, page_name="Join", query=f"room={code}"), ("ok",))
+    log.add("spy", "spy_join", await spy.open(loading, page_name="Join", query=f"room={code}"), ("ok",))
     spy.page_hash, reached = presenter.page_hash, False  # the Lecture
     for key in PRESENTER_CONTROLS:
         if key not in presenter.ids:
