@@ -43,12 +43,12 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python -m resnet_viz bench
+	$(BIN)/python -m tools bench
 
 # Classroom load: SESSIONS protocol-level sessions through a scripted lecture against a real server.
 SESSIONS ?= 12
 load: install
-	$(BIN)/python -m resnet_viz load --sessions $(SESSIONS) --json load.json
+	$(BIN)/python -m tools load --sessions $(SESSIONS) --json load.json
 
 # Two replicas behind Debian's nginx with deploy/nginx.conf (loopback), the same load through it.
 load-replicas: install

@@ -2,12 +2,12 @@
 # Two replicas behind Debian's nginx (deploy/nginx.conf, loopback ports, own prefix and pid file), the
 # classroom load through it; fails unless both replicas served sessions and nothing went wrong (uploads
 # included: an upload that reached the wrong replica is refused by Streamlit and counted as an error).
-# Everything it starts is stopped by PID by `python -m resnet_viz load` itself.
+# Everything it starts is stopped by PID by `python -m tools load` itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SESSIONS=${SESSIONS:-8}   # random cookies: with 8 sessions both replicas get one except 1 time in 128
 OUT=${OUT:-$(mktemp --suffix=.json)}
-.venv/bin/python -m resnet_viz load --replicas 2 --sessions "$SESSIONS" --think-s 0.2 --json "$OUT" >/dev/null || true
+.venv/bin/python -m tools load --replicas 2 --sessions "$SESSIONS" --think-s 0.2 --json "$OUT" >/dev/null || true
 .venv/bin/python - "$OUT" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -6,7 +6,7 @@ from ui import nav
 from ui.lecture_plan import STEPS
 from ui.text import t
 
-# No library import: Home is also the first view while the library loads after a server start (ui.loading).
+# No library import: Home is also the first view while the library loads after a server start (ui.first_view).
 
 nav.require_app(__file__)
 st.title(t("home.title"))

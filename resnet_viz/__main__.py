@@ -9,9 +9,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m resnet_viz", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    from resnet_viz import cli, load
+    from resnet_viz import cli
 
-    for register in [*cli.COMMANDS, load.add_load]:
+    for register in cli.COMMANDS:
         register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

@@ -29,8 +29,8 @@ def _run_info(args: argparse.Namespace) -> int:
     import torch
     import torchvision
 
-    from resnet_viz import hub, weights
-    from resnet_viz.device import available_devices, pick_device
+    from resnet_viz.model import hub, weights
+    from resnet_viz.model.device import available_devices, pick_device
 
     print(f"python       {platform.python_version()}")
     print(f"torch        {torch.__version__} (CUDA build: {torch.version.cuda or 'no'})")
@@ -53,8 +53,8 @@ def add_shapes(sub) -> None:
 
 
 def _run_shapes(args: argparse.Namespace) -> int:
-    from resnet_viz.architecture import parse_size
-    from resnet_viz.family import family
+    from resnet_viz.model.architecture import parse_size
+    from resnet_viz.model.family import family
 
     try:
         h, w = parse_size(args.size)
@@ -103,7 +103,7 @@ def _run_train_shapes(args: argparse.Namespace) -> int:
 
     import torch
 
-    from resnet_viz import train
+    from resnet_viz.experiments import train
 
     torch.set_num_threads(args.threads)
     command = "python -m resnet_viz " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -131,7 +131,8 @@ def _run_evaluate_shapes(args: argparse.Namespace) -> int:
 
     import torch
 
-    from resnet_viz import cache, train
+    from resnet_viz import disk_cache as cache
+    from resnet_viz.experiments import train
 
     torch.set_num_threads(args.threads)
     if args.weights == "shapes":
@@ -175,7 +176,7 @@ def add_gradflow(sub) -> None:
 def _run_gradflow(args: argparse.Namespace) -> int:
     import torch
 
-    from resnet_viz import gradnorms
+    from resnet_viz.experiments import gradnorms
 
     if args.threads:  # this command is a process of its own, so it may set the process's threads
         torch.set_num_threads(args.threads)
@@ -204,7 +205,8 @@ def _run_gradflow(args: argparse.Namespace) -> int:
 def _gradflow_degradation(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from resnet_viz import cache, degradation
+    from resnet_viz import disk_cache as cache
+    from resnet_viz.experiments import degradation
 
     configs, settings = degradation.default_degradation(seed=args.seed)
 
@@ -247,24 +249,28 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from resnet_viz import errors, figures_cam, gradcam, images, weights
-    from resnet_viz.forward import ALL_OFF
+    from resnet_viz.explain import gradcam
+    from resnet_viz.figures import cam as figures_cam
+    from resnet_viz.inputs import images
+    from resnet_viz.model import layers, weights
+    from resnet_viz.model.forward import ALL_OFF
+    from resnet_viz.text import errors
 
     try:
         path = Path(args.weights)
-        handle = (weights.load("file", file=path) if args.weights.endswith(".pth") or path.is_file()
-                  else weights.load(args.weights))
+        handle = (weights.handle_for("file", file=path) if args.weights.endswith(".pth") or path.is_file()
+                  else weights.handle_for(args.weights))
     except errors.WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.layer not in gradcam.cam_layer_names():
+    if args.layer not in layers.cam_layers():
         print(f"error: unknown layer {args.layer!r}; try conv1, layer1..layer4 or a block such as layer3.1",
               file=sys.stderr)
         return 2
     mask = ALL_OFF if args.no_shortcuts else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"weights: {handle.describe()} ({handle.reason}); {'all shortcuts off' if mask else 'all shortcuts on'}")
+    print(f"weights: {handle.description} ({handle.why_live}); {'all shortcuts off' if mask else 'all shortcuts on'}")
     failed = 0
     for name in args.images:
         try:
@@ -285,38 +291,3 @@ def _run_gradcam(args: argparse.Namespace) -> int:
         print(f"{name}: predicted {top_label} ({100 * top_p:.1f}%); Grad-CAM of {cam.label} "
               f"({100 * cam.prob:.1f}%) at {args.layer} -> {dst}")
     return 1 if failed else 0
-
-
-@command
-def add_bench(sub) -> None:
-    p = sub.add_parser("bench", help="measure every speed goal side by side (table + JSON); ratios, not timed tests")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--json", default="", metavar="FILE", help="also write the results as one JSON object")
-    p.add_argument("--quick", action="store_true", help="smoke run: small inputs, few repetitions, no training run")
-    p.add_argument("--only", default="", help="comma-separated measures to run: trace,gradcam,payload,pages,gradflow")
-    p.set_defaults(func=_run_bench)
-
-
-def _run_bench(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    import torch
-
-    from resnet_viz import bench, bench_core
-
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("error: --device cuda, but torch sees no CUDA GPU here", file=sys.stderr)
-        return 2
-    only = tuple(m for m in args.only.split(",") if m) or bench.STEPS
-    unknown = set(only) - set(bench.STEPS)
-    if unknown:
-        print(f"error: unknown measure {sorted(unknown)[0]!r}; choose from {', '.join(bench.STEPS)}", file=sys.stderr)
-        return 2
-    result, rows = bench.run(bench_core.BenchSettings.make(args.device, args.quick),
-                             log=lambda m: print(m, file=sys.stderr, flush=True), only=only)
-    print(bench.table(result, rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 1 if result["details"]["errors"] else 0

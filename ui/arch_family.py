@@ -9,13 +9,16 @@ import functools
 import streamlit as st
 import torch
 
-from resnet_viz import family, figures_family, i18n, images, readings, shortcuts
-from resnet_viz.architecture import iter_any_blocks
-from ui.cache import figure
+from resnet_viz.figures import family as figures_family
+from resnet_viz.inputs import images
+from resnet_viz.model import family, shortcuts
+from resnet_viz.model.architecture import iter_any_blocks
+from resnet_viz.text import readings
+from ui import keys
 from ui.draw import chart
-from ui.text import lang, t
+from ui.memo import figure
+from ui.text import say, t
 
-FAMILY_KEY = "arch_family"
 OPTIONS_BLOCK = "layer2.0"
 OPTIONS_SIZE = 224  # the paper's input size: layer2.0 then turns 64×56×56 into 128×28×28
 TABLE1_HEADERS = ("arch.fam.col.paper", "arch.fam.col.tv", "arch.fam.col.out", "arch.fam.col.blocks",
@@ -50,7 +53,7 @@ def family_section(height: int, width: int) -> dict:
     """Pick a family member; its Table 1 beside torchvision's names, the family's sizes, its blocks, "why 18"."""
     st.subheader(t("arch.fam.title"))
     st.caption(t("arch.fam.still18"))
-    arch = st.selectbox(t("arch.fam.pick"), family.ARCHS, index=0, key=FAMILY_KEY, format_func=arch_name)
+    arch = st.selectbox(t("arch.fam.pick"), family.ARCHS, index=0, key=keys.ARCH_FAMILY, format_func=arch_name)
     fam = family.family(arch, height, width)
     rows = [{**r, "arch": arch_name(r["arch"])} for r in family.compare(height, width)]
     bars, table = figure(("arch_family", arch, height, width), lambda: family_figures(arch, fam, rows))
@@ -121,7 +124,7 @@ def _options(weights_digest: str, sample: str, _handle):
 def options_section(handle) -> dict:
     """Options A, B, C at layer2.0: what A and B make of x, what each costs, Table 3, and how the block starts."""
     st.subheader(t("arch.opt.title"))
-    sample = readings.default_sample(handle.source, images.list_samples())
+    sample = images.default_sample(handle.source, images.list_samples())
     opts, a_norms, b_norms = _options(handle.digest, sample, handle)
     shape = "×".join
     st.markdown(t("arch.opt.intro", x=shape(map(str, opts.x.shape)), out=shape(map(str, opts.fx.shape)),
@@ -147,7 +150,7 @@ def options_section(handle) -> dict:
         a_norms, b_norms, (t("arch.opt.legend_a"), t("arch.opt.legend_b")),
         t("arch.opt.fig_title", block=OPTIONS_BLOCK), t("arch.opt.fig_x"), t("arch.opt.fig_y")))
     chart(st, fig)
-    st.markdown(i18n.join(readings.shortcut_options(), lang()))
+    st.markdown(say(readings.shortcut_options()))
     main_path_text(handle)
     return {"shortcut_options": fig}
 

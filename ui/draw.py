@@ -8,8 +8,9 @@ import zipfile
 import streamlit as st
 from PIL import Image
 
-from resnet_viz import export
-from resnet_viz.errors import UserError
+from resnet_viz.figures import export
+from resnet_viz.text.errors import UserError
+from ui import keys
 from ui.text import literal, reason_text, t
 
 # The camera icon in every figure's toolbar saves a PNG; at twice the on-screen pixels it stays sharp on a slide.
@@ -28,8 +29,8 @@ def channel_from_click(event, tiled, key: str) -> None:
     if not points:
         return
     click = (round(points[0]["y"]), round(points[0]["x"]))
-    if st.session_state.get("fm_last_click") != click:
-        st.session_state["fm_last_click"] = click
+    if st.session_state.get(keys.FM_LAST_CLICK) != click:
+        st.session_state[keys.FM_LAST_CLICK] = click
         channel = tiled.tile_at(*click)
         if channel is not None:
             st.session_state[key] = channel
@@ -57,7 +58,7 @@ def image_download(img: Image.Image, name: str, label: str | None = None) -> Non
 def figures_zip_button(figs: dict, name: str) -> None:
     """One button downloading every figure of the page as PNGs in a zip, when a server-side renderer works;
     otherwise a hint about the camera icon in each figure's toolbar. The server renders one export at a time
-    (resnet_viz.export): the button says so, and says when another export is rendering now."""
+    (resnet_viz.figures.export): the button says so, and says when another export is rendering now."""
     if export.renderer() is None:
         st.caption(t("common.png_hint"))
         return

@@ -6,38 +6,25 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from resnet_viz import (
-    architecture,
-    degradation,
-    featuremaps,
-    figures,
-    figures_cam,
-    figures_gradflow,
-    figures_maps,
-    gradcam,
-    i18n,
-    images,
-    paper,
-    readings,
-    readings_lab,
-)
-from resnet_viz.config import DEFAULTS, STAGE_NAMES
-from resnet_viz.forward import ALL_OFF, ALL_ON
-from ui import arch, cache, gradflow, lab
-from ui.images import image_key, image_kind
-from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
-from ui.text import lang, t
+from resnet_viz import figures
+from resnet_viz.experiments import degradation
+from resnet_viz.explain import featuremaps, gradcam, tiles
+from resnet_viz.figures import cam as figures_cam
+from resnet_viz.figures import gradflow as figures_gradflow
+from resnet_viz.figures import maps as figures_maps
+from resnet_viz.inputs import images
+from resnet_viz.model import architecture
+from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.forward import ALL_OFF, ALL_ON
+from resnet_viz.model.layers import DOWNSAMPLING_BLOCKS, STAGE_NAMES
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import paper, readings
+from ui import arch, gradflow, lab, memo
+from ui.lecture_plan import BODY_KEYS, CHOICES, NOTES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
+from ui.picker import image_key, image_kind
+from ui.text import lang, say, t
 
-# Presenter notes: the cited ones, with the lesion note moved to the question it belongs to.
-NOTES = {**{k: v for k, v in readings.PRESENTER_NOTES.items() if k != "lesion"},
-         "ask_lesion": readings.PRESENTER_NOTES["lesion"], "ask_grad": "lec.ask_grad.presenter",
-         "grad": "lec.grad.presenter", "lesion": "lec.lesion.presenter_reveal"}
 GRAD_DEPTH = 56  # deep enough for the plain stack's gradient to change by orders of magnitude
-
-
-def say(items: list) -> str:
-    """Readings as one paragraph in the page's language."""
-    return i18n.join(items, lang())
 
 
 def sentences(*parts: str) -> str:
@@ -55,7 +42,7 @@ def fig_degradation():
     run = degradation.find_run(configs, settings)
     if run is not None:
         reading = readings_lab.degradation_of(run)
-        title = i18n.render(readings_lab.degradation_title(reading[0][1]["steps"]), lang())
+        title = say(readings_lab.degradation_title(reading[0][1]["steps"]))
         fig = figures_gradflow.degradation_curves(run.curves, run.settings.steps,
                                                   chance=degradation.chance_loss(run.settings),
                                                   title=title, **figures.labels("degradation_curves", t))
@@ -93,8 +80,8 @@ def fig_stages(handle):
 def fig_features(ft):
     maps = ft.maps(DEFAULTS.default_layer)  # (C, H, W)
     side = maps.shape[1]
-    shrink = featuremaps.shrink_for(side)
-    tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), upscale=featuremaps.upscale_for(side // shrink))
+    shrink = tiles.shrink_for(side)
+    tiled = tiles.tile(tiles.shrink(maps, shrink), upscale=tiles.upscale_for(side // shrink))
     fig, _ = figures_maps.feature_tiles(tiled, t("lec.features.fig", layer=DEFAULTS.default_layer, c=maps.shape[0]),
                                         **figures.labels("feature_tiles", t))
     return fig, t("lec.features.caption")
@@ -102,7 +89,7 @@ def fig_features(ft):
 
 def fig_gradcam(handle, image):
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, H, W), exactly what the model sees
-    cam = cache.grad_cams(handle, image_key(), ALL_ON, None, x)
+    cam = memo.grad_cams(handle, image_key(), ALL_ON, None, x)
     picture = images.denormalise(x, handle.mean, handle.std)
     shown = {n: figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n])) for n in STAGE_NAMES}
     # Two rows of two: four in one row would leave each overlay too small for the back of a hall.
@@ -152,13 +139,13 @@ def lesion_answer(res) -> tuple[str, dict]:
     """The block whose branch costs least and the one that costs most, from the measured values."""
     branch = {k.split(":", 1)[1]: 100 * v for k, v in res.values.items() if k.startswith("no_branch:")}
     best, worst = max(branch, key=branch.get), min(branch, key=branch.get)
-    down = ("、" if lang() == "zh" else ", ").join(readings.DOWNSAMPLING_BLOCKS)  # a Chinese list uses 、
+    down = ("、" if lang() == "zh" else ", ").join(DOWNSAMPLING_BLOCKS)  # a Chinese list uses 、
     return "lec.lesion.answer", {"best": best, "best_value": branch[best], "worst": worst,
                                  "worst_value": branch[worst], "down": down}
 
 
 def fig_lesion(handle):
-    res = lab.load(handle, "shapes" if handle.source == "shapes" else "photos", DEFAULTS.lesion_n)
+    res = lab.lesion_study(handle, "shapes" if handle.source == "shapes" else "photos", DEFAULTS.lesion_n)
     if res is None:
         return None, ""
     counts = readings_lab.sample_counts(images.list_samples())
@@ -180,14 +167,14 @@ def step_figure(name: str, handle, image):
         return fig_ask_lesion(handle)
     if name == "lesion":
         return fig_lesion(handle)
-    ft = cache.features(handle, image_key(), ALL_ON, True, image)
+    ft = memo.features(handle, image_key(), ALL_ON, True, image)
     if name == "residual":
         return fig_residual(ft)
     if name == "block":
         return fig_block(ft)
     if name == "features":
         return fig_features(ft)
-    return fig_off(ft, cache.features(handle, image_key(), ALL_OFF, True, image), handle)
+    return fig_off(ft, memo.features(handle, image_key(), ALL_OFF, True, image), handle)
 
 
 def choices(name: str) -> str:
@@ -222,7 +209,7 @@ def slide(name: str, handle, image, presenter: bool):
         return fig, caption
     if name not in SHARED_SLIDES:
         return build()
-    return cache.figure(("lecture", name, handle.digest, image_key(), image_kind(), presenter), build)
+    return memo.figure(("lecture", name, handle.digest, image_key(), image_kind(), presenter), build)
 
 
 def present(fig, presenter: bool, height: int):

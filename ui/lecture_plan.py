@@ -1,5 +1,5 @@
 """The lecture's plan: its steps in order, their title and body keys, and the two questions. No imports: Home
-counts the steps on the first view after a server start, before the library has loaded (ui.loading)."""
+counts the steps on the first view after a server start, before the library has loaded (ui.first_view)."""
 
 STEPS = ("degradation", "residual", "block", "stages", "features", "gradcam", "off", "ask_grad", "grad",
          "ask_lesion", "lesion")
@@ -16,3 +16,7 @@ QUESTIONS = {"ask_grad": "grad", "ask_lesion": "lesion"}
 # A question's choices, shown on the slide as A, B, C.
 CHOICES = {"ask_grad": ("lec.ask_grad.choice_a", "lec.ask_grad.choice_b", "lec.ask_grad.choice_c"),
            "ask_lesion": ("lec.ask_lesion.choice_a", "lec.ask_lesion.choice_b", "lec.ask_lesion.choice_c")}
+# A step -> the presenter's note (in the presenter's sidebar only, never projected); a question carries the note of
+# the study it asks about, its reveal a note of its own.
+NOTES = {"gradcam": "lec.gradcam.presenter", "off": "lec.off.presenter", "ask_grad": "lec.ask_grad.presenter",
+         "grad": "lec.grad.presenter", "ask_lesion": "lec.lesion.presenter", "lesion": "lec.lesion.presenter_reveal"}

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import family, i18n, readings
+from resnet_viz.model import family
+from resnet_viz.text import i18n, readings
 from tests.app.zh_scan import class_words, english_on
 
 ROOT = Path(__file__).resolve().parents[2]

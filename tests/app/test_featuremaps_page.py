@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import featuremaps, i18n, images
-from ui import cache
+from resnet_viz.explain import featuremaps
+from resnet_viz.inputs import images
+from resnet_viz.text import i18n
+from ui import memo
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages/2_Feature_Maps.py")
@@ -18,7 +20,7 @@ PAGE = str(ROOT / "pages/2_Feature_Maps.py")
 def calls(monkeypatch):
     """Count the model runs behind the page's cache (a fresh trace cache, so earlier tests do not hide a run; the
     loaded weights and drawn figures stay cached: they run no forward)."""
-    cache.TRACES.clear()
+    memo.TRACES.clear()
     seen = []
     real = featuremaps.compute
 
@@ -120,7 +122,7 @@ def test_what_one_unit_sees_layer4_box_and_the_worked_conv_output(calls):
 
 
 def test_chinese_page_has_no_english_and_follows_the_weights(calls):
-    from resnet_viz import weights
+    from resnet_viz.model import weights
     from tests.app.zh_scan import english_leaks
 
     at = AppTest.from_file(PAGE, default_timeout=300)
@@ -129,7 +131,7 @@ def test_chinese_page_has_no_english_and_follows_the_weights(calls):
     at.session_state["mask"] = (True, True, False, True, True, True, True, True)  # the difference view too
     at.run()
     assert not at.exception
-    labels = weights.load("shapes").labels
+    labels = weights.handle_for("shapes").labels
     assert at.title[0].value == i18n.t("fm.title", "zh")  # the title from the Chinese locale file
     # The shapes weights are live: the page opens on a generated shape, and says nothing about the fit.
     assert at.session_state["image"][0].startswith("shapes:") and not at.warning

@@ -68,14 +68,15 @@ def test_the_prediction_says_when_the_weights_cannot_describe_the_image():
 
 
 def test_chinese_page_has_no_english_with_integrated_gradients():
-    from resnet_viz import i18n, weights
+    from resnet_viz.model import weights
+    from resnet_viz.text import i18n
     from tests.app.zh_scan import english_leaks
 
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.session_state["lang"] = "zh"
     at.session_state["weights_source"] = "shapes"
     at.run()
-    labels = weights.load("shapes").labels
+    labels = weights.handle_for("shapes").labels
     assert not at.exception and not english_leaks(at, labels), english_leaks(at, labels)
     assert at.title[0].value == i18n.t("cam.title", "zh")  # the title from the Chinese locale file
     at.multiselect(key="cam_methods").set_value(["integrated_gradients"])

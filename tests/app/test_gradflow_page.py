@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import gradnorms, i18n, readings_lab
+from resnet_viz.experiments import gradnorms
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import i18n
 from tests.app.zh_scan import class_words, english_on
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Gradient_Flow.py")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import i18n
+from resnet_viz.text import i18n
 from tests.app.zh_scan import english_on
 from ui.lecture import STEPS
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import gradnorms, i18n
+from resnet_viz.experiments import gradnorms
+from resnet_viz.text import i18n
 from tests.app.zh_scan import class_words, english_on
 from ui import lecture
 from ui.lecture import STEPS
@@ -114,3 +115,11 @@ def test_grad_verdict_follows_the_numbers():
     keys = [lecture.grad_verdict({"plain": N(r, "plain-56"), "residual": N(2.0, "residual-56")})[0]
             for r in (1000.0, 0.001, 1.2)]
     assert keys == ["lec.grad.verdict_grows", "lec.grad.verdict_fades", "lec.grad.verdict_flat"]
+
+
+def test_every_presenter_note_names_a_step_and_exists_in_both_languages():
+    from ui.lecture_plan import NOTES, STEPS
+
+    assert set(NOTES) <= set(STEPS)
+    for key in NOTES.values():
+        assert i18n.t(key, "zh") != key and i18n.t(key, "en") != key

@@ -1,10 +1,11 @@
-"""User text (an uploaded file's name, a class search text) shows literally: no bold, no link (issue 12, item 3)."""
+"""User text (an uploaded file's name, a class search text) shows literally: no bold, no link."""
 
 import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.zh_words import english_words
 from ui.text import literal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,8 +14,9 @@ UNESCAPED_MARKUP = re.compile(r"(?<!\\)(\*\*|\]\(|https?:|<)")
 
 
 def _picker_app():
-    from resnet_viz import images
-    from ui.images import IMAGE_KEY, _choose, pick_image
+    from resnet_viz.inputs import images
+    from ui.keys import IMAGE as IMAGE_KEY
+    from ui.picker import _choose, pick_image
 
     sample = images.list_samples()[0].path.read_bytes()
     import streamlit as st
@@ -36,7 +38,7 @@ def test_an_uploaded_name_shows_with_no_bold_and_no_link():
 
 def _search_warnings(at: AppTest) -> list:
     """The page's warnings less the note that random weights predict nothing (readings.weights_fit)."""
-    from resnet_viz import i18n
+    from resnet_viz.text import i18n
 
     fit = {i18n.render(("read.fit.random", {}), lang) for lang in i18n.LANGUAGES}
     return [w for w in at.warning if w.value not in fit]
@@ -78,12 +80,11 @@ def test_the_class_search_message_in_chinese(monkeypatch):
 
 def test_a_refused_image_is_explained_in_the_readers_language():
     # The refusal is kept as a reason, not as English text: switching to 中文 words it in Chinese.
-    from resnet_viz import i18n
 
     at = AppTest.from_function(_picker_app, default_timeout=60)
     at.session_state["lang"] = "zh"
     at.run()
     assert not at.exception and len(at.error) == 1
     message = at.error[0].value.removeprefix(literal(NAME) + ": ")
-    assert not i18n.english_words(message), message
+    assert not english_words(message), message
     assert re.search(r"[\u4e00-\u9fff]", message)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import fallback, weights
-from ui import cache
+from resnet_viz.model import fallback, weights
+from ui import memo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,9 +24,9 @@ def full_gpu(monkeypatch):
 
     monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
     monkeypatch.setattr(weights, "trace", fake)
-    # Results other tests cached (pages share them through ui.cache) would hide the fallback.
-    cache.TRACES.clear()
-    cache.CAMS.clear()
+    # Results other tests cached (pages share them through ui.memo) would hide the fallback.
+    memo.TRACES.clear()
+    memo.CAMS.clear()
 
 
 def test_feature_maps_page_says_it_ran_on_the_cpu(full_gpu):

@@ -14,8 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_viz import checkpoint, errors, weights
-from ui import cache, state
+from resnet_viz.inputs import checkpoint
+from resnet_viz.model import weights
+from resnet_viz.text import errors
+from ui import memo, state
 from ui.text import literal
 
 HOSTILE = ["**bold** [link](https://evil.example/x).jpg", "<img src=x onerror=alert(1)>", "# heading", "    code",
@@ -56,20 +58,20 @@ def test_literal_round_trips_random_text():
 
 
 def test_byte_lru_evicts_by_bytes_least_recent_first():
-    lru = cache.ByteLRU(max_bytes=10_000)
+    lru = memo.BoundedLRU(10_000)
     block = lambda: np.zeros(4_000, np.uint8)  # noqa: E731
     lru.get("a", block)
     lru.get("b", block)
     lru.get("a", lambda: pytest.fail("a is cached"))  # a becomes the most recent
     lru.get("c", block)  # 12,000 > 10,000: b (least recent) goes
     assert "a" in lru and "c" in lru and "b" not in lru
-    assert lru.bytes == 8_000
+    assert lru.weight == 8_000
     big = lru.get("huge", lambda: np.zeros(20_000, np.uint8))  # larger than the budget: returned, not kept
-    assert big.nbytes == 20_000 and "huge" not in lru and lru.bytes <= lru.max_bytes
+    assert big.nbytes == 20_000 and "huge" not in lru and lru.weight <= lru.budget
 
 
 def test_byte_lru_computes_once_for_simultaneous_callers():
-    lru = cache.ByteLRU(max_bytes=1 << 20)
+    lru = memo.BoundedLRU(1 << 20)
     calls, gate = [], threading.Event()
 
     def compute():
@@ -88,7 +90,7 @@ def test_byte_lru_computes_once_for_simultaneous_callers():
 
 def test_nbytes_counts_a_feature_trace_by_its_arrays():
     trace = {"layers": {"a": np.zeros((64, 56, 56), np.float32)}, "picture": np.zeros((224, 224, 3), np.uint8)}
-    assert cache.nbytes(trace) >= 64 * 56 * 56 * 4 + 224 * 224 * 3
+    assert memo.nbytes(trace) >= 64 * 56 * 56 * 4 + 224 * 224 * 3
 
 
 def test_a_refused_checkpoint_is_not_read_again(monkeypatch):
@@ -98,34 +100,34 @@ def test_a_refused_checkpoint_is_not_read_again(monkeypatch):
         calls.append(digest)
         raise errors.WeightsError("not a ResNet-18 checkpoint")
 
-    monkeypatch.setattr(state, "_load", refuse)
-    monkeypatch.setattr(state, "REFUSED", state.Refusals(max_entries=2))
+    monkeypatch.setattr(state, "_shared_handle", refuse)
+    monkeypatch.setattr(state, "REFUSED", memo.BoundedLRU(2, weigh=lambda _: 1))
     for _ in range(3):
         with pytest.raises(errors.WeightsError, match="not a ResNet-18"):
-            state.load_checked("file", "cpu", b"bad bytes")
+            state.checked_handle("file", "cpu", b"bad bytes")
     assert len(calls) == 1
     for data in (b"other 1", b"other 2"):  # bounded: the oldest refusal is forgotten
         with pytest.raises(errors.WeightsError):
-            state.load_checked("file", "cpu", data)
+            state.checked_handle("file", "cpu", data)
     with pytest.raises(errors.WeightsError):
-        state.load_checked("file", "cpu", b"bad bytes")
+        state.checked_handle("file", "cpu", b"bad bytes")
     assert len(calls) == 4
 
 
 def test_feature_cache_is_keyed_by_weights_not_by_object_identity(monkeypatch):
     """Two checkpoints whose handles get the same id() (the first one evicted) get their own feature maps."""
     monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
-    cache.TRACES.clear()
+    memo.TRACES.clear()
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
-    a = weights.load("random", device="cpu")
+    a = weights.handle_for("random", device="cpu")
     fields = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if f.init}
     other = checkpoint.new_resnet18(1000).eval().requires_grad_(False)  # different weights, same architecture
-    first = cache.features(a, "img", (True,) * 8, True, image).layers["layer4.1"].copy()
+    first = memo.features(a, "img", (True,) * 8, True, image).layers["layer4.1"].copy()
     old_id, old_digest = id(a), a.digest
     del a
     gc.collect()
     b = weights.ModelHandle(**{**fields, "model": other})  # often reuses the freed object's id
     assert b.digest != old_digest
-    second = cache.features(b, "img", (True,) * 8, True, image).layers["layer4.1"]
+    second = memo.features(b, "img", (True,) * 8, True, image).layers["layer4.1"]
     assert not np.allclose(first, second), f"served the old model's maps (same id: {id(b) == old_id})"
     assert torch.is_tensor(next(b.model.parameters()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from resnet_viz.i18n import english_words
+from tests.zh_words import english_words
 
 
 def _figure_texts(fig: dict) -> list[str]:
@@ -69,7 +69,8 @@ def page_texts(at) -> list[str]:
 def class_words() -> frozenset[str]:
     """Every word of every class label the app can show (shapes and ImageNet) and of the sample images' names
     (the shared picker's data): names of data stay as they are."""
-    from resnet_viz import images, weights
+    from resnet_viz.inputs import images
+    from resnet_viz.model import weights
 
     labels = [*weights.shapes_meta()["classes"], *weights._imagenet_labels(), *(s.name for s in images.list_samples())]
     return frozenset(w for label in labels for w in re.findall(r"[A-Za-z][A-Za-z0-9_@'.-]*", label))

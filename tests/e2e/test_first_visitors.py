@@ -1,22 +1,22 @@
 """A freshly started server with no network and no cached ImageNet weights, opened by six visitors at the same moment
-(a lecturer shows the link; issue 12 item 7, issue 16 item 3), plus the load tool's solo student:
+(a lecturer shows the link), plus the load tool's solo student:
 
 - every visitor gets the page it opened (three by deep link) with app.py's sidebar, and none an exception or a
   traceback (six script runs importing the library at once on a fresh process once handed one a half-initialised
   module);
 - the page comes up on the shapes weights and names them; the ImageNet probe does not hold it up, and its state is
   reported under "Why not the others?";
-- a visitor of the home page first gets the light view (ui.loading: Home and the language, "loading the model")
+- a visitor of the home page first gets the light view (ui.first_view: Home and the language, "loading the model")
   while the library loads, and then the full app by itself; a deep link waits for its page.
 
 The visitors speak Streamlit's own websocket protocol (tests/e2e/hall.py): the race is the server's, and six
 Chromium tabs cost this machine more CPU than the server they test. What only a browser shows (the page renders
 offline, with no exception box) is checked in Chromium by tests/e2e/test_pages.py on the same server.
-No time is asserted (benchmarks hold the time goals: `python -m resnet_viz load`).
+No time is asserted (benchmarks hold the time goals: `python -m tools load`).
 """
 
-from resnet_viz import i18n
-from resnet_viz.weights import SOURCE_TABLE
+from resnet_viz.model.weights import SOURCE_TABLE
+from resnet_viz.text import i18n
 from tests.e2e.hall import FIRST_PATHS
 
 LIVE = i18n.t("side.live", "en", weights=i18n.t(SOURCE_TABLE["shapes"].desc_key, "en"), device="cpu")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.e2e import hostile
+from tests import hostile
 from tests.e2e.conftest import assert_no_error, settle, shot, sidebar
 
 pytestmark = pytest.mark.e2e

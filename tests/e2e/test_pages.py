@@ -7,7 +7,7 @@ $RESNET_VIZ_E2E_SHOTS."""
 import pytest
 from playwright.sync_api import expect
 
-from resnet_viz import i18n
+from resnet_viz.text import i18n
 from tests.e2e.conftest import assert_no_error, main, settle, shot, sidebar
 from ui.nav import PAGES
 

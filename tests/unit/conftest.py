@@ -14,9 +14,8 @@ def handle(random_handle):
 
 @pytest.fixture(scope="module")
 def image():
-    """A seeded 64×64 input batch of one."""
-    torch.manual_seed(0)
-    return torch.randn(1, 3, 64, 64)
+    """A seeded 64×64 input batch of one (its own generator: the global RNG is left to the tests)."""
+    return torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +25,8 @@ def shapes_scores():
     checkpoint tests (test_train, test_gradcam) read these numbers instead of each running the same evaluation."""
     from types import SimpleNamespace
 
-    from resnet_viz import shapes, train, weights
+    from resnet_viz.experiments import shapes, train
+    from resnet_viz.model import weights
 
     if not weights.SHAPES_CHECKPOINT.exists():
         pytest.skip("the shapes checkpoint is not in assets/shapes")

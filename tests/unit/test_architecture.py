@@ -4,7 +4,7 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from resnet_viz.architecture import (
+from resnet_viz.model.architecture import (
     block_summary,
     formula_text,
     layer_table,
@@ -13,7 +13,7 @@ from resnet_viz.architecture import (
     stage_summary,
     worked_steps,
 )
-from resnet_viz.forward import trace
+from resnet_viz.model.forward import trace
 
 
 @pytest.fixture(scope="module")

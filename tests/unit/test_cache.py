@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet_viz import cache
+from resnet_viz import disk_cache as cache
 
 WRITERS = 60
 

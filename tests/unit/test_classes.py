@@ -1,10 +1,11 @@
-"""The class search parser never raises, for any text (issue 12, item 8), and reads numbers and names."""
+"""The class search parser never raises, for any text, and reads numbers and names."""
 
 import random
 
 import pytest
 
-from resnet_viz import classes, i18n
+from resnet_viz.inputs import classes
+from resnet_viz.text import i18n
 
 LABELS = [f"class {i}" for i in range(10)] + ["tabby cat", "tiger cat", "Persian cat", "circle"]
 

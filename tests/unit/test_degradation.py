@@ -3,12 +3,14 @@ readings of a run."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
-from resnet_viz import degradation, readings_lab
-from resnet_viz.stacks import StackConfig, TrainSettings
+from resnet_viz.experiments import degradation
+from resnet_viz.experiments.stacks import StackConfig, TrainSettings
+from resnet_viz.text import experiment_readings as readings_lab
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -56,7 +58,7 @@ def test_cache_dir_defaults_to_home(monkeypatch) -> None:
 
 def test_cache_key_depends_on_settings() -> None:
     cfgs, settings = _tiny_run()
-    other = TrainSettings(**{**settings.__dict__, "lr": 0.01})
+    other = dataclasses.replace(settings, lr=0.01)
     assert degradation.cache_key(cfgs, settings) != degradation.cache_key(cfgs, other)
     assert degradation.cache_key(cfgs, settings) == degradation.cache_key(dict(reversed(list(cfgs.items()))), settings)
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_viz import family
 from resnet_viz.__main__ import main
+from resnet_viz.model import family
 
 
 def test_published_figures_at_224():

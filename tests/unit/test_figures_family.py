@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from resnet_viz import family, unravel
-from resnet_viz import figures_family as ff
+from resnet_viz.experiments import unravel
+from resnet_viz.explain.receptive import Box
 from resnet_viz.figures import FONT_SIZE
-from resnet_viz.receptive import Box
+from resnet_viz.figures import family as ff
+from resnet_viz.model import family
 
 
 def test_family_bars_and_table1_carry_the_counts():

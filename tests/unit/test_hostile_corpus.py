@@ -1,4 +1,4 @@
-"""Every upload of the hostile corpus (tests/e2e/hostile.py) through the library's own upload paths: each refused
+"""Every upload of the hostile corpus (tests/hostile.py) through the library's own upload paths: each refused
 file names its problem, each odd but valid file loads upright. The browser tests keep three representative ones
 (tests/e2e/test_hostile.py); the rest moved here, where they cost milliseconds instead of page loads."""
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from resnet_viz import errors, images, weights
-from tests.e2e import hostile
+from resnet_viz.inputs import images
+from resnet_viz.model import weights
+from resnet_viz.text import errors
+from tests import hostile
 
 IMAGE_CASES = hostile.image_cases()
 CHECKPOINT_CASES = hostile.checkpoint_cases()
@@ -32,11 +34,11 @@ def test_hostile_image(case):
 def test_hostile_checkpoint(case):
     PWNED.unlink(missing_ok=True)
     with pytest.raises(errors.WeightsError) as info:
-        weights.load("file", device="cpu", file=case.data)
+        weights.handle_for("file", device="cpu", file=case.data)
     assert case.expected in str(info.value)
     assert not PWNED.exists(), "a pickle ran code"
 
 
 def test_the_valid_checkpoint_after_them_loads():
-    handle = weights.load("file", device="cpu", file=hostile.valid_checkpoint())
+    handle = weights.handle_for("file", device="cpu", file=hostile.valid_checkpoint())
     assert handle.num_classes == 7 and handle.source == "file"

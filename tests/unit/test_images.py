@@ -1,4 +1,4 @@
-"""resnet_viz.images: every accepted format and mode gives the right RGB pixels, every refusal says why."""
+"""resnet_viz.inputs.images: every accepted format and mode gives the right RGB pixels, every refusal says why."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resnet_viz import i18n
-from resnet_viz.config import IMAGE_LIMITS, ImageLimits
-from resnet_viz.images import (
+from resnet_viz.inputs.images import (
     ImageError,
     denormalise,
     describe_preprocessing,
@@ -29,6 +27,8 @@ from resnet_viz.images import (
     resize_for_model,
     to_tensor,
 )
+from resnet_viz.model.config import IMAGE_LIMITS, ImageLimits
+from resnet_viz.text import i18n
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -247,7 +247,7 @@ def test_corrupt_exif_is_tolerated() -> None:
 
 def test_exif_transpose_failure_keeps_the_photo(monkeypatch: pytest.MonkeyPatch) -> None:
     """Older Pillows raise on some broken EXIF blocks; the photo is then used as stored."""
-    import resnet_viz.images as images
+    import resnet_viz.inputs.images as images
 
     def broken(_img: Image.Image) -> Image.Image:
         raise SyntaxError("not a TIFF file")
@@ -332,7 +332,7 @@ def test_bomb_refusal_peak_resident_memory() -> None:
         """
         import resource, warnings
         from tests.unit.test_images import png_header_only
-        from resnet_viz.images import ImageError, load_image
+        from resnet_viz.inputs.images import ImageError, load_image
         warnings.simplefilter("ignore")
         bombs = [png_header_only(20000, 20000), png_header_only(8000, 6000)]
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -468,3 +468,11 @@ def test_refusals_are_keys_in_both_languages() -> None:
         assert exc.key in i18n.texts("en") and exc.key in i18n.texts("zh")
         assert str(exc) == exc.text("en") and exc.text("zh") != exc.text("en")
     assert exc.params == {"width": 400, "height": 19, "aspect": 400 / 19, "limit": 20.0}
+
+
+def test_the_default_sample_follows_the_live_weights():
+    from resnet_viz.inputs import images
+
+    samples = images.list_samples()
+    assert images.default_sample("shapes", samples).startswith("shapes")
+    assert images.default_sample("imagenet", samples) == "cat"

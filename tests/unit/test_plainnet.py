@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from resnet_viz import plainnet
-from resnet_viz.stacks import build_stack
+from resnet_viz.experiments import plainnet
+from resnet_viz.experiments.stacks import build_stack
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

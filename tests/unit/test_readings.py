@@ -7,7 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from resnet_viz import degradation, gradnorms, i18n, paper, readings, readings_lab
+from resnet_viz.experiments import degradation, gradnorms
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import i18n, paper, readings
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -80,7 +82,7 @@ def test_evaluation_set_is_named_honestly_with_its_size():
 
 
 def test_sample_counts_tell_photos_from_generated_shapes():
-    from resnet_viz import images
+    from resnet_viz.inputs import images
 
     photos, shapes = readings_lab.sample_counts(images.list_samples())
     assert (photos, shapes) == (6, 10)
@@ -90,7 +92,7 @@ def test_gradcam_grid_is_the_measured_one():
     import torch
     from torchvision.models import resnet18
 
-    from resnet_viz.readings import gradcam_grid, output_size_rule
+    from resnet_viz.text.readings import gradcam_grid, output_size_rule
 
     model = resnet18(num_classes=10).eval()
     shapes = {}
@@ -208,14 +210,6 @@ def test_weights_that_cannot_describe_the_image_say_so():
     assert keys(readings.weights_fit("random", "photo", 1000)) == ["read.fit.random"]
 
 
-def test_the_default_sample_follows_the_live_weights():
-    from resnet_viz import images
-
-    samples = images.list_samples()
-    assert readings.default_sample("shapes", samples).startswith("shapes")
-    assert readings.default_sample("imagenet", samples) == "cat"
-
-
 def test_shortcut_options_cite_tables_2_and_3_and_torchvision():
     text = i18n.join(readings.shortcut_options(), "en")
     for number in ("option A", "option B", "69.758", "30.242", "25.03", "24.52", "24.19"):
@@ -229,8 +223,3 @@ def test_every_claim_prints_its_numbers_in_both_languages(key):
         text = i18n.render(paper.claim(key), lang)
         for v in c.values.values():
             assert (f"{v:,}" if isinstance(v, int) and v > 9999 else str(v)) in text, (lang, v)
-
-
-def test_presenter_notes_exist():
-    for key in readings.PRESENTER_NOTES.values():
-        assert i18n.t(key, "zh") != key and i18n.t(key, "en") != key

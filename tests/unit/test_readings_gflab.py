@@ -9,7 +9,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from resnet_viz import gradpaths, i18n, images, lesion, readings_lab, unravel
+from resnet_viz.experiments import gradpaths, lesion, unravel
+from resnet_viz.inputs import images
+from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import i18n
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from resnet_viz import shapes
+from resnet_viz.experiments import shapes
 
 
 def _digest(sample: shapes.Sample) -> str:
@@ -104,7 +104,7 @@ def test_point_in_mask_with_dilation():
 
 
 def test_shipped_gallery_is_what_the_generator_draws(tmp_path):
-    from resnet_viz import images
+    from resnet_viz.inputs import images
 
     entries = shapes.write_gallery(tmp_path)
     assert len(entries) == len(shapes.CLASSES)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_viz import stacks
-from resnet_viz.stacks import StackConfig, build_stack, count_params
+from resnet_viz.experiments import stacks
+from resnet_viz.experiments.stacks import StackConfig, build_stack, count_params
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

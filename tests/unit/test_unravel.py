@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from resnet_viz import plainnet, unravel
+from resnet_viz.experiments import plainnet, unravel
 
 
 def test_resnet18_paths_by_hand():
@@ -40,4 +40,4 @@ def test_shipped_lesion_numbers_are_the_checkpoints():
     r = plainnet.lesion(model, x, y)
     assert r["intact"] == pair.plain_intact and tuple(r["deleted"]) == pair.plain_deleted
     assert pair.chance == 0.1 and pair.n == 500
-    assert "python -m resnet_viz.plainnet" in pair.command
+    assert "python -m resnet_viz.experiments.plainnet" in pair.command

@@ -2,8 +2,9 @@
 
 import random
 
-from resnet_viz import i18n, urlstate
-from resnet_viz.urlstate import UrlState, parse, to_query
+from resnet_viz.inputs import urlstate
+from resnet_viz.inputs.urlstate import UrlState, parse, to_query
+from resnet_viz.text import i18n
 
 PAGES = ["architecture", "lab", "lecture"]
 IMAGES = ["cat", "shapes_star"]

@@ -1,0 +1,1 @@
+"""Everything a user sends, checked before use: images, checkpoints, class searches and URL parameters."""

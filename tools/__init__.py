@@ -1,0 +1,1 @@
+"""Tools that measure the app from outside the library: the benchmark and the classroom load test."""

@@ -1,0 +1,1 @@
+"""`python -m tools load`: a class of protocol-level sessions through a scripted lecture against real servers."""
