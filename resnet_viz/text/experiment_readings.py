@@ -225,12 +225,10 @@ def degradation_title(steps: int) -> Reading:
 
 
 # ---- p-gf-lab: unraveled paths, the plain/residual twins' lesion, the gradient through the identity path ----------
-def unraveled(n: int, share: float = 0.95) -> Reading:
+def unraveled(pc, share: float = 0.95) -> Reading:
     """n blocks unravel into 2^n paths (Veit et al. 2016, §3) whose lengths follow Binomial(n, 1/2): the mean
-    length and the central range [lo, hi] that holds at least `share` of them."""
-    from resnet_viz.experiments import unravel
-
-    pc = unravel.paths(n)
+    length and the central range [lo, hi] that holds at least `share` of them. `pc` is unravel.paths(n)."""
+    n = pc.n
     k = 0
     while pc.share_within(k) < share:
         k += 1
