@@ -1,8 +1,6 @@
-"""A real `redis-server` for the tests (Debian's package): on a free loopback port, its data in a temporary folder,
-every write in its append-only file before it is acknowledged; stopped (or killed) and started again by PID.
-
-Without the binary the Redis tests skip with a hint; under CI (CI=true) a missing redis-server is a failure.
-"""
+"""A real `redis-server` for the tests (Debian's package) on a free loopback port, every write on disk before it is
+acknowledged; stopped (or killed) and started again by PID. Without the binary the Redis tests skip with a hint;
+under CI (CI=true) a missing redis-server is a failure."""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """Rooms in Redis (chosen by $RESNET_VIZ_REDIS_URL), shared by every replica: each change is one Lua script,
-which Redis runs atomically, so simultaneous answers are neither lost nor counted twice.
+which Redis runs atomically, so simultaneous answers are neither lost nor counted twice."""
 
-Keys, per room (one hash tag, so one slot): {CODE}:room (a hash: token_hash, active, question, choices, phase,
-answers), {CODE}:asked (the questions asked), {CODE}:a:QUESTION (student -> choice); and one sorted set of live
-codes by last activity. Every key of a room expires after the idle limit unless the room is used again.
-"""
+# Keys, per room (one hash tag, so one slot): {CODE}:room (a hash: token_hash, active, question, choices, phase,
+# answers), {CODE}:asked (the questions asked), {CODE}:a:QUESTION (student -> choice); and one sorted set of live
+# codes by last activity. Every key of a room expires after the idle limit unless the room is used again.
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""The load tool's classroom scenario (tools.load.classroom), small, on the test session's one server: a presenter's
-room, six phones answering within the same 2 s (two change their answer), refreshing as browsers do; the store and
-the presenter's chart equal the phones' last taps, every phone sees the reveal, and a student's tab that replays the
-presenter's own widget ids changes nothing. No timing is asserted."""
+"""The load tool's classroom scenario (tools.load.classroom), small, on the test session's one server: six phones
+answer (two change), the store and the presenter's chart equal their last taps, every phone sees the reveal, and a
+student's tab replaying the presenter's widget ids changes nothing. No timing is asserted."""
 
 from __future__ import annotations
 

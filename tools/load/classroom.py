@@ -1,11 +1,12 @@
-"""The load tool's classroom scenario: one presenter opens a room on the Lecture and asks its gradient question,
-N students open the join link at once and answer within the same 2 s (every third changes the answer), while
-every phone and the presenter's chart refresh as their browsers do (run_every fragments); then the presenter
-reveals. Checked: every answer stored once (the store and the presenter's chart against the students' last
-taps), every phone sees the reveal. With --follow, students then follow the presenter through the first slides.
-`python -m tools load --scenario classroom --sessions 60 [--follow 30] [--replicas 2]` (with replicas, a loopback
-redis-server holds the rooms and nginx spreads the students).
-"""
+"""The load tool's classroom scenario: a presenter's room on the Lecture, N phones answering within the same 2 s
+while they and the presenter's chart refresh as browsers do, then the reveal; every answer must be stored once.
+`python -m tools load --scenario classroom --sessions 60 [--follow 30] [--replicas 2]`."""
+
+# The presenter asks the gradient question; N students open the join link at once, each taps within 2 s and every
+# third changes the answer. Checked: the store and the presenter's chart against the students' last taps, every
+# phone sees the reveal, and a student's tab replaying the presenter's widget ids changes nothing. With --follow,
+# students then follow the presenter through the first slides; with --replicas, a loopback redis-server holds the
+# rooms and nginx spreads the students.
 
 from __future__ import annotations
 
