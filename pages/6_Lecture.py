@@ -71,13 +71,15 @@ with text_col:
     if presenter:
         rooms.reveal_panel(name)  # on a reveal step: the class's answers beside the measured one
 with fig_col:
-    if isinstance(fig, list):  # stacked rows
+    if presenter and name in lecture.QUESTIONS and rooms.presenting():  # the class answers from their phones
+        rooms.question_panel(name, fig, _go, (1,))
+    elif isinstance(fig, list):  # stacked rows
         for f in fig:
             chart(st, f)
     elif isinstance(fig, tuple):
         for col, f in zip(st.columns(2), fig, strict=True):
             chart(col, f)
-    elif fig is None and name in lecture.QUESTIONS and not (presenter and rooms.question_panel(name, _go, (1,))):
+    elif fig is None and name in lecture.QUESTIONS:
         st.markdown("<div style='font-size:8rem; text-align:center'>?</div>", unsafe_allow_html=True)
     elif fig is not None:
         chart(st, fig)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlencode
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from resnet_viz import figures
@@ -23,6 +24,8 @@ from ui.text import lang, literal, reason_text, t
 COOKIE = "rv_student"
 PUBLIC_URL_ENV = "RESNET_VIZ_PUBLIC_URL"  # the address students reach when the presenter's browser shows localhost
 PRESENTER_REFRESH_S = 1.5
+# On a projected 1080-pixel slide: the question's own figure (if it has one) above the class's live answers.
+SLIDE_FIG_HEIGHT, LIVE_HEIGHT, LIVE_HEIGHT_WITH_FIG = 300, 480, 330
 STUDENT_REFRESH_S = 2.0
 LETTERS = "ABCDEFGH"
 PHASE_KEYS = {rules.IDLE: "rooms.phase.idle", rules.OPEN: "rooms.phase.open", rules.CLOSED: "rooms.phase.closed",
@@ -125,18 +128,17 @@ def leaving(name: str) -> None:
         st.session_state[keys.ROOM_NOTE] = exc
 
 
-def question_panel(name: str, on_reveal, args: tuple = ()) -> bool:
-    """On a question step: the controls, the live chart of the class's answers and how to join. False when no
-    room is open (the slide keeps its question mark)."""
-    room = presenting()
-    if room is None:
-        return False
-    code, token = room
+def question_panel(name: str, slide_fig, on_reveal, args: tuple = ()) -> None:
+    """On a question step with a room open: the slide's own figure (if any) shorter, the controls, the live chart
+    of the class's answers and how to join."""
+    code, token = presenting() or ("", "")
+    if slide_fig is not None:  # a copy: the slide's figure is shared by every session
+        chart(st, go.Figure(slide_fig).update_layout(height=SLIDE_FIG_HEIGHT))
     try:
         state = store().state(code)
     except RoomError as exc:
         st.error(reason_text(exc))
-        return True
+        return
     asked = state.question == name
     buttons = st.columns(4)
     buttons[0].button(t("rooms.ask"), key=keys.ROOM_ASK, type="primary" if not asked else "secondary",
@@ -151,12 +153,11 @@ def question_panel(name: str, on_reveal, args: tuple = ()) -> bool:
                       args=(store().reset, code, token), width="stretch")
     buttons[3].button(t("rooms.reveal"), key=keys.ROOM_REVEAL, disabled=not asked, type="primary", on_click=on_reveal,
                       args=args, width="stretch")
-    _live(name)
-    return True
+    _live(name, LIVE_HEIGHT_WITH_FIG if slide_fig is not None else LIVE_HEIGHT)
 
 
 @st.fragment(run_every=PRESENTER_REFRESH_S)
-def _live(name: str) -> None:
+def _live(name: str, height: int) -> None:
     """The class's answers as they come in, redrawn every PRESENTER_REFRESH_S without rerunning the page."""
     room = presenting()
     if room is None:
@@ -175,7 +176,8 @@ def _live(name: str) -> None:
         except RoomError as exc:
             st.error(reason_text(exc))
             return
-        chart(st, figures_rooms.class_answers(res.counts, res.shares, **figures.labels("class_answers", t)))
+        fig = figures_rooms.class_answers(res.counts, res.shares, **figures.labels("class_answers", t))
+        chart(st, fig.update_layout(height=height))
         st.markdown(t(PHASE_KEYS[state.phase], n=res.total))
 
 

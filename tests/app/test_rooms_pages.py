@@ -2,6 +2,7 @@
 the Lecture's question step and asks it, a student's Join page answers and changes the answer, the presenter's
 chart counts it, the reveal reaches the phone; in Chinese no English word; a hostile code is refused."""
 
+import json
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from resnet_viz import rooms as rooms_lib
 from resnet_viz.rooms import Question, rules
 from resnet_viz.text import i18n
-from tests.app.zh_scan import english_on
+from tests.app.zh_scan import class_words, english_on
 from tests.redis_server import RedisServer
 from ui import keys, rooms
 from ui.lecture import STEPS
@@ -135,3 +136,26 @@ def test_redis_down_mid_question_says_so_and_recovers(tmp_path, monkeypatch):
     finally:
         server.stop()
         rooms.store.clear()
+
+
+def test_presenter_panel_in_chinese_has_no_english():
+    at = AppTest.from_file(LECTURE, default_timeout=300)
+    at.session_state["lang"] = "zh"
+    at.session_state[keys.LECTURE_STEP] = STEPS.index("ask_lesion")
+    at.session_state[keys.LECTURE_PRESENTER] = True
+    at.session_state["mask"] = (True,) * 8
+    at.run()
+    at.button(key=keys.ROOM_OPEN).click().run()
+    at.button(key=keys.ROOM_ASK).click().run()
+    code = at.session_state[keys.ROOM_CODE]
+    rooms_lib.open_rooms().answer(code, rules.new_student(), "ask_lesion", 2)
+    at.button(key=keys.LEC_NEXT).click().run()  # Next reveals it: the final chart beside the measured answer
+    assert rooms_lib.open_rooms().state(code).phase == rules.REVEALED
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in at.get("plotly_chart")]
+    assert i18n.t("rooms.fig.final", "zh", n=1) in titles
+    at.button(key=keys.LEC_PREV).click().run()
+    assert not at.exception
+    # The room code is data; AppTest has no browser address, so the join link is a bare path (/Join?room=…&lang=zh)
+    # where a server shows http://…, which the scan skips.
+    extra = {*re.findall(r"[A-Za-z][A-Za-z0-9]*", code), *class_words(), "Join", "room", "lang", "zh"}
+    assert not english_on(at, extra), english_on(at, extra)
