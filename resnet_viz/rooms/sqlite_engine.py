@@ -27,42 +27,44 @@ BUSY_MS = 10_000  # another process's write transaction is waited for this long 
 class SQLiteEngine(Engine):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # Threads of this process queue here instead of in SQLite's busy handler, which sleeps in steps of up
         # to 100 ms; other processes are serialised by the database lock itself.
         self._lock = threading.Lock()
-        with self._lock, closing(self._connect()) as db:
-            db.executescript(SCHEMA)  # IF NOT EXISTS: safe when several processes start at once
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock, closing(self._connect()) as db:
+                db.executescript(SCHEMA)  # IF NOT EXISTS: safe when several processes start at once
+        except (OSError, sqlite3.DatabaseError) as exc:  # an unwritable folder, a damaged file
+            raise Unavailable() from exc
 
     def _connect(self) -> sqlite3.Connection:
         # A connection per call: Streamlit runs scripts on many short-lived threads.
-        try:
-            db = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed answer survives a process crash
-            return db
-        except sqlite3.OperationalError as exc:
-            raise Unavailable() from exc
+        db = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed answer survives a process crash
+        return db
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, closing(self._connect()) as db:
+        """One write transaction; a locked (BUSY_MS), full or damaged database is Unavailable, nothing written."""
+        with self._lock:
             try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:  # locked by another process for BUSY_MS
+                with closing(self._connect()) as db:
+                    db.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield db
+                    except BaseException:
+                        db.execute("ROLLBACK")
+                        raise
+                    db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
                 raise Unavailable() from exc
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
 
     def _read(self, sql: str, args: tuple) -> list[tuple]:
         try:
             with closing(self._connect()) as db:
                 return db.execute(sql, args).fetchall()
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             raise Unavailable() from exc
 
     def create(self, code: str, token_hash: str, now: float, cutoff: float, max_rooms: int) -> str:

@@ -335,3 +335,14 @@ def test_redis_is_chosen_by_its_url_else_sqlite_in_the_cache_folder(redis_server
     assert isinstance(shared.engine, RedisEngine)
     code, _ = shared.open_room()  # a second client of the same Redis (another replica) sees the room
     assert rooms_lib.open_rooms({rooms_lib.ENV: redis_server.url}).state(code).phase == rules.IDLE
+
+
+def test_a_damaged_or_unwritable_sqlite_file_is_unavailable_not_a_crash(tmp_path):
+    damaged = tmp_path / "rooms.sqlite3"
+    damaged.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(Unavailable):
+        SQLiteEngine(damaged)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    with pytest.raises(Unavailable):
+        SQLiteEngine(blocked / "rooms" / "rooms.sqlite3")  # its folder cannot be made
