@@ -16,7 +16,7 @@ from resnet_viz.text import i18n, readings
 from ui.draw import PLOTLY_CONFIG, chart, show_error
 from ui.memo import ByteLRU, figure
 from ui.state import mask_label
-from ui.text import lang, t, weights_name
+from ui.text import class_name, lang, t, weights_name
 
 PARTIAL_KEY = "gf_partial"  # (cache key, TrainResult) of a live run that a Stop click interrupted
 DEPTHS = [8, 14, 20, 32, 44, 56, 110]
@@ -124,7 +124,7 @@ def resnet_section(figs: dict, handle, image, img_key: str, mask: tuple[bool, ..
     except (ValueError, RuntimeError) as exc:
         show_error(exc, t("gf.cannot_resnet"))
         return
-    label = handle.labels[r.target] if r.target < len(handle.labels) else str(r.target)
+    label = class_name(handle.labels[r.target]) if r.target < len(handle.labels) else str(r.target)
     key = (handle.digest, img_key, mask)
 
     def norms_figure():
@@ -173,7 +173,9 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
     with right:
         figs["gradient_split"] = figure(
             ("grad_split", *key),
-            lambda: figures_family.grad_split(paths.names(), [b.identity_norm for b in paths.blocks],
+            # Projection shortcuts are marked on the axis: their part is not the 1 of eq. 5.
+            lambda: figures_family.grad_split([t("gf.why.proj_tick", block=b.block) if b.projection else b.block
+                                               for b in paths.blocks], [b.identity_norm for b in paths.blocks],
                                               [b.branch_norm for b in paths.blocks],
                                               (t("gf.why.identity"), t("gf.why.branch")),
                                               t("gf.why.title", label=label), t("gf.why.y")))

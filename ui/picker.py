@@ -8,7 +8,7 @@ from PIL import Image
 from resnet_viz.inputs import images
 from resnet_viz.text import readings
 from ui.state import digest, get_handle
-from ui.text import literal, reason_text, t
+from ui.text import literal, named, reason_text, sample_name, t
 
 IMAGE_KEY = "image"  # (name, bytes) of the chosen image; survives page changes
 ERROR_KEY = "image_error"
@@ -68,7 +68,7 @@ def pick_image(where=st.sidebar) -> Image.Image:
         current = st.session_state[IMAGE_KEY][0]
         if how == "Samples":
             st.selectbox(t("common.sample"), names, index=names.index(current) if current in names else 0,
-                         key="pick_sample", on_change=_on_sample)
+                         key="pick_sample", on_change=_on_sample, format_func=sample_name)
         elif how == "Upload":
             st.file_uploader(t("common.upload"), key="pick_upload",
                              on_change=_on_upload, args=("pick_upload",))
@@ -76,10 +76,11 @@ def pick_image(where=st.sidebar) -> Image.Image:
             st.camera_input(t("common.camera"), key="pick_camera", on_change=_on_upload, args=("pick_camera",))
         if ERROR_KEY in st.session_state:
             name, reason = st.session_state[ERROR_KEY]
-            st.error(f"{literal(name)}: {reason_text(reason)}" + t("common.image_kept"))
+            st.error(named(literal(name), reason_text(reason)) + t("common.image_kept"))
         name, data = st.session_state[IMAGE_KEY]
         image = _decode(digest(data), data)
-        st.image(image, caption=f"{literal(name)} ({image.width}×{image.height})", width="stretch")
+        shown = sample_name(name) if name in names else literal(name)
+        st.image(image, caption=t("common.image_caption", name=shown, w=image.width, h=image.height), width="stretch")
     return image
 
 
