@@ -8,7 +8,7 @@ from PIL import Image
 from resnet_viz.inputs import images
 from resnet_viz.text import readings
 from ui.state import digest, get_handle
-from ui.text import literal, named, reason_text, sample_name, t
+from ui.text import lang, literal, named, reason_text, sample_name, t
 
 IMAGE_KEY = "image"  # (name, bytes) of the chosen image; survives page changes
 ERROR_KEY = "image_error"
@@ -68,7 +68,8 @@ def pick_image(where=st.sidebar) -> Image.Image:
         current = st.session_state[IMAGE_KEY][0]
         if how == "Samples":
             st.selectbox(t("common.sample"), names, index=names.index(current) if current in names else 0,
-                         key="pick_sample", on_change=_on_sample, format_func=sample_name)
+                         key="pick_sample", on_change=_on_sample,
+                         format_func=lambda n, lang_=lang(): sample_name(n, lang_))  # read now: may run later
         elif how == "Upload":
             st.file_uploader(t("common.upload"), key="pick_upload",
                              on_change=_on_upload, args=("pick_upload",))

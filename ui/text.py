@@ -80,13 +80,14 @@ def class_top(top: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]
     return [(i, class_name(label), p) for i, label, p in top]
 
 
-def sample_name(name: str) -> str:
+def sample_name(name: str, lang_: str | None = None) -> str:
     """A shipped sample's name in the reader's language ("shapes: circle" -> "合成图形：圆形"); other names as they
-    are (shown literally)."""
+    are (shown literally). Pass `lang_` where this may run outside the script run (a format_func)."""
+    lang_ = lang_ or lang()
     if name.startswith(SHAPE_SAMPLE_PREFIX):
-        return t("sample.shape", shape=class_name(name.removeprefix(SHAPE_SAMPLE_PREFIX)))
+        return i18n.t("sample.shape", lang_, shape=class_name(name.removeprefix(SHAPE_SAMPLE_PREFIX), lang_))
     key = SAMPLE_KEYS.get(name)
-    return t(key) if key else literal(name)
+    return i18n.t(key, lang_) if key else literal(name)
 
 
 def reason_text(reason: Reason | UserError, lang_: str | None = None) -> str:
