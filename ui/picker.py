@@ -67,9 +67,9 @@ def pick_image(where=st.sidebar) -> Image.Image:
         names = [s.name for s in samples]
         current = st.session_state[IMAGE_KEY][0]
         if how == "Samples":
+            titles = {n: sample_name(n, lang()) for n in names}  # read now: a format_func may run outside the run
             st.selectbox(t("common.sample"), names, index=names.index(current) if current in names else 0,
-                         key="pick_sample", on_change=_on_sample,
-                         format_func=lambda n, lang_=lang(): sample_name(n, lang_))  # read now: may run later
+                         key="pick_sample", on_change=_on_sample, format_func=titles.get)
         elif how == "Upload":
             st.file_uploader(t("common.upload"), key="pick_upload",
                              on_change=_on_upload, args=("pick_upload",))
