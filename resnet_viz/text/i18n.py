@@ -75,6 +75,8 @@ ALLOWED_WORDS = frozenset({
     # methods and optimisers
     "Grad-CAM", "Guided", "Backpropagation", "Integrated", "Gradients", "Occlusion", "Saliency", "SGD", "Adam",
     "Spearman",
+    # colour maps keep their names (plotly's, the same in every language)
+    "Viridis", "Inferno", "Jet", "Greys", "RdBu",
     # cited authors and venues
     "Veit", "Adebayo", "Petsiuk", "Sundararajan", "Balduzzi", "Yang", "Selvaraju", "Luo", "ICLR", "ICML", "CVPR",
     "NeurIPS",
