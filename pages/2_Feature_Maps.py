@@ -10,16 +10,17 @@ from resnet_viz import figures
 from resnet_viz.explain import featuremaps
 from resnet_viz.figures import cam as figures_cam
 from resnet_viz.figures import maps as figures_maps
+from resnet_viz.model import layers
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_ON
-from ui import memo, nav, state
+from ui import keys, memo, nav, state
 from ui.draw import chart, figures_zip_button, show_error
 from ui.fm import fit_warning
 from ui.fm_unit import unit_view
-from ui.fm_views import maps_and_block, note_text
+from ui.fm_views import maps_and_block
 from ui.memo import figure
 from ui.picker import image_key, pick_image
-from ui.text import class_top, t, weights_name
+from ui.text import class_top, reason_text, t, weights_name
 
 nav.require_app(__file__)
 st.title(t("fm.title"))
@@ -27,17 +28,17 @@ handle = state.get_handle()
 mask = state.get_mask()
 image = pick_image()
 img_key = image_key()
-whole = st.sidebar.toggle(t("fm.whole"), value=False, key="fm_whole", help=t("fm.whole_help"))
+whole = st.sidebar.toggle(t("fm.whole"), value=False, key=keys.FM_WHOLE, help=t("fm.whole_help"))
 try:
     with st.spinner(t("fm.spinner")):
         ft = memo.features(handle, img_key, mask, not whole, image)
 except ValueError as exc:
     show_error(exc, t("fm.error"))
     st.stop()
-st.caption(t("fm.caption", how=note_text(ft.preprocessing), weights=weights_name(handle.source),
+st.caption(t("fm.caption", how=reason_text(ft.preprocessing), weights=weights_name(handle.source),
              mask=state.mask_label(mask)))
-if ft.note:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.model.fallback)
-    st.warning(note_text(ft.note))
+if ft.note is not None:  # the GPU ran out of memory and this request ran on the CPU (resnet_viz.model.fallback)
+    st.warning(reason_text(ft.note))
 base = (handle.digest, img_key, mask, not whole)  # every figure below is cached under this and what it shows
 
 left, right = st.columns([3, 2])
@@ -46,13 +47,13 @@ top5_fig = figure(("fm_top5", *base), lambda: figures_cam.cam_topk(
 chart(left, top5_fig)
 fit_warning(left, handle)  # e.g. the shapes weights on a photo: the top-5 is the nearest shape
 with right:
-    layer = st.selectbox(t("fm.layer"), featuremaps.layer_choices(),
-                         index=featuremaps.layer_choices().index(DEFAULTS.default_layer), key="fm_layer",
+    layer = st.selectbox(t("fm.layer"), layers.pickable(),
+                         index=layers.pickable().index(DEFAULTS.default_layer), key=keys.FM_LAYER,
                          help=t("fm.layer_help"))
-    shared = st.radio(t("fm.scale"), ["per channel", "shared"], horizontal=True, key="fm_scale",
+    shared = st.radio(t("fm.scale"), ["per channel", "shared"], horizontal=True, key=keys.FM_SCALE,
                       format_func={"shared": t("fm.scale.shared"), "per channel": t("fm.scale.per_channel")}.get,
                       help=t("fm.scale_help"))
-    sort = st.toggle(t("fm.sort"), value=False, key="fm_sort")
+    sort = st.toggle(t("fm.sort"), value=False, key=keys.FM_SORT)
 
 figs = {"top5": top5_fig}
 maps_and_block(base, ft, layer, shared == "shared", sort, mask, figs)  # a fragment: channel and block rerun it only
@@ -75,7 +76,7 @@ else:
                                              gap_rgb=figures_maps.DIFF_GAP_RGB, **labels)
         return dfig, biggest
     dfig, biggest = figure(("fm_diff", *base, layer, sort), diff_figure)
-    chart(st, dfig, key="fm_diff")
+    chart(st, dfig, key=keys.FM_DIFF)
     figs["difference"] = dfig
     st.caption(t("fm.diff_caption", biggest=f"{biggest:.3g}") + (t("fm.diff_before") if mask[0] else ""))
 

@@ -7,14 +7,12 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 import streamlit as st
 
 from resnet_viz.explain import gradcam
-from ui import lecture, nav, state
+from ui import keys, lecture, nav, state
 from ui.draw import chart, figures_zip_button, show_error
 from ui.lecture import BODY_KEYS, STEPS, TITLE_KEYS
 from ui.picker import pick_image
 from ui.text import t
 
-STEP_KEY = "lecture_step"
-PRESENTER_KEY = "lecture_presenter"
 PRESENTER_CSS = """<style>
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] li {font-size: 1.55rem; line-height: 1.45;}
@@ -29,24 +27,25 @@ NORMAL_CSS = """<style>
 
 
 def _go(delta: int) -> None:
-    st.session_state[STEP_KEY] = min(max(st.session_state.get(STEP_KEY, 0) + delta, 0), len(STEPS) - 1)
+    step = st.session_state.get(keys.LECTURE_STEP, 0) + delta
+    st.session_state[keys.LECTURE_STEP] = min(max(step, 0), len(STEPS) - 1)
 
 
 nav.require_app(__file__)
 handle = state.get_handle()
 image = pick_image()
-presenter = st.sidebar.toggle(t("lec.presenter"), value=False, key=PRESENTER_KEY, help=t("lec.presenter_help"))
+presenter = st.sidebar.toggle(t("lec.presenter"), value=False, key=keys.LECTURE_PRESENTER, help=t("lec.presenter_help"))
 st.markdown(PRESENTER_CSS if presenter else NORMAL_CSS, unsafe_allow_html=True)
-step = min(max(int(st.session_state.get(STEP_KEY, 0)), 0), len(STEPS) - 1)
-st.session_state[STEP_KEY] = step
+step = min(max(int(st.session_state.get(keys.LECTURE_STEP, 0)), 0), len(STEPS) - 1)
+st.session_state[keys.LECTURE_STEP] = step
 name = STEPS[step]
 
 nav_cols = st.columns([1, 6, 1], vertical_alignment="center")
-nav_cols[0].button(t("lec.prev"), on_click=_go, args=(-1,), disabled=step == 0, key="lec_prev", width="stretch")
+nav_cols[0].button(t("lec.prev"), on_click=_go, args=(-1,), disabled=step == 0, key=keys.LEC_PREV, width="stretch")
 dots = " ".join("●" if i == step else "○" for i in range(len(STEPS)))
 nav_cols[1].markdown(f"<div style='text-align:center; font-size:1.3rem'><b>{t('lec.step', i=step + 1, n=len(STEPS))}"
                      f"</b> &nbsp; {dots}</div>", unsafe_allow_html=True)
-nav_cols[2].button(t("lec.next"), on_click=_go, args=(1,), disabled=step == len(STEPS) - 1, key="lec_next",
+nav_cols[2].button(t("lec.next"), on_click=_go, args=(1,), disabled=step == len(STEPS) - 1, key=keys.LEC_NEXT,
                    type="primary", width="stretch")
 st.markdown(f"## {step + 1}. {t(TITLE_KEYS[name])}")
 if presenter:

@@ -252,25 +252,25 @@ def _run_gradcam(args: argparse.Namespace) -> int:
     from resnet_viz.explain import gradcam
     from resnet_viz.figures import cam as figures_cam
     from resnet_viz.inputs import images
-    from resnet_viz.model import weights
+    from resnet_viz.model import layers, weights
     from resnet_viz.model.forward import ALL_OFF
     from resnet_viz.text import errors
 
     try:
         path = Path(args.weights)
-        handle = (weights.load("file", file=path) if args.weights.endswith(".pth") or path.is_file()
-                  else weights.load(args.weights))
+        handle = (weights.handle_for("file", file=path) if args.weights.endswith(".pth") or path.is_file()
+                  else weights.handle_for(args.weights))
     except errors.WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.layer not in gradcam.cam_layer_names():
+    if args.layer not in layers.cam_layers():
         print(f"error: unknown layer {args.layer!r}; try conv1, layer1..layer4 or a block such as layer3.1",
               file=sys.stderr)
         return 2
     mask = ALL_OFF if args.no_shortcuts else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"weights: {handle.describe()} ({handle.reason}); {'all shortcuts off' if mask else 'all shortcuts on'}")
+    print(f"weights: {handle.description} ({handle.why_live}); {'all shortcuts off' if mask else 'all shortcuts on'}")
     failed = 0
     for name in args.images:
         try:

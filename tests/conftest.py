@@ -32,4 +32,4 @@ def random_handle():
     """The seeded random-weights model, shared by the tests as the app shares it."""
     from resnet_viz.model import weights
 
-    return weights.load("random", device="cpu")
+    return weights.handle_for("random", device="cpu")

@@ -6,10 +6,10 @@ import streamlit as st
 
 from resnet_viz import figures
 from resnet_viz.model import architecture
-from resnet_viz.text import i18n, readings
+from resnet_viz.text import readings
 from ui.draw import chart
 from ui.memo import figure
-from ui.text import lang, t
+from ui.text import lang, say, t
 
 # Module types as the table names them -> locale keys (the names stay PyTorch's in English).
 KIND_KEYS = {"Conv2d": "arch.kind.conv", "BatchNorm2d": "arch.kind.bn", "ReLU": "arch.kind.relu",
@@ -65,7 +65,7 @@ def resnet18_section(handle, table, mask) -> dict:
     m2.metric(t("arch.m.params"), f"{table.params:,}")
     m3.metric(t("arch.m.macs"), f"{table.macs / 1e9:.2f} G")
     m4.metric(t("arch.m.rf"), f"{table.row('layer4.1').rf} px")
-    st.caption(i18n.render(readings.param_counts(table.params, handle.num_classes), lang()))
+    st.caption(say(readings.param_counts(table.params, handle.num_classes)))
     shapes_fig, share_fig, blocks_fig = figure(("arch_stages", handle.digest, table.in_h, table.in_w, tuple(mask)),
                                                lambda: stage_figures(handle, table, stages, mask))
     left, right = st.columns(2)
@@ -86,4 +86,4 @@ def formula_section(table) -> None:
     st.subheader(t("arch.how"))
     st.markdown(t("arch.formula"))
     st.table(worked_rows(table))
-    st.markdown(i18n.render(readings.output_size_rule(pool_input(table)), lang()))
+    st.markdown(say(readings.output_size_rule(pool_input(table))))

@@ -13,12 +13,12 @@ from resnet_viz.figures import family as figures_family
 from resnet_viz.inputs import images
 from resnet_viz.model import family, shortcuts
 from resnet_viz.model.architecture import iter_any_blocks
-from resnet_viz.text import i18n, readings
+from resnet_viz.text import readings
+from ui import keys
 from ui.draw import chart
 from ui.memo import figure
-from ui.text import lang, t
+from ui.text import say, t
 
-FAMILY_KEY = "arch_family"
 OPTIONS_BLOCK = "layer2.0"
 OPTIONS_SIZE = 224  # the paper's input size: layer2.0 then turns 64×56×56 into 128×28×28
 TABLE1_HEADERS = ("arch.fam.col.paper", "arch.fam.col.tv", "arch.fam.col.out", "arch.fam.col.blocks",
@@ -53,7 +53,7 @@ def family_section(height: int, width: int) -> dict:
     """Pick a family member; its Table 1 beside torchvision's names, the family's sizes, its blocks, "why 18"."""
     st.subheader(t("arch.fam.title"))
     st.caption(t("arch.fam.still18"))
-    arch = st.selectbox(t("arch.fam.pick"), family.ARCHS, index=0, key=FAMILY_KEY, format_func=arch_name)
+    arch = st.selectbox(t("arch.fam.pick"), family.ARCHS, index=0, key=keys.ARCH_FAMILY, format_func=arch_name)
     fam = family.family(arch, height, width)
     rows = [{**r, "arch": arch_name(r["arch"])} for r in family.compare(height, width)]
     bars, table = figure(("arch_family", arch, height, width), lambda: family_figures(arch, fam, rows))
@@ -66,7 +66,7 @@ def family_section(height: int, width: int) -> dict:
                    t("arch.fam.c.macs"): f"{r['macs'] / 1e9:.2f} G"} for r in rows], hide_index=True,
                  width="stretch")
     paper_size = family.family(arch, 224)  # Table 1 counts at 224×224, whatever the page's input size
-    st.markdown(i18n.join(readings.family_macs(arch, paper_size.macs, family.macs_stride_on_first_1x1(arch)), lang()))
+    st.markdown(say(readings.family_macs(arch, paper_size.macs, family.macs_stride_on_first_1x1(arch))))
     blocks = block_figures(fam)
     depth_text(fam)
     return {"family": bars, "table1": table, **blocks}
@@ -152,7 +152,7 @@ def options_section(handle) -> dict:
         a_norms, b_norms, (t("arch.opt.legend_a"), t("arch.opt.legend_b")),
         t("arch.opt.fig_title", block=OPTIONS_BLOCK), t("arch.opt.fig_x"), t("arch.opt.fig_y")))
     chart(st, fig)
-    st.markdown(i18n.join(readings.shortcut_options(), lang()))
+    st.markdown(say(readings.shortcut_options()))
     main_path_text(handle)
     return {"shortcut_options": fig}
 

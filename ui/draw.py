@@ -10,6 +10,7 @@ from PIL import Image
 
 from resnet_viz.figures import export
 from resnet_viz.text.errors import UserError
+from ui import keys
 from ui.text import literal, named, reason_text, t
 
 # The camera icon in every figure's toolbar saves a PNG; at twice the on-screen pixels it stays sharp on a slide.
@@ -28,8 +29,8 @@ def channel_from_click(event, tiled, key: str) -> None:
     if not points:
         return
     click = (round(points[0]["y"]), round(points[0]["x"]))
-    if st.session_state.get("fm_last_click") != click:
-        st.session_state["fm_last_click"] = click
+    if st.session_state.get(keys.FM_LAST_CLICK) != click:
+        st.session_state[keys.FM_LAST_CLICK] = click
         channel = tiled.tile_at(*click)
         if channel is not None:
             st.session_state[key] = channel

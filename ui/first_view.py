@@ -20,7 +20,8 @@ import threading
 import streamlit as st
 
 from resnet_viz.text import i18n
-from ui.text import LANG_KEY, language_selector, t
+from ui import keys
+from ui.text import language_selector, literal, t
 
 POLL_S = 1.0
 _lock = threading.Lock()
@@ -28,13 +29,35 @@ _ready = threading.Event()
 _thread: threading.Thread | None = None
 
 
-def _load() -> None:
+_failure: list[BaseException] = []  # why the library did not import, kept for the page to show
+
+
+def _import_library() -> None:
     try:
         importlib.import_module("ui.boot")
-    except BaseException:  # nothing to keep: the full app imports ui.boot again and shows that error itself
-        pass
+    except BaseException as exc:  # kept, not raised: on this thread nobody would see it
+        _failure.append(exc)
     finally:
         _ready.set()
+
+
+def failure() -> BaseException | None:
+    """The exception that stopped the library's import, if one did."""
+    return _failure[0] if _failure else None
+
+
+def _link_language() -> None:
+    """A link's language, before the full app reads the rest of the link."""
+    lang = st.query_params.get("lang")
+    if keys.LANG not in st.session_state and lang in i18n.LANGUAGES:
+        st.session_state[keys.LANG] = lang
+
+
+def show_failure(exc: BaseException) -> None:
+    """Say that the app cannot start and why (the exception's type and message, literally), then stop."""
+    _link_language()
+    st.error(t("boot.failed", error=literal(f"{type(exc).__name__}: {exc}")))
+    st.stop()
 
 
 def start() -> None:
@@ -44,9 +67,9 @@ def start() -> None:
         if _ready.is_set() or _thread is not None:
             return
         if "torch" in sys.modules:  # a test process or a library user: the rest imports in well under a second
-            _load()
+            _import_library()
             return
-        _thread = threading.Thread(target=_load, name="resnet-viz-import", daemon=True)
+        _thread = threading.Thread(target=_import_library, name="resnet-viz-import", daemon=True)
         _thread.start()
 
 
@@ -68,9 +91,7 @@ def _poll() -> None:
 def first_view(navigation, home_path: str) -> None:
     """The light view while the library loads: language, a loading status, Home or a loading note; then stop.
     `navigation` builds the menu (ui.nav.navigation), after the link's language is known: its titles follow it."""
-    lang = st.query_params.get("lang")  # a link's language, before the full app reads the rest of the link
-    if LANG_KEY not in st.session_state and lang in i18n.LANGUAGES:
-        st.session_state[LANG_KEY] = lang
+    _link_language()
     page = navigation()
     with st.sidebar:
         language_selector()

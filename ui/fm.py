@@ -1,20 +1,10 @@
-"""Helpers of the Feature maps and Grad-CAM pages: readings in the sidebar's language and the weights-vs-image
-warning."""
+"""The weights-vs-image warning of the Feature maps and Grad-CAM pages."""
 
 from __future__ import annotations
 
-from resnet_viz.text import i18n, readings
+from resnet_viz.text import readings
 from ui.picker import image_kind
-from ui.text import lang
-
-
-def say(found: list) -> str:
-    """Readings (resnet_viz.text.readings) as one paragraph in the sidebar's language."""
-    return i18n.join(found, lang())
-
-
-def say_one(reading: tuple) -> str:
-    return i18n.render(reading, lang())
+from ui.text import say
 
 
 def fit_warning(where, handle) -> None:

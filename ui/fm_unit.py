@@ -15,13 +15,15 @@ from resnet_viz import figures
 from resnet_viz.explain import featuremaps, receptive
 from resnet_viz.figures import family as figures_family
 from resnet_viz.figures import maps as figures_maps
-from resnet_viz.model.config import STEM_NAMES
+from resnet_viz.model import layers
+from resnet_viz.model.layers import STEM_NAMES
+from ui import keys
 from ui.draw import PLOTLY_CONFIG, chart, show_error
-from ui.memo import ByteLRU, MiB, figure
+from ui.memo import BoundedLRU, MiB, figure
 from ui.text import t
 
-UNIT_LAYERS = [n for n in featuremaps.layer_choices() if "." in n or n in STEM_NAMES]  # stage aliases left out
-UNITS = ByteLRU(64 * MiB)  # per (weights digest, image, mask, crop, layer, channel, cell)
+UNIT_LAYERS = [n for n in layers.pickable() if "." in n or n in STEM_NAMES]  # stage aliases left out
+UNITS = BoundedLRU(64 * MiB)  # per (weights digest, image, mask, crop, layer, channel, cell)
 
 
 def sci(v: float) -> str:
@@ -34,19 +36,19 @@ def sci(v: float) -> str:
 
 def arithmetic_layer(layer: str) -> str:
     """The conv whose output is worked through for a unit of `layer`: conv1 in the stem, else its block's conv1."""
-    return "conv1" if layer in STEM_NAMES else f"{featuremaps.resolve_layer(layer)}.conv1"
+    return "conv1" if layer in STEM_NAMES else f"{layers.resolve(layer)}.conv1"
 
 
 def _cell_from_click(h: int, w: int) -> None:
     """A click on the layer's map picks the cell (read before the number inputs are drawn, once per click)."""
-    event = st.session_state.get("fm_unit_map")
+    event = st.session_state.get(keys.FM_UNIT_MAP)
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if not points:
         return
     click = (round(points[0]["y"]), round(points[0]["x"]))
-    if st.session_state.get("fm_unit_last_click") != click and 0 <= click[0] < h and 0 <= click[1] < w:
-        st.session_state["fm_unit_last_click"] = click
-        st.session_state["fm_unit_row"], st.session_state["fm_unit_col"] = click
+    if st.session_state.get(keys.FM_UNIT_LAST_CLICK) != click and 0 <= click[0] < h and 0 <= click[1] < w:
+        st.session_state[keys.FM_UNIT_LAST_CLICK] = click
+        st.session_state[keys.FM_UNIT_ROW], st.session_state[keys.FM_UNIT_COL] = click
 
 
 def _clamp(key: str, last: int, default: int) -> None:
@@ -59,17 +61,17 @@ def unit_view(handle, img_key: str, mask: tuple, center_crop: bool, ft, image) -
     st.subheader(t("fm.unit.title"))
     st.caption(t("fm.unit.intro"))
     c1, c2, c3, c4 = st.columns(4)
-    layer = c1.selectbox(t("fm.unit.layer"), UNIT_LAYERS, index=UNIT_LAYERS.index("layer4.1"), key="fm_unit_layer")
+    layer = c1.selectbox(t("fm.unit.layer"), UNIT_LAYERS, index=UNIT_LAYERS.index("layer4.1"), key=keys.FM_UNIT_LAYER)
     maps = ft.maps(layer)  # (C, h, w)
     c, h, w = maps.shape
     _cell_from_click(h, w)
-    _clamp("fm_unit_row", h - 1, h // 2)
-    _clamp("fm_unit_col", w - 1, w // 2)
+    _clamp(keys.FM_UNIT_ROW, h - 1, h // 2)
+    _clamp(keys.FM_UNIT_COL, w - 1, w // 2)
     strongest = int(maps[:, h // 2, w // 2].argmax())  # the first channel shown is one the ReLU left on
-    _clamp("fm_unit_channel", c - 1, strongest)
-    ch = int(c2.number_input(t("fm.channel", last=c - 1), 0, c - 1, value=strongest, key="fm_unit_channel"))
-    i = int(c3.number_input(t("fm.unit.row", last=h - 1), 0, h - 1, value=h // 2, key="fm_unit_row"))
-    j = int(c4.number_input(t("fm.unit.col", last=w - 1), 0, w - 1, value=w // 2, key="fm_unit_col"))
+    _clamp(keys.FM_UNIT_CHANNEL, c - 1, strongest)
+    ch = int(c2.number_input(t("fm.channel", last=c - 1), 0, c - 1, value=strongest, key=keys.FM_UNIT_CHANNEL))
+    i = int(c3.number_input(t("fm.unit.row", last=h - 1), 0, h - 1, value=h // 2, key=keys.FM_UNIT_ROW))
+    j = int(c4.number_input(t("fm.unit.col", last=w - 1), 0, w - 1, value=w // 2, key=keys.FM_UNIT_COL))
     key = (handle.digest, img_key, tuple(mask), center_crop, layer, ch, (i, j))
 
     def erf() -> receptive.EffectiveRF:
@@ -98,7 +100,7 @@ def unit_view(handle, img_key: str, mask: tuple, center_crop: bool, ft, image) -
     with right:
         map_fig = figure(("unitmap", handle.digest, img_key, tuple(mask), center_crop, layer, ch, (i, j)),
                          lambda: _cell_map(maps[ch], (i, j), t("fm.unit.map_title", layer=layer, ch=ch)))
-        st.plotly_chart(map_fig, width="stretch", on_select="rerun", selection_mode="points", key="fm_unit_map",
+        st.plotly_chart(map_fig, width="stretch", on_select="rerun", selection_mode="points", key=keys.FM_UNIT_MAP,
                         config=PLOTLY_CONFIG)
         st.caption(t("fm.unit.map_caption", h=h, w=w, v=f"{maps[ch, i, j]:.4g}"))
     _arithmetic(handle, img_key, mask, center_crop, image, layer, ch, (i, j))

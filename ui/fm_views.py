@@ -8,15 +8,12 @@ import streamlit as st
 from resnet_viz import figures
 from resnet_viz.explain import featuremaps
 from resnet_viz.figures import maps as figures_maps
-from resnet_viz.model.config import BLOCK_NAMES
+from resnet_viz.model import layers
+from resnet_viz.model.layers import BLOCK_NAMES
+from ui import keys
 from ui.draw import PLOTLY_CONFIG, channel_from_click, chart
 from ui.memo import figure
-from ui.text import lang, t
-
-
-def note_text(note) -> str:
-    """A library note (a Reason, or "" when there is none) in the sidebar's language."""
-    return note.text(lang()) if hasattr(note, "text") else str(note)
+from ui.text import t
 
 
 def tiles(base: tuple, ft, layer: str, shared: bool, sort: bool):
@@ -39,19 +36,19 @@ def tiles(base: tuple, ft, layer: str, shared: bool, sort: bool):
 def maps_and_block(base: tuple, ft, layer: str, shared: bool, sort: bool, mask: tuple, figs: dict) -> None:
     maps = ft.maps(layer)  # (C, H, W)
     channels = maps.shape[0]
-    if st.session_state.get("fm_channel", 0) >= channels:
-        st.session_state["fm_channel"] = 0  # the previous layer had more channels
+    if st.session_state.get(keys.FM_CHANNEL, 0) >= channels:
+        st.session_state[keys.FM_CHANNEL] = 0  # the previous layer had more channels
     tiled, fig, png_bytes, shrink = tiles(base, ft, layer, shared, sort)
     tiles_col, channel_col = st.columns(2)
     with tiles_col:
-        event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="fm_tiles",
+        event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key=keys.FM_TILES,
                                 config=PLOTLY_CONFIG)
-        channel_from_click(event, tiled, "fm_channel")
+        channel_from_click(event, tiled, keys.FM_CHANNEL)
         st.caption(t("fm.tiles_caption", kb=png_bytes / 1024, b64=4 * -(-png_bytes // 3) / 1024)
                    + (t("fm.tiles_shrunk", k=shrink) if shrink > 1 else t("fm.period")))
     with channel_col:
         c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
-        channel = int(c1.number_input(t("fm.channel", last=channels - 1), 0, channels - 1, key="fm_channel"))
+        channel = int(c1.number_input(t("fm.channel", last=channels - 1), 0, channels - 1, key=keys.FM_CHANNEL))
         stats = featuremaps.channel_stats(maps, channel)
         c2.metric(t("fm.min"), f"{stats.min:.3g}")
         c3.metric(t("fm.mean"), f"{stats.mean:.3g}")
@@ -63,8 +60,8 @@ def maps_and_block(base: tuple, ft, layer: str, shared: bool, sort: bool, mask: 
         chart(st, overlay_fig)
 
     st.subheader(t("fm.decomp"))
-    resolved = featuremaps.resolve_layer(layer)
-    block_name = st.selectbox(t("fm.block"), BLOCK_NAMES, key="fm_block",
+    resolved = layers.resolve(layer)
+    block_name = st.selectbox(t("fm.block"), BLOCK_NAMES, key=keys.FM_BLOCK,
                               index=BLOCK_NAMES.index(resolved if resolved in BLOCK_NAMES else "layer1.0"))
     block = ft.blocks[block_name]
     block_channel = channel if channel < block.fx.shape[0] else 0

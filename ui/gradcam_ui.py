@@ -11,18 +11,17 @@ from resnet_viz.explain import gradcam, sanity
 from resnet_viz.explain import methods as cam_methods
 from resnet_viz.figures import cam as figures_cam
 from resnet_viz.inputs import classes, images
-from resnet_viz.model.config import STAGE_NAMES
 from resnet_viz.model.forward import ALL_OFF, ALL_ON
+from resnet_viz.model.layers import STAGE_NAMES
 from resnet_viz.text import readings
-from ui import memo, state
+from ui import keys, memo, state
 from ui.draw import chart, image_download, show_error
-from ui.fm import fit_warning, say, say_one
-from ui.fm_views import note_text
+from ui.fm import fit_warning
 from ui.memo import figure
 from ui.picker import image_name
-from ui.text import class_label, class_name, class_top, lang, literal, t, weights_name
+from ui.text import class_label, class_name, class_top, lang, literal, say, t, weights_name
 
-__all__ = ["class_choices", "class_namer", "note_text", "views"]
+__all__ = ["class_choices", "class_namer", "views"]
 
 METHOD_TITLES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
                  "integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion", "saliency": "Saliency"}
@@ -97,15 +96,15 @@ def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale
     """Guided Grad-CAM, Integrated Gradients, Occlusion, Saliency beside Grad-CAM, computed on demand."""
     m1, m2, m3, m4, m5 = st.columns(5)
     methods = m1.multiselect(t("cam.methods"), cam_methods.METHODS, default=["guided_gradcam", "saliency"],
-                             format_func=METHOD_TITLES.get, key="cam_methods")
-    base = m2.selectbox(t("cam.baseline"), cam_methods.BASELINES, index=2, key="cam_baseline",
+                             format_func=METHOD_TITLES.get, key=keys.CAM_METHODS)
+    base = m2.selectbox(t("cam.baseline"), cam_methods.BASELINES, index=2, key=keys.CAM_BASELINE,
                         format_func=baseline_namer(), help=t("cam.baseline_help"))
-    steps = m3.slider(t("cam.ig_steps"), 4, 64, 16, 4, key="cam_ig_steps")
-    window = m4.slider(t("cam.window"), 8, 112, 32, 8, key="cam_window")
-    stride = m5.slider(t("cam.stride"), 8, 112, 32, 8, key="cam_stride")
-    if st.button(t("cam.compute"), key="cam_methods_go"):
-        st.session_state["cam_methods_on"] = True
-    if not (st.session_state.get("cam_methods_on") and methods):
+    steps = m3.slider(t("cam.ig_steps"), 4, 64, 16, 4, key=keys.CAM_IG_STEPS)
+    window = m4.slider(t("cam.window"), 8, 112, 32, 8, key=keys.CAM_WINDOW)
+    stride = m5.slider(t("cam.stride"), 8, 112, 32, 8, key=keys.CAM_STRIDE)
+    if st.button(t("cam.compute"), key=keys.CAM_METHODS_GO):
+        st.session_state[keys.CAM_METHODS_ON] = True
+    if not (st.session_state.get(keys.CAM_METHODS_ON) and methods):
         return
     settings = (stage, base, steps, window, min(stride, window))
     shown = {f"Grad-CAM ({stage})": figures_cam.colorize(gradcam.for_display(cam.maps[stage]), scale)}
@@ -129,9 +128,9 @@ def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale
 def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale: str, x) -> None:
     """The randomisation sanity check and the deletion curve, computed on demand."""
     st.markdown(t("cam.sanity_intro"))
-    if st.button(t("cam.sanity_run"), key="cam_sanity_go"):
-        st.session_state["cam_sanity_on"] = True
-    if st.session_state.get("cam_sanity_on"):
+    if st.button(t("cam.sanity_run"), key=keys.CAM_SANITY_GO):
+        st.session_state[keys.CAM_SANITY_ON] = True
+    if st.session_state.get(keys.CAM_SANITY_ON):
         s = _sanity(handle.digest, img_key, mask, cam.target, stage, handle, x)
         figs["sanity"] = figures_cam.cam_sanity(s.steps, s.correlations, **figures.labels("cam_sanity", t))
         chart(st, figs["sanity"])
@@ -141,11 +140,11 @@ def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale:
             t("cam.randomised_title")))
         st.caption(t("cam.gap_in_line"))
     st.markdown(t("cam.deletion_intro"))
-    del_base = st.selectbox(t("cam.replace"), cam_methods.BASELINES, index=1, key="cam_del_base",
+    del_base = st.selectbox(t("cam.replace"), cam_methods.BASELINES, index=1, key=keys.CAM_DEL_BASE,
                             format_func=baseline_namer())
-    if st.button(t("cam.deletion_run"), key="cam_deletion_go"):
-        st.session_state["cam_deletion_on"] = True
-    if st.session_state.get("cam_deletion_on"):
+    if st.button(t("cam.deletion_run"), key=keys.CAM_DELETION_GO):
+        st.session_state[keys.CAM_DELETION_ON] = True
+    if st.session_state.get(keys.CAM_DELETION_ON):
         d = _deletion(handle.digest, img_key, mask, cam.target, stage, del_base, handle, x, cam.maps[stage])
         figs["deletion"] = figures_cam.cam_deletion(d.fractions, d.probs, d.random_probs, d.area, d.random_area,
                                                     class_name(cam.label), **figures.labels("cam_deletion", t))
@@ -166,7 +165,7 @@ def _large(right, figs: dict, key: tuple, cam: gradcam.GradCam, picture: np.ndar
                                               outline, **figures.labels("cam_overlay_figure", t))
     figs["gradcam_large"] = figure(("cam_large", *key, stage, opacity, scale), large_figure)
     chart(right, figs["gradcam_large"])
-    right.caption(say_one(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
+    right.caption(say(readings.gradcam_grid(stage, cam.raw[stage].shape, cam.maps[stage].shape)))
     with right:
         large = figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[stage]), opacity, scale)
         image_download(Image.fromarray(large), f"gradcam_{stage}_{cam.label.replace(' ', '_')}", t("cam.download"))
@@ -194,9 +193,9 @@ def views(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.n
     """Top-5, the chosen stage large, all four stages, shortcuts on vs off, other methods and checks. Its widgets
     (stage, opacity, colour map, the on-demand sections) rerun this fragment only; figures are cached."""
     c2, c3, c4 = st.columns(3)
-    stage = c2.selectbox(t("cam.stage"), STAGE_NAMES, index=3, key="cam_stage")
-    opacity = c3.slider(t("cam.opacity"), 0.0, 1.0, 0.5, 0.05, key="cam_opacity")
-    scale = c4.selectbox(t("cam.colormap"), figures.COLORSCALES, key="cam_scale",
+    stage = c2.selectbox(t("cam.stage"), STAGE_NAMES, index=3, key=keys.CAM_STAGE)
+    opacity = c3.slider(t("cam.opacity"), 0.0, 1.0, 0.5, 0.05, key=keys.CAM_OPACITY)
+    scale = c4.selectbox(t("cam.colormap"), figures.COLORSCALES, key=keys.CAM_SCALE,
                          format_func={c: t(k) for c, k in CMAP_KEYS.items()}.get,
                          index=figures.COLORSCALES.index(figures_cam.CAM_COLORSCALE)
                          if figures_cam.CAM_COLORSCALE in figures.COLORSCALES else 0)

@@ -12,13 +12,13 @@ from resnet_viz.figures import family as figures_family
 from resnet_viz.figures import gradflow as figures_gradflow
 from resnet_viz.model.forward import ALL_ON
 from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n, readings
+from resnet_viz.text import readings
+from ui import keys
 from ui.draw import PLOTLY_CONFIG, chart, show_error
-from ui.memo import ByteLRU, figure
+from ui.memo import BoundedLRU, figure
 from ui.state import mask_label
-from ui.text import class_name, lang, t, weights_name
+from ui.text import class_name, say, t, weights_name
 
-PARTIAL_KEY = "gf_partial"  # (cache key, TrainResult) of a live run that a Stop click interrupted
 DEPTHS = [8, 14, 20, 32, 44, 56, 110]
 WHICH_KEYS = {"both": "gf.which.both", "plain": "gf.which.plain", "residual": "gf.which.residual"}
 QUANTITY_KEYS = {"output_grad": "gf.q.output_grad", "weight_grad": "gf.q.weight_grad",
@@ -64,16 +64,16 @@ def grad_paths(weights_digest: str, image_key: str, mask: tuple[bool, ...], targ
 def init_section(figs: dict) -> None:
     st.header(t("gf.h1"))
     c = st.columns([1, 1.3, 1, 1.3, 1, 1, 1])
-    depth = c[0].selectbox(t("gf.depth"), DEPTHS, index=DEPTHS.index(56), key="gf_depth")
-    which = c[1].radio(t("gf.networks"), ["both", "plain", "residual"], horizontal=True, key="gf_which",
+    depth = c[0].selectbox(t("gf.depth"), DEPTHS, index=DEPTHS.index(56), key=keys.GF_DEPTH)
+    which = c[1].radio(t("gf.networks"), ["both", "plain", "residual"], horizontal=True, key=keys.GF_WHICH,
                        format_func=lambda w: t(WHICH_KEYS[w]))
-    bn = c[2].toggle("BatchNorm", value=True, key="gf_bn")
-    shortcut = c[3].radio(t("gf.shortcut"), ["A", "B"], horizontal=True, key="gf_shortcut",
+    bn = c[2].toggle("BatchNorm", value=True, key=keys.GF_BN)
+    shortcut = c[3].radio(t("gf.shortcut"), ["A", "B"], horizontal=True, key=keys.GF_SHORTCUT,
                           format_func=lambda s: t("gf.option_a") if s == "A" else t("gf.option_b"),
                           help=t("gf.shortcut_help"))
-    zero = c[4].toggle(t("gf.zero"), value=False, key="gf_zero", help=t("gf.zero_help"))
-    batch = c[5].selectbox(t("gf.batch"), [16, 32, 64], index=1, key="gf_batch")
-    seed = int(c[6].number_input(t("gf.seed"), 0, 9999, 0, key="gf_seed"))
+    zero = c[4].toggle(t("gf.zero"), value=False, key=keys.GF_ZERO, help=t("gf.zero_help"))
+    batch = c[5].selectbox(t("gf.batch"), [16, 32, 64], index=1, key=keys.GF_BATCH)
+    seed = int(c[6].number_input(t("gf.seed"), 0, 9999, 0, key=keys.GF_SEED))
     variants = ("plain", "residual") if which == "both" else (which,)
     try:
         with st.spinner(t("gf.spinner_init")):
@@ -81,7 +81,7 @@ def init_section(figs: dict) -> None:
     except ValueError as exc:
         show_error(exc, t("gf.cannot_build"))
         return
-    quantity = st.radio(t("gf.show"), list(QUANTITY_KEYS), horizontal=True, key="gf_quantity",
+    quantity = st.radio(t("gf.show"), list(QUANTITY_KEYS), horizontal=True, key=keys.GF_QUANTITY,
                         format_func=lambda q: t(QUANTITY_KEYS[q]))
     named = {n.config.label: n for n in norms.values()}
     figs["init_profile"] = figure(
@@ -92,15 +92,15 @@ def init_section(figs: dict) -> None:
     chart(st, figs["init_profile"])
     st.caption(t("gf.init_caption", batch=batch, seed=seed))
     for r in readings_lab.gradflow_init(norms):
-        st.markdown("- " + i18n.render(r, lang()))
+        st.markdown("- " + say(r))
     with st.expander(t("gf.claims"), expanded=False):
         st.markdown(t("gf.claims_body"))
     with st.expander(t("gf.options"), expanded=False):
         for r in readings.shortcut_options():
-            st.markdown("- " + i18n.render(r, lang()))
+            st.markdown("- " + say(r))
     with st.expander(t("gf.shatter"), expanded=False):
         st.markdown(t("gf.shatter_intro"))
-        if st.toggle(t("gf.shatter_toggle"), value=False, key="gf_shatter"):
+        if st.toggle(t("gf.shatter_toggle"), value=False, key=keys.GF_SHATTER):
             with st.spinner(t("gf.shatter_spinner")):
                 corr = gradient_correlation(depth, bn, shortcut, seed)
             figs["gradient_correlation"] = figure(
@@ -109,14 +109,14 @@ def init_section(figs: dict) -> None:
                     corr, 32, **figures.labels("gradient_correlation_chart", t)))
             chart(st, figs["gradient_correlation"])
             for r in readings_lab.shattered(corr):
-                st.markdown("- " + i18n.render(r, lang()))
+                st.markdown("- " + say(r))
 
 
 # ---- Figure 1b: the real ResNet-18, and why its gradients pass ----------------------------------------------
 @st.fragment
 def resnet_section(figs: dict, handle, image, img_key: str, mask: tuple[bool, ...]) -> None:
     st.header(t("gf.h1b"))
-    if not st.toggle(t("gf.compute_image"), value=True, key="gf_resnet"):
+    if not st.toggle(t("gf.compute_image"), value=True, key=keys.GF_RESNET):
         return
     try:
         with st.spinner(t("gf.spinner_resnet")):
@@ -162,7 +162,7 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
         st.latex(r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_L}"
                  r"\left(1 + \frac{\partial}{\partial x_l} \sum_{i=l}^{L-1} F(x_i)\right)")
         st.markdown(t("gf.why.body"))
-    if not right.toggle(t("gf.why.compute"), value=False, key="gf_why"):
+    if not right.toggle(t("gf.why.compute"), value=False, key=keys.GF_WHY):
         return
     try:
         with st.spinner(t("gf.why.spinner")):
@@ -180,27 +180,27 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
                                               (t("gf.why.identity"), t("gf.why.branch")),
                                               t("gf.why.title", label=label), t("gf.why.y")))
         chart(st, figs["gradient_split"])
-    st.markdown(i18n.join(readings_lab.grad_split(paths.blocks, mask), lang()))
+    st.markdown(say(readings_lab.grad_split(paths.blocks, mask)))
     st.caption(t("gf.why.caption"))
 
 
 # ---- Figure 2: degradation, live ------------------------------------------------------------------------
 # Finished runs found on disk, by cache key (a run, once found, never changes); a bounded number of them.
-RUNS = ByteLRU(64, sizeof=lambda _: 1)
+RUNS = BoundedLRU(64, weigh=lambda _: 1)
 
 
 def find_run(configs, settings):
     key = degradation.cache_key(configs, settings)
-    if key in RUNS:
-        return RUNS.get(key, lambda: None)
-    found = degradation.find_run(configs, settings)
-    if found is not None and found.finished:
-        RUNS.get(key, lambda: found)
+    found = RUNS.peek(key)
+    if found is None:
+        found = degradation.find_run(configs, settings)
+        if found is not None and found.finished:
+            RUNS.put(key, found)
     return found
 
 
 def degradation_figure(curves: dict, total: int, chance: float):
-    title = i18n.render(readings_lab.degradation_title(total), lang())
+    title = say(readings_lab.degradation_title(total))
     return figures_gradflow.degradation_curves(curves, total, chance=chance, title=title,
                                                **figures.labels("degradation_curves", t))
 
@@ -212,15 +212,15 @@ def train_or_replay(configs, settings, train: bool, chart_slot):
     chance = degradation.chance_loss(settings)
     if not train:
         result = find_run(configs, settings)
-        partial = st.session_state.get(PARTIAL_KEY)
+        partial = st.session_state.get(keys.GF_PARTIAL)
         # Right after a Stop click (or with nothing saved), the interrupted run's curves are the ones to show.
-        if partial is not None and partial[0] == key and (result is None or st.session_state.get("gf_stop")):
+        if partial is not None and partial[0] == key and (result is None or st.session_state.get(keys.GF_STOP)):
             result = partial[1]
         return result
     bar = st.progress(0.0, text=t("gf.starting"))
 
     def on_progress(curves: dict, done: int, total: int) -> bool:
-        st.session_state[PARTIAL_KEY] = (key, degradation.TrainResult(settings, curves, finished=False))
+        st.session_state[keys.GF_PARTIAL] = (key, degradation.TrainResult(settings, curves, finished=False))
         bar.progress(done / total, text=t("gf.step_of", done=done, total=total))
         chart_slot.plotly_chart(degradation_figure(curves, total, chance), width="stretch", key=f"gf_live_{done}",
                                 config=PLOTLY_CONFIG)
@@ -233,7 +233,7 @@ def train_or_replay(configs, settings, train: bool, chart_slot):
             show_error(exc, t("gf.train_failed"))
             st.stop()
         status.update(label=t("gf.trained_in", s=result.seconds), state="complete")
-    st.session_state.pop(PARTIAL_KEY, None)
+    st.session_state.pop(keys.GF_PARTIAL, None)
     return result
 
 
@@ -251,7 +251,7 @@ def show_run(figs: dict, result, chart_slot, run_seed: int, chance: float, key: 
     finals = tuple(c.final_loss for c in result.curves.values())
     figs["degradation"] = (figure(("degradation", key, result.source, finals), build)
                            if result.finished else build())
-    chart_slot.plotly_chart(figs["degradation"], width="stretch", key="gf_final", config=PLOTLY_CONFIG)
+    chart_slot.plotly_chart(figs["degradation"], width="stretch", key=keys.GF_FINAL, config=PLOTLY_CONFIG)
     if not result.finished:
         st.warning(t("gf.stopped"))
     elif result.source == "precomputed":
@@ -259,7 +259,7 @@ def show_run(figs: dict, result, chart_slot, run_seed: int, chance: float, key: 
     elif result.source == "cache":
         st.caption(t("gf.replayed"))
     for r in readings_lab.degradation_of(result):
-        st.markdown("- " + i18n.render(r, lang()))
+        st.markdown("- " + say(r))
     step = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
     st.caption(t("gf.loss_note", every=result.settings.log_every, step=step, steps=result.settings.steps,
                  k=num_classes_for(result.settings.data), chance=f"{chance:.2f}"))

@@ -9,12 +9,13 @@ from resnet_viz.experiments import lesion, unravel
 from resnet_viz.figures import family as figures_family
 from resnet_viz.figures import lab as figures_lab
 from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.layers import DOWNSAMPLING_BLOCKS
 from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n, readings
+from resnet_viz.text import readings
 from ui.draw import chart as draw_chart
 from ui.draw import show_error
 from ui.memo import figure
-from ui.text import lang, t
+from ui.text import say, t
 
 N_CHOICES = (DEFAULTS.lesion_n, 200, 500)
 CIFAR_DEPTH = 110  # He et al. 2015's deepest CIFAR net: 54 blocks, the stack Veit et al. 2016 unravel
@@ -33,7 +34,7 @@ def bar_names() -> dict[str, str]:
 def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.FIG_HEIGHT):
     """The lesion bar chart of the metric (accuracy / agreement) or of the intact top-1 probability, with the
     downsampling blocks marked."""
-    mark = {"marked": readings.DOWNSAMPLING_BLOCKS, "marked_label": t("lab.downsampling")}
+    mark = {"marked": DOWNSAMPLING_BLOCKS, "marked_label": t("lab.downsampling")}
     if what == "prob":
         return figures_lab.lesion_chart(res.prob, bar_names(), t("lab.chart.prob_title"), t("lab.axis.prob"),
                                         height=height, **mark)
@@ -52,10 +53,10 @@ def readings_of(res: lesion.LesionResult) -> list[readings.Reading]:
 
 def reading(res: lesion.LesionResult) -> str:
     """readings_of() as one paragraph in the sidebar's language (the Lecture's lesion step shows it too)."""
-    return i18n.join(readings_of(res), lang())
+    return say(readings_of(res))
 
 
-def load(handle, data: str, n: int) -> lesion.LesionResult | None:
+def lesion_study(handle, data: str, n: int) -> lesion.LesionResult | None:
     try:
         with st.spinner(t("lab.spinner")):
             return study(handle.digest, data, n, DEFAULTS.lesion_size if data == "shapes"
@@ -90,7 +91,7 @@ def unraveled_section(figs: dict) -> None:
     draw_chart(st, figs["path_lengths"])
     for name, n in ((t("lab.paths.resnet18"), 8), (t("lab.paths.cifar", depth=CIFAR_DEPTH),
                                                    unravel.cifar_blocks(CIFAR_DEPTH))):
-        st.markdown(t("lab.paths.item", name=name, text=i18n.render(readings_lab.unraveled(n), lang())))
+        st.markdown(t("lab.paths.item", name=name, text=say(readings_lab.unraveled(n))))
 
 
 def _twin_figure(pair: unravel.LesionPair):
@@ -112,5 +113,5 @@ def twin_section(figs: dict) -> None:
     st.markdown(t("lab.twin.body"))
     figs["plain_lesion"] = figure(("twin", pair.plain_intact, pair.residual_intact), lambda: _twin_figure(pair))
     draw_chart(st, figs["plain_lesion"])
-    st.markdown(i18n.join(readings_lab.twin_lesion(pair), lang()))
+    st.markdown(say(readings_lab.twin_lesion(pair)))
     st.caption(t("lab.twin.caption", n=pair.n, steps=pair.meta.get("train_steps", 0)) + " `" + pair.command + "`")

@@ -14,25 +14,21 @@ from resnet_viz.figures import gradflow as figures_gradflow
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.inputs import images
 from resnet_viz.model import architecture
-from resnet_viz.model.config import DEFAULTS, STAGE_NAMES
+from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_OFF, ALL_ON
+from resnet_viz.model.layers import STAGE_NAMES
 from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n, paper, readings
+from resnet_viz.text import paper, readings
 from ui import arch, gradflow, lab, memo
 from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
 from ui.picker import image_key, image_kind
-from ui.text import class_name, class_top, lang, t
+from ui.text import class_name, class_top, lang, say, t
 
 # Presenter notes: the cited ones, with the lesion note moved to the question it belongs to.
 NOTES = {**{k: v for k, v in readings.PRESENTER_NOTES.items() if k != "lesion"},
          "ask_lesion": readings.PRESENTER_NOTES["lesion"], "ask_grad": "lec.ask_grad.presenter",
          "grad": "lec.grad.presenter", "lesion": "lec.lesion.presenter_reveal"}
 GRAD_DEPTH = 56  # deep enough for the plain stack's gradient to change by orders of magnitude
-
-
-def say(items: list) -> str:
-    """Readings as one paragraph in the page's language."""
-    return i18n.join(items, lang())
 
 
 def sentences(*parts: str) -> str:
@@ -50,7 +46,7 @@ def fig_degradation():
     run = degradation.find_run(configs, settings)
     if run is not None:
         reading = readings_lab.degradation_of(run)
-        title = i18n.render(readings_lab.degradation_title(reading[0][1]["steps"]), lang())
+        title = say(readings_lab.degradation_title(reading[0][1]["steps"]))
         fig = figures_gradflow.degradation_curves(run.curves, run.settings.steps,
                                                   chance=degradation.chance_loss(run.settings),
                                                   title=title, **figures.labels("degradation_curves", t))
@@ -133,7 +129,7 @@ def fig_grad():
 
 
 def fig_lesion(handle):
-    res = lab.load(handle, "shapes" if handle.source == "shapes" else "photos", DEFAULTS.lesion_n)
+    res = lab.lesion_study(handle, "shapes" if handle.source == "shapes" else "photos", DEFAULTS.lesion_n)
     if res is None:
         return None, ""
     counts = readings_lab.sample_counts(images.list_samples())

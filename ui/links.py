@@ -15,22 +15,13 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from resnet_viz.explain import featuremaps
 from resnet_viz.inputs import images, urlstate
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
-from ui import state
+from resnet_viz.model import layers
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
+from ui import keys, state
 from ui.nav import PAGES
-from ui.picker import DEFAULTED_KEY, IMAGE_KEY
-from ui.text import LANG_KEY, literal, t
+from ui.text import literal, t
 
-APPLIED_KEY = "link_applied"  # the first run's query has been read
-NOTES_KEY = "link_notes"  # [(param, reason key, args, value shown)] of refused values
-NOTES_PAGE_KEY = "link_notes_page"  # the page the notes belong to (they go when the visitor moves on)
-STEP_KEY = "lecture_step"  # pages/6_Lecture.py's step (0-based)
-ALL_KEY = state.ALL_KEY
-# Widget keys of the pages (they must stay stable: the load tester drives widgets by key too).
-FM_LAYER, FM_BLOCK, FM_CHANNEL = "fm_layer", "fm_block", "fm_channel"
-CAM_STAGE, CAM_TARGET, CAM_QUERY = "cam_stage", "cam_target", "cam_query"
 SHOWN_MAX = 40  # characters of a refused value quoted back in the note
 
 
@@ -53,8 +44,8 @@ def _steps() -> int:
 def _mask_keys(mask: tuple[bool, ...]) -> dict[str, bool]:
     """The sidebar's widgets for a mask: the master toggle off for all-off, else one checkbox per block."""
     if not any(mask):
-        return {ALL_KEY: False, **{f"sc_{b}": True for b in BLOCK_NAMES}}
-    return {ALL_KEY: True, **{f"sc_{b}": m for b, m in zip(BLOCK_NAMES, mask, strict=True)}}
+        return {keys.SHORTCUTS_ALL: False, **{keys.shortcut(b): True for b in BLOCK_NAMES}}
+    return {keys.SHORTCUTS_ALL: True, **{keys.shortcut(b): m for b, m in zip(BLOCK_NAMES, mask, strict=True)}}
 
 
 def session_keys(query: dict, num_classes: int) -> tuple[dict, list[tuple], str | None]:
@@ -68,30 +59,30 @@ def session_keys(query: dict, num_classes: int) -> tuple[dict, list[tuple], str 
     refused = {n.param for n in parsed.notes}
     given = {k for k in query if k in urlstate.PARAMS and k not in refused}
     s = parsed.state
-    keys: dict = {}
+    values: dict = {}
     if "lang" in given:
-        keys[LANG_KEY] = s.lang
+        values[keys.LANG] = s.lang
     if "mask" in given:
-        keys.update(_mask_keys(s.mask))
+        values.update(_mask_keys(s.mask))
     if "image" in given:
         sample = next(x for x in images.list_samples() if x.name == s.image)
-        keys[IMAGE_KEY] = (sample.name, sample.path.read_bytes())
+        values[keys.IMAGE] = (sample.name, sample.path.read_bytes())
     if "layer" in given:
-        if s.layer in featuremaps.layer_choices():
-            keys[FM_LAYER] = s.layer
+        if s.layer in layers.pickable():
+            values[keys.FM_LAYER] = s.layer
         if s.layer in STAGE_NAMES:
-            keys[CAM_STAGE] = s.layer
+            values[keys.CAM_STAGE] = s.layer
     if "block" in given:
-        keys[FM_BLOCK] = s.block
+        values[keys.FM_BLOCK] = s.block
     if "channel" in given:
-        keys[FM_CHANNEL] = s.channel
+        values[keys.FM_CHANNEL] = s.channel
     if "class" in given:
-        keys[CAM_QUERY] = str(s.cls)  # the class search finds it by number, so the class list holds it
-        keys[CAM_TARGET] = s.cls
+        values[keys.CAM_QUERY] = str(s.cls)  # the class search finds it by number, so the class list holds it
+        values[keys.CAM_TARGET] = s.cls
     if "step" in given:
-        keys[STEP_KEY] = s.step
+        values[keys.LECTURE_STEP] = s.step
     notes = [(n.param, n.key, dict(n.args), _shown(query.get(n.param))) for n in parsed.notes]
-    return keys, notes, s.page if "page" in given else None
+    return values, notes, s.page if "page" in given else None
 
 
 def _shown(value) -> str:
@@ -107,42 +98,41 @@ def _query() -> dict:
     return {k: qp.get_all(k) for k in qp}
 
 
-PAGE_KEY = "link_page"  # the page a link named with ?page= (opened once navigation exists)
 
 
 def apply() -> None:
     """On the session's first run, before the navigation and any widget is drawn (the menu's titles follow the
     link's language too): the link's state into session state."""
-    if st.session_state.get(APPLIED_KEY):
+    if st.session_state.get(keys.LINK_APPLIED):
         return
-    st.session_state[APPLIED_KEY] = True
+    st.session_state[keys.LINK_APPLIED] = True
     query = _query()
     if not query:
         return
-    keys, notes, page = session_keys(query, state.get_handle().num_classes)
-    for key, value in keys.items():
+    values, notes, page = session_keys(query, state.get_handle().num_classes)
+    for key, value in values.items():
         st.session_state[key] = value
     if notes:
-        st.session_state[NOTES_KEY] = notes
-    st.session_state[PAGE_KEY] = page
+        st.session_state[keys.LINK_NOTES] = notes
+    st.session_state[keys.LINK_PAGE] = page
 
 
 def open_page(current_page: str) -> None:
     """After st.navigation: switch once to the page the link named with ?page= (its notes follow it)."""
-    if NOTES_KEY in st.session_state and NOTES_PAGE_KEY not in st.session_state:
-        st.session_state[NOTES_PAGE_KEY] = st.session_state.get(PAGE_KEY) or current_page
-    page = st.session_state.pop(PAGE_KEY, None)
+    if keys.LINK_NOTES in st.session_state and keys.LINK_NOTES_PAGE not in st.session_state:
+        st.session_state[keys.LINK_NOTES_PAGE] = st.session_state.get(keys.LINK_PAGE) or current_page
+    page = st.session_state.pop(keys.LINK_PAGE, None)
     if page is not None and page != current_page:
         st.switch_page(next(p.file for p in PAGES if p.url_path == page))
 
 
 def show_notes(current_page: str) -> None:
     """The refused values of the link this visitor arrived with, on the page it opened (in the main area)."""
-    notes = st.session_state.get(NOTES_KEY)
+    notes = st.session_state.get(keys.LINK_NOTES)
     if not notes:
         return
-    if st.session_state.get(NOTES_PAGE_KEY) != current_page:
-        st.session_state.pop(NOTES_KEY, None)
+    if st.session_state.get(keys.LINK_NOTES_PAGE) != current_page:
+        st.session_state.pop(keys.LINK_NOTES, None)
         return
     lines = []
     for param, key, args, value in notes:
@@ -156,26 +146,26 @@ def show_notes(current_page: str) -> None:
 def current(page_path: str) -> urlstate.UrlState:
     """The view now on screen, from session state (what the visitor chose in this run)."""
     ss = st.session_state
-    image = ss.get(IMAGE_KEY)
+    image = ss.get(keys.IMAGE)
     samples = _samples()
     # Only a sample the visitor chose (not the first, nor the default that follows the weights) is named in a
     # link; never an upload.
     sample = None
-    if image and image[0] in samples and image[0] != next(iter(samples)) and not ss.get(DEFAULTED_KEY):
+    if image and image[0] in samples and image[0] != next(iter(samples)) and not ss.get(keys.IMAGE_DEFAULTED):
         sample = image[0] if state.digest(image[1]) == samples[image[0]] else None
-    lang = ss.get(LANG_KEY)
+    lang = ss.get(keys.LANG)
     values: dict = {"page": page_path if page_path != PAGES[0].url_path else None, "image": sample,
                     "mask": state.get_mask(), "lang": lang if lang and lang != "en" else None}
     if page_path == "Feature_Maps":
-        values.update(layer=ss.get(FM_LAYER, urlstate.UrlState.layer), block=ss.get(FM_BLOCK, BLOCK_NAMES[0]),
-                      channel=int(ss.get(FM_CHANNEL, 0)))
+        values.update(layer=ss.get(keys.FM_LAYER, urlstate.UrlState.layer), block=ss.get(keys.FM_BLOCK, BLOCK_NAMES[0]),
+                      channel=int(ss.get(keys.FM_CHANNEL, 0)))
     elif page_path == "Grad_CAM":
-        if ss.get(CAM_STAGE) in STAGE_NAMES and ss.get(CAM_STAGE) != STAGE_NAMES[-1]:
-            values["layer"] = ss[CAM_STAGE]
-        if isinstance(ss.get(CAM_TARGET), int):
-            values["cls"] = ss[CAM_TARGET]
+        if ss.get(keys.CAM_STAGE) in STAGE_NAMES and ss.get(keys.CAM_STAGE) != STAGE_NAMES[-1]:
+            values["layer"] = ss[keys.CAM_STAGE]
+        if isinstance(ss.get(keys.CAM_TARGET), int):
+            values["cls"] = ss[keys.CAM_TARGET]
     elif page_path == "Lecture":
-        values["step"] = int(ss.get(STEP_KEY, 0))
+        values["step"] = int(ss.get(keys.LECTURE_STEP, 0))
     return urlstate.UrlState(**values)
 
 

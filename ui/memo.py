@@ -1,7 +1,7 @@
 """Caches bounded by bytes, keyed by content (weights digest, image digest, ...), shared by every session.
 
 st.cache_resource bounds entries, not bytes: a 20:1 panorama traced "whole image" holds ~147 MB, so 16 entries
-could hold 2.3 GB. `ByteLRU` evicts least recently used entries until the held arrays fit its byte budget.
+could hold 2.3 GB. `BoundedLRU` evicts least recently used entries until the held arrays fit its byte budget.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 
 from resnet_viz.explain import featuremaps, gradcam
-from resnet_viz.model.config import STAGE_NAMES
+from resnet_viz.model.layers import STAGE_NAMES
 from ui.text import lang
 
 MiB = 1 << 20
@@ -43,20 +43,21 @@ def nbytes(obj: object, _seen: set[int] | None = None) -> int:
     return sys.getsizeof(obj, 64)
 
 
-class ByteLRU:
-    """A thread-safe least-recently-used cache holding at most `max_bytes` (as measured by `sizeof`).
+class BoundedLRU:
+    """A thread-safe least-recently-used cache holding at most `budget`, as `weigh` measures its values (bytes by
+    default; `weigh=lambda _: 1` counts entries).
 
     One computation per key at a time: a second caller asking for a key being computed waits for it instead
-    of computing it again. A value larger than the whole budget is returned but not kept.
+    of computing it again. A value heavier than the whole budget is returned but not kept.
     """
 
-    def __init__(self, max_bytes: int, sizeof: Callable[[object], int] = nbytes) -> None:
-        self.max_bytes = max_bytes
-        self._sizeof = sizeof
+    def __init__(self, budget: int, weigh: Callable[[object], int] = nbytes) -> None:
+        self.budget = budget
+        self._weigh = weigh
         self._lock = threading.Lock()
         self._items: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
         self._computing: dict[Hashable, threading.Lock] = {}
-        self.bytes = 0
+        self.weight = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -71,6 +72,11 @@ class ByteLRU:
                 self._items.move_to_end(key)
                 return True, self._items[key][0]
         return False, None
+
+    def peek(self, key: Hashable, default: object = None):
+        """The value kept for `key` (now the most recent), or `default`; never computes."""
+        found, value = self._lookup(key)
+        return value if found else default
 
     def get(self, key: Hashable, compute: Callable[[], object]):
         found, value = self._lookup(key)
@@ -87,34 +93,35 @@ class ByteLRU:
             finally:
                 with self._lock:
                     self._computing.pop(key, None)
-            self._put(key, value)
+            self.put(key, value)
             return value
 
-    def _put(self, key: Hashable, value: object) -> None:
-        size = self._sizeof(value)
-        if size > self.max_bytes:
+    def put(self, key: Hashable, value: object) -> None:
+        """Keep `value` under `key`, evicting the least recently used entries until the budget holds."""
+        weight = self._weigh(value)
+        if weight > self.budget:
             return
         with self._lock:
             if key in self._items:
-                self.bytes -= self._items.pop(key)[1]
-            self._items[key] = (value, size)
-            self.bytes += size
-            while self.bytes > self.max_bytes:
+                self.weight -= self._items.pop(key)[1]
+            self._items[key] = (value, weight)
+            self.weight += weight
+            while self.weight > self.budget:
                 _, (_, old) = self._items.popitem(last=False)
-                self.bytes -= old
+                self.weight -= old
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self.bytes = 0
+            self.weight = 0
 
 
-TRACES = ByteLRU(TRACE_BUDGET)
-CAMS = ByteLRU(CAM_BUDGET)
+TRACES = BoundedLRU(TRACE_BUDGET)
+CAMS = BoundedLRU(CAM_BUDGET)
 # Figures are shared by every session and never changed after they are built (st.plotly_chart only reads them).
 # Counted, not sized: ~256 figures of at most a few hundred KB each. Building a plotly figure (validation, the
 # template, subplots) costs more server CPU than sending it: a warm page visit reuses every figure it drew before.
-FIGURES = ByteLRU(256, sizeof=lambda _: 1)
+FIGURES = BoundedLRU(256, weigh=lambda _: 1)
 
 
 def figure(key: Hashable, build: Callable[[], object]):
@@ -135,5 +142,5 @@ def grad_cams(handle, image_key: str, mask: tuple[bool, ...], target: int | None
     key = (handle.digest, image_key, tuple(mask))
     cam = CAMS.get((*key, target), lambda: gradcam.grad_cam(handle, x, STAGE_NAMES, target, mask))
     if target is None:  # the same object under a second key (its bytes count twice: the budget errs low)
-        CAMS.get((*key, cam.target), lambda: cam)
+        CAMS.put((*key, cam.target), cam)
     return cam

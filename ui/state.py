@@ -9,53 +9,28 @@ from __future__ import annotations
 import gc
 import hashlib
 import threading
-from collections import OrderedDict
 
 import streamlit as st
 
 from resnet_viz.model import hub, weights
-from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.device import available_devices
 from resnet_viz.model.forward import ALL_ON
-from resnet_viz.text.errors import Reason, WeightsError
+from resnet_viz.model.layers import BLOCK_NAMES
+from resnet_viz.text.errors import WeightsError
+from ui import keys
+from ui.memo import BoundedLRU
 from ui.text import t
 
-SOURCE_KEY = "weights_source"
-DEVICE_KEY = "device"
-FILE_KEY = "weights_file"  # (name, bytes) of an uploaded checkpoint
-ERROR_KEY = "weights_error"  # why the chosen weights were refused (shown in the sidebar)
-MASK_KEY = "mask"
-SEEN_KEY = "weights_seen"  # the source auto gave this session last run
-SWITCHED_KEY = "weights_switched"  # auto has just switched to ImageNet (the sidebar says so once)
-
-ALL_KEY = "shortcuts_all"
 WEIGHT_SOURCES = ("auto", "imagenet", "shapes", "random", "file")
 
 def digest(data: bytes) -> str:
     """A short content digest, for caches keyed by bytes."""
     return hashlib.sha256(data).hexdigest()[:16]
 
-class Refusals:
-    """Why checkpoints were refused, by content digest (bounded, thread-safe): a refused upload is not read
-    with torch.load again on every rerun of the session that uploaded it."""
-
-    def __init__(self, max_entries: int = 64) -> None:
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._why: OrderedDict[str, Reason] = OrderedDict()
-
-    def get(self, key: str) -> Reason | None:
-        with self._lock:
-            return self._why.get(key)
-
-    def add(self, key: str, why: Reason) -> None:
-        with self._lock:
-            self._why[key] = why
-            self._why.move_to_end(key)
-            while len(self._why) > self.max_entries:
-                self._why.popitem(last=False)
-
-REFUSED = Refusals()
+# Why checkpoints were refused, by content digest: a refused upload is not read with torch.load again on every
+# rerun of the session that uploaded it.
+REFUSED = BoundedLRU(64, weigh=lambda _: 1)
 _frozen = threading.Event()
 
 
@@ -69,25 +44,25 @@ def _freeze_once() -> None:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load(source: str, device: str, file_digest: str | None, _file: bytes | None) -> weights.ModelHandle:
+def _shared_handle(source: str, device: str, file_digest: str | None, _file: bytes | None) -> weights.ModelHandle:
     # One handle per (source, device, file): shared by every browser session, never written to. "auto" never
     # waits for the network: without cached ImageNet weights it answers with the shapes weights at once while
     # the ImageNet download runs in the background (get_handle switches when it is done).
-    handle = weights.load(source, device=device, file=_file, background_download=True)
+    handle = weights.handle_for(source, device=device, file=_file, background_download=True)
     _freeze_once()
     return handle
 
-def load_checked(source: str, device: str, data: bytes | None) -> weights.ModelHandle:
+def checked_handle(source: str, device: str, data: bytes | None) -> weights.ModelHandle:
     """The handle for (source, device, checkpoint bytes); raises WeightsError, without reading the bytes again,
     for a checkpoint already refused."""
     key = f"{source}:{digest(data)}" if data else None
-    if key and (why := REFUSED.get(key)) is not None:
+    if key and (why := REFUSED.peek(key)) is not None:
         raise WeightsError(why.key, **why.params)
     try:
-        return _load(source, device, digest(data) if data else None, data)
+        return _shared_handle(source, device, digest(data) if data else None, data)
     except WeightsError as exc:
         if key:
-            REFUSED.add(key, exc.reason)
+            REFUSED.put(key, exc.reason)
         raise
 
 
@@ -98,33 +73,33 @@ def _imagenet_arrived(handle: weights.ModelHandle, device: str) -> weights.Model
     probe = hub.imagenet_probe(start=False)
     if probe is None or probe.state != "cached":
         return handle
-    _load.clear("auto", device, None, None)
-    return _load("auto", device, None, None)
+    _shared_handle.clear("auto", device, None, None)
+    return _shared_handle("auto", device, None, None)
 
 
 def get_handle() -> weights.ModelHandle:
-    """The shared model for the sidebar's choice; falls back to "auto" with a visible error (ERROR_KEY holds
-    (source, Reason)). When "auto" switches to ImageNet, SWITCHED_KEY says so once in each session."""
-    source = st.session_state.get(SOURCE_KEY, DEFAULTS.weights)
-    device = st.session_state.get(DEVICE_KEY) or available_devices()[0]
-    file = st.session_state.get(FILE_KEY)
+    """The shared model for the sidebar's choice; falls back to "auto" with a visible error (keys.WEIGHTS_ERROR holds
+    (source, Reason)). When "auto" switches to ImageNet, keys.WEIGHTS_SWITCHED says so once in each session."""
+    source = st.session_state.get(keys.WEIGHTS_SOURCE, DEFAULTS.weights)
+    device = st.session_state.get(keys.DEVICE) or available_devices()[0]
+    file = st.session_state.get(keys.WEIGHTS_FILE)
     data = file[1] if (source == "file" and file) else None
     try:
-        handle = load_checked(source, device, data)
+        handle = checked_handle(source, device, data)
     except WeightsError as exc:
-        st.session_state[ERROR_KEY] = (source, exc.reason)
-        handle = _load("auto", device, None, None)
+        st.session_state[keys.WEIGHTS_ERROR] = (source, exc.reason)
+        handle = _shared_handle("auto", device, None, None)
     if handle.auto:
         handle = _imagenet_arrived(handle, device)
-        seen = st.session_state.get(SEEN_KEY)
+        seen = st.session_state.get(keys.WEIGHTS_SEEN)
         if seen is not None and seen != "imagenet" and handle.source == "imagenet":
-            st.session_state[SWITCHED_KEY] = True
-        st.session_state[SEEN_KEY] = handle.source
+            st.session_state[keys.WEIGHTS_SWITCHED] = True
+        st.session_state[keys.WEIGHTS_SEEN] = handle.source
     return handle
 
 def get_mask() -> tuple[bool, ...]:
     """The sidebar's shortcut mask: one bool per block, all on by default."""
-    return tuple(st.session_state.get(MASK_KEY, ALL_ON))
+    return tuple(st.session_state.get(keys.MASK, ALL_ON))
 
 def mask_label(mask: tuple[bool, ...]) -> str:
     """'all shortcuts on', 'all shortcuts off', or the blocks whose shortcut is off."""

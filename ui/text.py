@@ -10,12 +10,8 @@ import streamlit as st
 
 from resnet_viz.text import i18n
 from resnet_viz.text.errors import Reason, UserError
+from ui import keys
 
-LANG_KEY = "lang"
-SEEN_KEY = "lang_seen"  # the language of the previous run
-# Keys of the radios / selectboxes whose option texts are translated (see _keep_choices_across_a_switch).
-TRANSLATED_CHOICES = ("weights_source", "pick_how", "pick_sample", "lab_set", "fm_scale", "gf_which", "gf_shortcut",
-                      "gf_quantity", "cam_target", "cam_baseline", "cam_del_base", "cam_scale")
 # Every ASCII punctuation character may be backslash-escaped in (GitHub-flavoured) Markdown; escaping all of them
 # breaks emphasis, [links](…), <autolinks>, Streamlit's :color[…] / :icon: directives, $math$ and HTML tags.
 _ESCAPE = {ord(c): "\\" + c for c in string.punctuation}
@@ -46,7 +42,7 @@ def literal(text: object) -> str:
 
 def lang() -> str:
     """The sidebar's language (English until someone picks another)."""
-    value = st.session_state.get(LANG_KEY, i18n.DEFAULT_LANG)
+    value = st.session_state.get(keys.LANG, i18n.DEFAULT_LANG)
     return value if value in i18n.LANGUAGES else i18n.DEFAULT_LANG
 
 
@@ -117,18 +113,25 @@ def _keep_choices_across_a_switch() -> None:
     At the start of the run the values are still read with the previous run's (old language's) texts, so they
     are the user's real choices.
     """
-    seen = st.session_state.get(SEEN_KEY)
+    seen = st.session_state.get(keys.LANG_SEEN)
     if seen is not None and seen != lang():
-        for key in TRANSLATED_CHOICES:
+        for key in keys.TRANSLATED_CHOICES:
             if key in st.session_state:
                 st.session_state[key] = st.session_state[key]
-    st.session_state[SEEN_KEY] = lang()
+    st.session_state[keys.LANG_SEEN] = lang()
 
 
 def language_selector() -> None:
     """English / 中文, at the top of the sidebar; every page reads it through `t`."""
     _keep_choices_across_a_switch()
-    if st.session_state.get(LANG_KEY) not in i18n.LANGUAGES:
-        st.session_state[LANG_KEY] = i18n.DEFAULT_LANG
-    st.radio("Language / 语言", list(i18n.LANGUAGES), key=LANG_KEY, horizontal=True,
+    if st.session_state.get(keys.LANG) not in i18n.LANGUAGES:
+        st.session_state[keys.LANG] = i18n.DEFAULT_LANG
+    st.radio("Language / 语言", list(i18n.LANGUAGES), key=keys.LANG, horizontal=True,
              format_func=i18n.LANGUAGES.get)
+
+
+def say(readings: tuple[str, dict] | list[tuple[str, dict]]) -> str:
+    """One reading (locale key, params) or several, as one paragraph in the page's language."""
+    if isinstance(readings, tuple):
+        return i18n.render(readings, lang())
+    return i18n.join(readings, lang())

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.experiments.stacks import StackConfig, TrainSettings, build_stack, num_classes_for, training_batches
-from resnet_viz.model.config import BLOCK_NAMES
 from resnet_viz.model.forward import ALL_ON, Mask, normalise_mask, trace
+from resnet_viz.model.layers import BLOCK_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

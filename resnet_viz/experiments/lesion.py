@@ -17,8 +17,8 @@ from resnet_viz import disk_cache as cache
 from resnet_viz.experiments import shapes
 from resnet_viz.inputs import images
 from resnet_viz.model import forward
-from resnet_viz.model.config import BLOCK_NAMES
 from resnet_viz.model.forward import ALL_OFF, ALL_ON, Mask
+from resnet_viz.model.layers import BLOCK_NAMES
 
 if TYPE_CHECKING:
     from resnet_viz.model.weights import ModelHandle
@@ -183,8 +183,8 @@ def cache_dir() -> Path:
 
 
 def cache_key(handle: ModelHandle, data: str, n: int, size: int | None) -> str:
-    """Weights source + a hash of every parameter: a retrained checkpoint gets a fresh entry."""
-    return cache.key([CACHE_VERSION, handle.source, forward.param_hash(handle.model), data, n, size])
+    """Weights source + their digest: a retrained checkpoint gets a fresh entry."""
+    return cache.key([CACHE_VERSION, handle.source, handle.digest, data, n, size])
 
 
 def cached_run(handle: ModelHandle, data: str = "auto", n: int = 200, size: int | None = None) -> LesionResult:

@@ -20,8 +20,8 @@ from torchvision.models import resnet18
 
 from resnet_viz import disk_cache as cache
 from resnet_viz.experiments import shapes
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
 from resnet_viz.model.forward import ALL_OFF
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
 __all__ = ["TRAIN_SIZES", "TRAIN_SIZE_WEIGHTS", "accuracy", "build_model", "centre_baseline", "evaluate",
            "load_checkpoint", "pointing_game", "save_checkpoint", "to_tensor", "train"]

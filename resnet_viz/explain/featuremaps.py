@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from resnet_viz.inputs import images
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES, STEM_NAMES
+from resnet_viz.inputs.classes import top_k
 from resnet_viz.model.forward import Mask
+from resnet_viz.model.layers import BLOCK_NAMES, STEM_NAMES, resolve
 from resnet_viz.text.errors import Reason
 
 if TYPE_CHECKING:
@@ -22,23 +23,9 @@ if TYPE_CHECKING:
 
     from resnet_viz.model.weights import ModelHandle
 
-__all__ = ["STEM_NAMES", "BlockMaps", "ChannelStats", "FeatureTrace", "Tiled", "channel_order", "channel_stats",
-           "common_range", "compute", "decomposition", "difference", "grid_shape", "layer_choices", "model_input",
-           "residual_ratios", "resolve_layer", "scale", "shrink", "shrink_for", "signed_tile", "tile", "upscale_for"]
-
-
-def layer_choices() -> list[str]:
-    """Every layer a user can pick, in network order: stem, blocks, then the stage aliases."""
-    return [*STEM_NAMES, *BLOCK_NAMES, *STAGE_NAMES]
-
-
-def resolve_layer(name: str) -> str:
-    """A stage alias is its last block (what torchvision's layerN returns); other names map to themselves."""
-    if name in STAGE_NAMES:
-        return f"{name}.1"
-    if name not in (*STEM_NAMES, *BLOCK_NAMES):
-        raise ValueError(f"Unknown layer {name!r}; choose one of {', '.join(layer_choices())}.")
-    return name
+__all__ = ["BlockMaps", "ChannelStats", "FeatureTrace", "Tiled", "channel_order", "channel_stats",
+           "common_range", "compute", "decomposition", "difference", "grid_shape", "model_input",
+           "residual_ratios", "scale", "shrink", "shrink_for", "signed_tile", "tile", "upscale_for"]
 
 
 @dataclass
@@ -65,10 +52,10 @@ class FeatureTrace:
     picture: np.ndarray  # (H, W, 3) uint8: the exact picture the model saw
     mask: Mask
     preprocessing: Reason  # how the image was resized / cropped (.text(lang))
-    note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
+    note: Reason | None = None  # says so when the GPU ran out of memory and this ran on the CPU
 
     def maps(self, layer: str) -> np.ndarray:
-        return self.layers[resolve_layer(layer)]
+        return self.layers[resolve(layer)]
 
 
 def model_input(handle: ModelHandle, image: Image.Image, center_crop: bool = True) -> tuple[torch.Tensor, Reason]:
@@ -96,7 +83,6 @@ def compute(handle: ModelHandle, image: Image.Image, mask: Sequence[bool] | None
         handle: the shared model (its lock is held by handle.trace).
         center_crop: True follows the weights' transforms (resize, centre crop); False shows the whole image.
     """
-    import torch
 
     x, how = model_input(handle, image, center_crop)
     tr = handle.trace(x, mask)  # no grad: nothing is kept for a backward pass
@@ -104,9 +90,7 @@ def compute(handle: ModelHandle, image: Image.Image, mask: Sequence[bool] | None
     def arr(t: torch.Tensor) -> np.ndarray:
         return t[0].detach().float().cpu().numpy()  # (C, H, W)
 
-    probs = torch.softmax(tr.logits[0].float(), dim=0).cpu()
-    p, idx = probs.topk(min(5, probs.numel()))
-    top5 = [(int(i), handle.labels[int(i)], float(v)) for v, i in zip(p, idx, strict=True)]
+    top5 = top_k(tr.logits, handle.labels, 5)
     layers = {name: arr(tr.layers[name]) for name in (*STEM_NAMES, *BLOCK_NAMES)}
     blocks = {name: BlockMaps(x=arr(b.x), fx=arr(b.fx), out=layers[name], shortcut=tr.mask[i])
               for i, (name, b) in enumerate(tr.blocks.items())}

@@ -1,5 +1,5 @@
 """Grad-CAM of many layers in ONE traced forward and ONE backward, with no hooks, on the shared model (shortcut
-mask included); the class helpers (name search, top-k) and where a coarse map peaks.
+mask included), and where a coarse map peaks.
 """
 
 from __future__ import annotations
@@ -15,79 +15,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from resnet_viz.inputs.classes import resolve_target, top_k
 from resnet_viz.model import fallback
-from resnet_viz.model.config import BLOCK_NAMES, BLOCK_PARTS, STAGE_NAMES, STEM_NAMES
 from resnet_viz.model.forward import ALL_ON, Mask, normalise_mask, trace
+from resnet_viz.model.layers import STAGE_NAMES, cam_layers
+from resnet_viz.text.errors import AttributionError
 
 if TYPE_CHECKING:
     from resnet_viz.model.weights import ModelHandle
+    from resnet_viz.text.errors import Reason
 
-__all__ = ["AttributionError", "GradCam", "as_batch", "cam_layer_names", "cams_one_pass", "check_layers", "find_labels",
-           "for_display", "grad_cam", "peak_cell_center", "resolve_target", "top_k", "upsample"]
-
-
-class AttributionError(ValueError):
-    """A request cannot be served (unknown layer, class, method...); the message is for a person."""
-
-
-# ---------------------------------------------------------------- targets
-
-
-def find_labels(labels: Sequence[str], query: str, limit: int = 20) -> list[tuple[int, str]]:
-    """Classes whose name contains `query` (case-insensitive), exact matches first."""
-    q = query.strip().lower()
-    if not q:
-        return []
-    hits = [(i, name) for i, name in enumerate(labels) if q in name.lower()]
-    hits.sort(key=lambda h: (h[1].lower() != q, not h[1].lower().startswith(q), h[0]))
-    return hits[:limit]
-
-
-def resolve_target(target: int | str | None, labels: Sequence[str], logits: Tensor | None = None) -> int:
-    """None or "auto" -> the top-1 class of `logits`; an int or digits -> that index; a name -> its index."""
-    if target is None or (isinstance(target, str) and target.strip().lower() in ("", "auto", "top1", "top-1")):
-        if logits is None:
-            raise AttributionError("The top-1 class needs the model's output.")
-        return int(logits.reshape(-1, logits.shape[-1])[0].argmax())
-    if isinstance(target, str) and target.strip().lstrip("-").isdigit():
-        target = int(target.strip())
-    if isinstance(target, int | np.integer):
-        if not 0 <= int(target) < len(labels):
-            raise AttributionError(f"Class index {target} is out of range: this model has {len(labels)} classes "
-                                   f"(0..{len(labels) - 1}).")
-        return int(target)
-    hits = find_labels(labels, str(target))
-    if not hits:
-        raise AttributionError(f"No class name contains {target!r}.")
-    if hits[0][1].lower() != str(target).strip().lower() and len(hits) > 1:
-        names = ", ".join(n for _, n in hits[:5])
-        raise AttributionError(f"{target!r} matches several classes ({names}...); type the full name or an index.")
-    return hits[0][0]
-
-
-def top_k(logits: Tensor, labels: Sequence[str], k: int = 5) -> list[tuple[int, str, float]]:
-    """(index, label, probability) of the k most probable classes of the first image."""
-    probs = logits.detach().float().reshape(-1, logits.shape[-1])[0].softmax(-1)
-    p, i = probs.topk(min(k, probs.numel()))
-    return [(int(j), labels[int(j)], float(q)) for q, j in zip(p, i, strict=True)]
+__all__ = ["AttributionError", "GradCam", "as_batch", "cams_one_pass", "check_layers", "for_display", "grad_cam",
+           "peak_cell_center", "upsample"]
 
 
 # ---------------------------------------------------------------- Grad-CAM, one pass
 
 
-def cam_layer_names() -> list[str]:
-    """Every traced layer Grad-CAM accepts: the stem, stages, blocks and their internals."""
-    names = [*STEM_NAMES, *STAGE_NAMES]
-    for block in BLOCK_NAMES:
-        names += [block, *(f"{block}.{p}" for p in BLOCK_PARTS)]
-        if block.endswith(".0") and block != BLOCK_NAMES[0]:
-            names.append(f"{block}.downsample")  # the 1x1 projection where the shape changes
-    return names
-
-
 def check_layers(layers: Sequence[str]) -> list[str]:
     layers = [layers] if isinstance(layers, str) else list(layers)
-    valid = set(cam_layer_names())
+    valid = set(cam_layers())
     bad = [n for n in layers if n not in valid]
     if bad or not layers:
         raise AttributionError(f"Unknown layer {bad[0] if bad else '(none)'!r} for Grad-CAM; choose from "
@@ -183,7 +130,7 @@ class GradCam:
     peaks: dict[str, tuple[float, float]]  # layer -> (row, col) centre of the strongest cell
     mask: Mask = ALL_ON
     seconds: float = 0.0
-    note: str = ""  # says so when the GPU ran out of memory and this ran on the CPU
+    note: Reason | None = None  # says so when the GPU ran out of memory and this ran on the CPU
 
 
 def grad_cam(handle: ModelHandle, x: Tensor, layers: Sequence[str] = STAGE_NAMES, target: int | str | None = None,

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from resnet_viz.explain.gradcam import AttributionError, as_batch
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
 from resnet_viz.model.forward import iter_blocks, normalise_mask
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
 if TYPE_CHECKING:
     from resnet_viz.model.weights import ModelHandle

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from resnet_viz.model import forward
 from resnet_viz.model.architecture import Table, layer_table
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
 
 def _row_name(layer: str) -> str:

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from resnet_viz.explain.gradcam import AttributionError, as_batch, cams_one_pass, check_layers, upsample
 from resnet_viz.explain.methods import baseline, module_copy, module_layer, set_shortcuts
-from resnet_viz.model.config import BLOCK_NAMES
 from resnet_viz.model.forward import Mask, normalise_mask
+from resnet_viz.model.layers import BLOCK_NAMES
 
 if TYPE_CHECKING:
     from resnet_viz.model.weights import ModelHandle

@@ -11,7 +11,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
-from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.layers import BLOCK_NAMES
 from resnet_viz.text.i18n import LANGUAGES
 
 PARAMS: tuple[str, ...] = ("page", "image", "layer", "block", "channel", "class", "mask", "lang", "step")

@@ -1,21 +1,11 @@
-"""App defaults and limits in one frozen dataclass each; visual constants live in figures.py."""
+"""App defaults and limits in one frozen dataclass each; layer names are in model/layers.py, visual constants in
+figures/__init__.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BLOCKS_PER_STAGE", "BLOCK_NAMES", "BLOCK_PARTS", "DEFAULTS", "HEAD_NAMES", "IMAGE_LIMITS", "STAGE_NAMES",
-           "STEM_NAMES", "Defaults", "ImageLimits"]
-
-# ResNet-18's layer names, as in print(model): the one source every module and page takes them from.
-STEM_NAMES: tuple[str, ...] = ("conv1", "bn1", "relu", "maxpool")
-STAGE_NAMES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
-BLOCKS_PER_STAGE = 2
-# The eight BasicBlocks: layer1.0, layer1.1, layer2.0, ... layer4.1.
-BLOCK_NAMES: tuple[str, ...] = tuple(f"{stage}.{i}" for stage in STAGE_NAMES for i in range(BLOCKS_PER_STAGE))
-# Inside each block, in forward order (a stage's first block from layer2 on also has a `downsample`).
-BLOCK_PARTS: tuple[str, ...] = ("conv1", "bn1", "relu", "conv2", "bn2")
-HEAD_NAMES: tuple[str, ...] = ("avgpool", "fc")
+__all__ = ["DEFAULTS", "IMAGE_LIMITS", "Defaults", "ImageLimits"]
 
 
 @dataclass(frozen=True)

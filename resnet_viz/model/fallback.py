@@ -48,15 +48,15 @@ def copy_to_cpu(model: nn.Module) -> nn.Module:
 
 
 def run(model: nn.Module, device: torch.device, lock: threading.RLock,
-        fn: Callable[[nn.Module, torch.device], T]) -> tuple[T, Reason | str]:
+        fn: Callable[[nn.Module, torch.device], T]) -> tuple[T, Reason | None]:
     """fn(model, device) under `lock`; on torch.cuda.OutOfMemoryError, fn(cpu twin, cpu) instead.
 
-    fn must move its own inputs to the device it is given. Returns (result, note); note is "" unless the
+    fn must move its own inputs to the device it is given. Returns (result, note); note is None unless the
     request fell back to the CPU, then NOTE.
     """
     with lock:
         try:
-            return fn(model, device), ""
+            return fn(model, device), None
         except torch.cuda.OutOfMemoryError:
             pass  # leave the except block first, so the failed attempt's tensors can be freed
         if torch.cuda.is_available():

@@ -5,19 +5,22 @@ The mask is an argument, never a flag on the model: the cached model is shared b
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES, STEM_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 
-__all__ = ["ALL_OFF", "ALL_ON", "BlockTrace", "Mask", "Trace", "hooks_left", "iter_blocks", "layer_names",
-           "logits_from", "normalise_mask", "param_hash", "run_block", "trace"]
+if TYPE_CHECKING:
+    from resnet_viz.text.errors import Reason
+
+__all__ = ["ALL_OFF", "ALL_ON", "BlockTrace", "Mask", "Trace", "hooks_left", "iter_blocks",
+           "logits_from", "normalise_mask", "run_block", "trace"]
 
 Mask = tuple[bool, ...]
 ALL_ON: Mask = (True,) * len(BLOCK_NAMES)
@@ -41,7 +44,7 @@ class Trace:
     layers: dict[str, Tensor] = field(default_factory=dict)
     blocks: dict[str, BlockTrace] = field(default_factory=dict)
     mask: Mask = ALL_ON
-    note: str = ""  # set by ModelHandle.trace when the request fell back to the CPU (resnet_viz.model.fallback)
+    note: Reason | None = None  # set by ModelHandle.trace when the request fell back to the CPU (model.fallback)
 
 
 def normalise_mask(mask: Sequence[bool] | None, what: str = "mask") -> Mask:
@@ -153,21 +156,6 @@ def logits_from(model: nn.Module, h: Tensor, start: int, mask: Sequence[bool] | 
             h = run_block(block, name, h, mask[i], branches[i], layers).out
     h = torch.flatten(model.avgpool(h), 1)  # (B, 512)
     return model.fc(h)  # (B, classes)
-
-
-def layer_names() -> list[str]:
-    """Names a user can pick, in network order: stem, every block, stage aliases excluded."""
-    return [*STEM_NAMES, *BLOCK_NAMES]
-
-
-def param_hash(model: nn.Module) -> str:
-    """SHA-256 over every parameter and buffer: equal before and after means nothing was written."""
-    h = hashlib.sha256()
-    for name, t in [*model.named_parameters(), *model.named_buffers()]:
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-        h.update(str(t.requires_grad).encode())
-    return h.hexdigest()
 
 
 def hooks_left(model: nn.Module) -> int:

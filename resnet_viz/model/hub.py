@@ -85,7 +85,7 @@ class ImagenetProbe:
     """One background download of the ImageNet weights into the torch hub cache, per (url, path), per process.
 
     Lets "auto" answer at once with the shapes weights while the download runs or fails (offline it costs up
-    to download_timeout_s + 0.5 s); a later load("auto") finds the cached file. The outcome is remembered:
+    to download_timeout_s + 0.5 s); a later handle_for("auto") finds the cached file. The outcome is remembered:
     a failed probe is not retried in this process unless asked (retry=True).
     """
 

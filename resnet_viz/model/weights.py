@@ -26,7 +26,6 @@ from resnet_viz.model import fallback, hub
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.device import pick_device
 from resnet_viz.model.forward import Trace, trace
-from resnet_viz.text import i18n
 from resnet_viz.text.errors import Reason, WeightsError
 
 SHAPES_CHECKPOINT = ASSETS / "shapes" / "resnet18_shapes.pth"
@@ -61,17 +60,8 @@ class ModelHandle:
 
     @property
     def why_live(self) -> Reason:
-        """Why this source is live, as a key and params (auto's choice says so)."""
+        """Why this source is live, as a key and params (auto's choice says so); .text(lang) or str() for words."""
         return Reason("weights.reason.auto", {"reason": self.live}) if self.auto else self.live
-
-    def why(self, lang: str = i18n.DEFAULT_LANG) -> str:
-        """Why this source is live, in a person's language."""
-        return self.why_live.text(lang)
-
-    @property
-    def reason(self) -> str:
-        """English why(), for the CLI."""
-        return self.why(i18n.DEFAULT_LANG)
 
     @property
     def num_classes(self) -> int:
@@ -94,12 +84,11 @@ class ModelHandle:
         return Reason("weights.describe", {"weights": Reason(SOURCE_TABLE[self.source].desc_key),
                                            "device": self.device.type})
 
-    def describe(self, lang: str = i18n.DEFAULT_LANG) -> str:
-        return self.description.text(lang)
-
 
 def weights_digest(model: nn.Module, length: int = 16) -> str:
-    """sha256 over the state dict's names, dtypes, shapes and bytes, in order; the first `length` hex digits.
+    """sha256 over the state dict's names, dtypes, shapes and bytes, in order, and which parameters require grad;
+    the first `length` hex digits. The model's identity in every cache key, and the proof a request wrote
+    nothing to the shared model (equal before and after).
 
     Reads the weights only (a CPU copy of each tensor in turn when they live on a GPU).
     """
@@ -109,6 +98,7 @@ def weights_digest(model: nn.Module, length: int = 16) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         # uint8 view: every dtype (bfloat16 too) as its raw bytes; reshape first so 0-dim tensors can be viewed.
         h.update(t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    h.update(bytes(p.requires_grad for p in model.parameters()))
     return h.hexdigest()[:length]
 
 
@@ -135,7 +125,7 @@ def _imagenet_labels() -> list[str]:
     return list(IMAGENET.meta["categories"])
 
 
-def _load_imagenet(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
+def _read_imagenet(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
     path = hub.imagenet_cache_path()
     if path.exists():
         live = Reason("weights.reason.cached", {"path": str(path)})
@@ -159,7 +149,7 @@ def shapes_meta() -> dict:
     return json.loads(SHAPES_META.read_text())
 
 
-def _load_shapes(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
+def _read_shapes(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
     meta = shapes_meta()
     state = read_checkpoint(SHAPES_CHECKPOINT)
     num_classes = check_state_dict(state)
@@ -172,7 +162,7 @@ def _load_shapes(file: bytes | str | Path | None, allow_download: bool) -> _Load
     return _Loaded(_build(state, num_classes, CPU), list(meta["classes"]), preset, live)
 
 
-def _load_random(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
+def _read_random(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
     seed = DEFAULTS.seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -181,7 +171,7 @@ def _load_random(file: bytes | str | Path | None, allow_download: bool) -> _Load
                    Reason("weights.reason.random", {"seed": seed}))
 
 
-def _load_file(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
+def _read_file(file: bytes | str | Path | None, allow_download: bool) -> _Loaded:
     if file is None:
         raise WeightsError("weights.err.no_file")
     state = read_checkpoint(file)
@@ -196,16 +186,16 @@ class WeightSource:
     """One row of the table of weight sources: its name, how to load it, and the locale key describing it."""
 
     name: str
-    load: Callable[[bytes | str | Path | None, bool], _Loaded]  # (file, allow_download) -> _Loaded
+    read: Callable[[bytes | str | Path | None, bool], _Loaded]  # (file, allow_download) -> _Loaded
     desc_key: str
     auto: bool  # tried by "auto", in table order
 
 
 SOURCE_TABLE: dict[str, WeightSource] = {s.name: s for s in (
-    WeightSource("imagenet", _load_imagenet, "weights.imagenet", auto=True),
-    WeightSource("shapes", _load_shapes, "weights.shapes", auto=True),
-    WeightSource("random", _load_random, "weights.random", auto=True),
-    WeightSource("file", _load_file, "weights.file", auto=False),  # needs a user's upload, so never automatic
+    WeightSource("imagenet", _read_imagenet, "weights.imagenet", auto=True),
+    WeightSource("shapes", _read_shapes, "weights.shapes", auto=True),
+    WeightSource("random", _read_random, "weights.random", auto=True),
+    WeightSource("file", _read_file, "weights.file", auto=False),  # needs a user's upload, so never automatic
 )}
 SOURCES = ("auto", *SOURCE_TABLE)
 AUTO_ORDER = tuple(name for name, s in SOURCE_TABLE.items() if s.auto)
@@ -219,7 +209,7 @@ def _handle(source: str, loaded: _Loaded, device: torch.device) -> ModelHandle:
                        resize_size=preset.resize_size[0], device=device, live=loaded.live)
 
 
-def load(source: str = "auto", device: str | torch.device | None = None, file: bytes | str | Path | None = None,
+def handle_for(source: str = "auto", device: str | torch.device | None = None, file: bytes | str | Path | None = None,
          allow_download: bool = True, background_download: bool = False) -> ModelHandle:
     """Load one weight source by name; "auto" takes the first of imagenet, shapes, random that works.
 
@@ -231,7 +221,7 @@ def load(source: str = "auto", device: str | torch.device | None = None, file: b
     """
     dev = device if isinstance(device, torch.device) else pick_device(device)
     if source in SOURCE_TABLE:
-        return _handle(source, SOURCE_TABLE[source].load(file, allow_download), dev)
+        return _handle(source, SOURCE_TABLE[source].read(file, allow_download), dev)
     if source != "auto":
         raise WeightsError("weights.err.unknown_source", source=str(source), choices=", ".join(SOURCES))
     skipped: dict[str, Reason] = {}
@@ -243,7 +233,7 @@ def load(source: str = "auto", device: str | torch.device | None = None, file: b
                                                                   {"path": str(hub.imagenet_cache_path())})
                 continue
         try:
-            loaded = SOURCE_TABLE[name].load(None, allow_download)
+            loaded = SOURCE_TABLE[name].read(None, allow_download)
         except WeightsError as exc:
             skipped[name] = exc.reason
             continue

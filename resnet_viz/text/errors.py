@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from resnet_viz.text import i18n
 
-__all__ = ["Reason", "UserError", "WeightsError"]
+__all__ = ["AttributionError", "Reason", "UserError", "WeightsError"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,7 @@ def _rebuild(cls: type[UserError], key: str, params: dict) -> UserError:
 
 class WeightsError(UserError, RuntimeError):
     """A weight source cannot be used: exc.key / exc.params say why (str(exc) is the English text)."""
+
+
+class AttributionError(ValueError):
+    """An attribution request cannot be served (unknown layer, class, method...); the message is for a person."""

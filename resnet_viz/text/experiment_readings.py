@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 
+from resnet_viz.model.layers import DOWNSAMPLING_BLOCKS
 from resnet_viz.text import paper
-from resnet_viz.text.readings import DOWNSAMPLING_BLOCKS, THRESHOLDS, Reading, Thresholds, magnitude, times
+from resnet_viz.text.readings import THRESHOLDS, Reading, Thresholds, magnitude, times
 
 __all__ = ["DEGRADATION_VERDICTS", "activation", "degradation", "degradation_of", "degradation_title",
            "evaluation_set", "grad_question", "grad_split", "gradflow_init", "lesion", "lesion_answer", "sample_counts",

@@ -11,17 +11,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from resnet_viz.model.layers import fact
 from resnet_viz.text import paper
 
-__all__ = ["DOWNSAMPLING_BLOCKS", "FC_IN_FEATURES", "IMAGENET_CLASSES", "PRESENTER_NOTES", "THRESHOLDS", "Reading",
-           "Thresholds", "default_sample", "family_macs", "gradcam_grid", "head_params", "ig_completeness",
-           "magnitude", "off_prediction", "output_size_rule", "param_counts", "residual_sizes", "shortcut_options",
-           "times", "weights_fit"]
+__all__ = ["FC_IN_FEATURES", "IMAGENET_CLASSES", "PRESENTER_NOTES", "THRESHOLDS", "Reading", "Thresholds",
+           "default_sample", "family_macs", "gradcam_grid", "head_params", "ig_completeness", "magnitude",
+           "off_prediction", "output_size_rule", "param_counts", "residual_sizes", "shortcut_options", "times",
+           "weights_fit"]
 
 Reading = tuple[str, dict]
 
-DOWNSAMPLING_BLOCKS = ("layer2.0", "layer3.0", "layer4.0")  # where torchvision's ResNet-18 halves the map
-FC_IN_FEATURES = 512  # ResNet-18's fc input: the head has 512·K + K parameters for K classes
+FC_IN_FEATURES = fact("avgpool").channels  # ResNet-18's fc input: the head has 512·K + K parameters for K classes
 IMAGENET_CLASSES = 1000
 
 

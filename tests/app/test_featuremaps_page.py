@@ -131,7 +131,7 @@ def test_chinese_page_has_no_english_and_follows_the_weights(calls):
     at.session_state["mask"] = (True, True, False, True, True, True, True, True)  # the difference view too
     at.run()
     assert not at.exception
-    labels = weights.load("shapes").labels
+    labels = weights.handle_for("shapes").labels
     assert at.title[0].value == i18n.t("fm.title", "zh")  # the title from the Chinese locale file
     # The shapes weights are live: the page opens on a generated shape, and says nothing about the fit.
     assert at.session_state["image"][0].startswith("shapes:") and not at.warning

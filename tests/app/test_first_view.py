@@ -51,3 +51,21 @@ def test_once_loaded_the_full_app_runs():
     assert not at.exception, at.exception
     assert i18n.texts("en")["boot.loading"] not in _infos(at)
     assert at.selectbox(key="weights_source") is not None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_library_that_fails_to_import_is_said_not_swallowed(monkeypatch, lang):
+    def broken(name, *args):
+        raise ImportError("libtorch_cpu.so: cannot open shared object file")
+
+    monkeypatch.setattr(first_view, "_failure", [])
+    monkeypatch.setattr(first_view.importlib, "import_module", broken)
+    first_view._import_library()
+    assert isinstance(first_view.failure(), ImportError)  # kept, not swallowed
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception  # no traceback: the page says why
+    [error] = [e.value for e in at.error]
+    assert error.startswith(i18n.texts(lang)["boot.failed"].split("{")[0])
+    assert "ImportError" in error and "libtorch\\_cpu" in error  # the cause, shown literally

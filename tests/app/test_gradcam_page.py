@@ -76,7 +76,7 @@ def test_chinese_page_has_no_english_with_integrated_gradients():
     at.session_state["lang"] = "zh"
     at.session_state["weights_source"] = "shapes"
     at.run()
-    labels = weights.load("shapes").labels
+    labels = weights.handle_for("shapes").labels
     assert not at.exception and not english_leaks(at, labels), english_leaks(at, labels)
     assert at.title[0].value == i18n.t("cam.title", "zh")  # the title from the Chinese locale file
     at.multiselect(key="cam_methods").set_value(["integrated_gradients"])

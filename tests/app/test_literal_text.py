@@ -14,7 +14,8 @@ UNESCAPED_MARKUP = re.compile(r"(?<!\\)(\*\*|\]\(|https?:|<)")
 
 def _picker_app():
     from resnet_viz.inputs import images
-    from ui.picker import IMAGE_KEY, _choose, pick_image
+    from ui.keys import IMAGE as IMAGE_KEY
+    from ui.picker import _choose, pick_image
 
     sample = images.list_samples()[0].path.read_bytes()
     import streamlit as st

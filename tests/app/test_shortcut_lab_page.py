@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_viz.experiments import lesion, unravel
 from resnet_viz.model import weights
-from resnet_viz.model.config import BLOCK_NAMES, DEFAULTS
+from resnet_viz.model.config import DEFAULTS
+from resnet_viz.model.layers import BLOCK_NAMES
 from resnet_viz.text import experiment_readings as readings_lab
 from resnet_viz.text import i18n
 from resnet_viz.text.i18n import t
@@ -33,7 +34,8 @@ def test_lab_shows_the_lesion_numbers_in_both_languages():
     at = _app()
     at.run()
     assert not at.exception and not at.error
-    ref = lesion.cached_run(weights.load("shapes", device="cpu"), "shapes", DEFAULTS.lesion_n, DEFAULTS.lesion_size)
+    shapes = weights.handle_for("shapes", device="cpu")
+    ref = lesion.cached_run(shapes, "shapes", DEFAULTS.lesion_n, DEFAULTS.lesion_size)
     assert at.metric[0].label == t("lab.m.intact", "en")
     assert at.metric[0].value == f"{100 * ref.values['intact']:.1f}%"
     assert at.metric[3].value == f"{100 * ref.values['no_shortcuts']:.1f}%"

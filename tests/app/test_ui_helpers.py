@@ -58,20 +58,20 @@ def test_literal_round_trips_random_text():
 
 
 def test_byte_lru_evicts_by_bytes_least_recent_first():
-    lru = memo.ByteLRU(max_bytes=10_000)
+    lru = memo.BoundedLRU(10_000)
     block = lambda: np.zeros(4_000, np.uint8)  # noqa: E731
     lru.get("a", block)
     lru.get("b", block)
     lru.get("a", lambda: pytest.fail("a is cached"))  # a becomes the most recent
     lru.get("c", block)  # 12,000 > 10,000: b (least recent) goes
     assert "a" in lru and "c" in lru and "b" not in lru
-    assert lru.bytes == 8_000
+    assert lru.weight == 8_000
     big = lru.get("huge", lambda: np.zeros(20_000, np.uint8))  # larger than the budget: returned, not kept
-    assert big.nbytes == 20_000 and "huge" not in lru and lru.bytes <= lru.max_bytes
+    assert big.nbytes == 20_000 and "huge" not in lru and lru.weight <= lru.budget
 
 
 def test_byte_lru_computes_once_for_simultaneous_callers():
-    lru = memo.ByteLRU(max_bytes=1 << 20)
+    lru = memo.BoundedLRU(1 << 20)
     calls, gate = [], threading.Event()
 
     def compute():
@@ -100,17 +100,17 @@ def test_a_refused_checkpoint_is_not_read_again(monkeypatch):
         calls.append(digest)
         raise errors.WeightsError("not a ResNet-18 checkpoint")
 
-    monkeypatch.setattr(state, "_load", refuse)
-    monkeypatch.setattr(state, "REFUSED", state.Refusals(max_entries=2))
+    monkeypatch.setattr(state, "_shared_handle", refuse)
+    monkeypatch.setattr(state, "REFUSED", memo.BoundedLRU(2, weigh=lambda _: 1))
     for _ in range(3):
         with pytest.raises(errors.WeightsError, match="not a ResNet-18"):
-            state.load_checked("file", "cpu", b"bad bytes")
+            state.checked_handle("file", "cpu", b"bad bytes")
     assert len(calls) == 1
     for data in (b"other 1", b"other 2"):  # bounded: the oldest refusal is forgotten
         with pytest.raises(errors.WeightsError):
-            state.load_checked("file", "cpu", data)
+            state.checked_handle("file", "cpu", data)
     with pytest.raises(errors.WeightsError):
-        state.load_checked("file", "cpu", b"bad bytes")
+        state.checked_handle("file", "cpu", b"bad bytes")
     assert len(calls) == 4
 
 
@@ -119,7 +119,7 @@ def test_feature_cache_is_keyed_by_weights_not_by_object_identity(monkeypatch):
     monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
     memo.TRACES.clear()
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
-    a = weights.load("random", device="cpu")
+    a = weights.handle_for("random", device="cpu")
     fields = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if f.init}
     other = checkpoint.new_resnet18(1000).eval().requires_grad_(False)  # different weights, same architecture
     first = memo.features(a, "img", (True,) * 8, True, image).layers["layer4.1"].copy()

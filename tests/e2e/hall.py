@@ -19,9 +19,7 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ import pytest
 from streamlit.runtime.state.common import user_key_from_element_id
 
 from tools.load import run as load
+from tools.load import server as srv
 from tools.load.client import RunResult, Session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +40,7 @@ FIRST_PATHS = ("", "Architecture", "", "Grad_CAM", "", "Shortcut_Lab")
 # another session's state (Grad-CAM, an upload, shortcuts off and on); session 1 uploads under session 0's name.
 LECTURE = ("open", "grad_cam", "upload_mode", "upload", "shortcuts_off", "shortcuts_on")
 LOAD_ARGS = dict(sessions=2, rounds=1, solo_rounds=1, think_s=0.0, duration_limit=300.0, server_arg=[], replicas=1,
-                 inject_mismatch=True, gc_freeze=0, only=list(LECTURE[1:]))
+                 inject_mismatch=True, only=list(LECTURE[1:]))
 
 
 def in_thread(fn, *args):
@@ -51,49 +50,23 @@ def in_thread(fn, *args):
         return pool.submit(fn, *args).result()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(tmp: Path, env: dict) -> tuple[str, subprocess.Popen, object]:
-    """`streamlit run app.py` on a free loopback port, on the CPU, with an empty torch hub and the disk cache of
-    this test process (results AppTests already computed, e.g. gradient-flow runs, are not computed twice):
-    (url, process, log)."""
-    port = free_port()
+def start_server(tmp: Path, env: dict) -> tuple[str, subprocess.Popen]:
+    """`streamlit run app.py` on a free loopback port (the load tool's own start), on the CPU, with an empty torch
+    hub and the disk cache of this test process (results AppTests already computed, e.g. gradient-flow runs, are
+    not computed twice): (url, process)."""
+    port = srv.free_port()
     for name in ("torch-home", "server"):
         (tmp / name).mkdir(parents=True, exist_ok=True)
     env = {**env, "RESNET_VIZ_DEVICE": "cpu", "TORCH_HOME": str(tmp / "torch-home"),
            "RESNET_VIZ_CACHE": os.environ.get("RESNET_VIZ_CACHE", str(tmp / "cache"))}
-    log = (tmp / "server" / "streamlit.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = srv.start_streamlit(port, [], tmp / "server", env=env)
     url = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the test itself goes direct
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            opener.open(url + "/_stcore/health", timeout=1).read()
-            return url, proc, log
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}") from None
-            time.sleep(0.2)
-    stop(proc, log)
-    raise RuntimeError("streamlit did not start within 120 s")
-
-
-def stop(proc: subprocess.Popen, log) -> None:
-    """Terminate a server started by a test, kill it if it lingers, close its log."""
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        srv.wait_http(url + "/_stcore/health", 120, proc)
+    except BaseException:
+        srv.stop(proc)
+        raise
+    return url, proc
 
 
 class Visitor(Session):
@@ -192,11 +165,11 @@ def _open_hall(tmp: Path) -> Hall:
                 "HTTP_PROXY": black_hole, "no_proxy": "", "NO_PROXY": ""})
     spawn = time.perf_counter()
     try:
-        url, proc, log = start_server(tmp, env)
+        url, proc = start_server(tmp, env)
     except BaseException:
         hole.close()
         raise
-    hall = Hall(url, [proc.pid], time.perf_counter() - spawn, _close=[hole.close, lambda: stop(proc, log)])
+    hall = Hall(url, [proc.pid], time.perf_counter() - spawn, _close=[hole.close, lambda: srv.stop(proc)])
     try:
         hall.first_visitors, hall.load_report = in_thread(
             asyncio.run, _arrive_with_the_load_tool(url, hall.pids, hall.ready_s))

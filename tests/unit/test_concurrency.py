@@ -13,8 +13,9 @@ from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
 from resnet_viz.explain import featuremaps, gradcam
-from resnet_viz.model.config import STAGE_NAMES
-from resnet_viz.model.forward import hooks_left, param_hash
+from resnet_viz.model.forward import hooks_left
+from resnet_viz.model.layers import STAGE_NAMES
+from resnet_viz.model.weights import weights_digest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -61,7 +62,7 @@ def _same(a: dict, b: dict) -> list[str]:
 
 def test_sessions_at_once_match_the_sequential_run(handle):
     model = handle.model
-    before = param_hash(model)
+    before = weights_digest(model)
     jobs = [(_masks()[i], 100 * i + 7, _image(i)) for i in range(THREADS)]
     expected = [_request(handle, *job) for job in jobs]  # sequential reference
     assert len({e["logits"].tobytes() for e in expected}) == THREADS  # the jobs really differ
@@ -80,6 +81,6 @@ def test_sessions_at_once_match_the_sequential_run(handle):
         for r, got in enumerate(runs):
             assert not _same(expected[i], got), f"thread {i}, repeat {r}: {_same(expected[i], got)} differ"
     assert hooks_left(model) == 0
-    assert param_hash(model) == before
+    assert weights_digest(model) == before
     assert not any(p.requires_grad for p in model.parameters())
     assert not model.training

@@ -3,6 +3,7 @@ readings of a run."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -57,7 +58,7 @@ def test_cache_dir_defaults_to_home(monkeypatch) -> None:
 
 def test_cache_key_depends_on_settings() -> None:
     cfgs, settings = _tiny_run()
-    other = TrainSettings(**{**settings.__dict__, "lr": 0.01})
+    other = dataclasses.replace(settings, lr=0.01)
     assert degradation.cache_key(cfgs, settings) != degradation.cache_key(cfgs, other)
     assert degradation.cache_key(cfgs, settings) == degradation.cache_key(dict(reversed(list(cfgs.items()))), settings)
 

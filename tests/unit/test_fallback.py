@@ -6,7 +6,8 @@ from PIL import Image
 
 from resnet_viz.explain import featuremaps, gradcam
 from resnet_viz.model import fallback, weights
-from resnet_viz.model.forward import hooks_left, param_hash, trace
+from resnet_viz.model.forward import hooks_left, trace
+from resnet_viz.model.weights import weights_digest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -29,7 +30,7 @@ def _oom_on(model, real):
 @pytest.fixture(scope="module")
 def random_handle():
     """A handle of this module's own: the CPU twins made here must not leak into other tests' shared handle."""
-    return weights.load("random", device="cpu")
+    return weights.handle_for("random", device="cpu")
 
 
 @pytest.fixture
@@ -39,10 +40,10 @@ def x():
 
 
 def test_trace_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
-    before = param_hash(random_handle.model)
+    before = weights_digest(random_handle.model)
     with torch.no_grad():
         expected = trace(random_handle.model, x, MASK).logits
-    assert random_handle.trace(x, MASK).note == ""
+    assert random_handle.trace(x, MASK).note is None
     fake, calls = _oom_on(random_handle.model, trace)
     monkeypatch.setattr(weights, "trace", fake)
     got = random_handle.trace(x, MASK)
@@ -53,12 +54,12 @@ def test_trace_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
     # The copy is made once per model and never touches the shared model.
     assert fallback.cpu_copy(random_handle.model) is fallback.cpu_copy(random_handle.model)
     assert fallback.cpu_copy(random_handle.model) is not random_handle.model
-    assert param_hash(random_handle.model) == before and hooks_left(random_handle.model) == 0
+    assert weights_digest(random_handle.model) == before and hooks_left(random_handle.model) == 0
 
 
 def test_grad_cam_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatch):
     expected = gradcam.grad_cam(random_handle, x, target=3, mask=MASK)
-    assert expected.note == ""
+    assert expected.note is None
     fake, calls = _oom_on(random_handle.model, gradcam.cams_one_pass)
     monkeypatch.setattr(gradcam, "cams_one_pass", fake)
     got = gradcam.grad_cam(random_handle, x, target=3, mask=MASK)
@@ -70,7 +71,7 @@ def test_grad_cam_falls_back_to_the_cpu_with_a_note(random_handle, x, monkeypatc
 
 def test_feature_maps_carry_the_note(random_handle, monkeypatch):
     image = Image.new("RGB", (80, 64), (120, 30, 200))
-    assert featuremaps.compute(random_handle, image, MASK).note == ""
+    assert featuremaps.compute(random_handle, image, MASK).note is None
     fake, _ = _oom_on(random_handle.model, trace)
     monkeypatch.setattr(weights, "trace", fake)
     assert featuremaps.compute(random_handle, image, MASK).note == fallback.NOTE
@@ -87,5 +88,5 @@ def test_other_errors_are_not_swallowed(random_handle, x, monkeypatch):
 
 def test_cpu_copy_matches_the_model(random_handle):
     twin = fallback.copy_to_cpu(random_handle.model)
-    assert param_hash(twin) == param_hash(random_handle.model)
+    assert weights_digest(twin) == weights_digest(random_handle.model)
     assert not twin.training

@@ -13,8 +13,9 @@ from resnet_viz import figures
 from resnet_viz.explain import featuremaps as fm
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.inputs import images
-from resnet_viz.model.config import BLOCK_NAMES
+from resnet_viz.model import layers
 from resnet_viz.model.forward import trace
+from resnet_viz.model.layers import BLOCK_NAMES
 
 
 def _maps() -> np.ndarray:
@@ -101,11 +102,11 @@ def test_residual_ratio_decomposition_and_difference_by_hand():
 
 
 def test_layer_choices_and_stage_alias():
-    names = fm.layer_choices()
+    names = layers.pickable()
     assert names[:4] == ["conv1", "bn1", "relu", "maxpool"] and "layer3.1" in names and names[-1] == "layer4"
-    assert fm.resolve_layer("layer2") == "layer2.1"
+    assert layers.resolve("layer2") == "layer2.1"
     with pytest.raises(ValueError, match="Unknown layer"):
-        fm.resolve_layer("fc")
+        layers.resolve("fc")
 
 
 def test_compute_matches_the_traced_forward(random_handle):

@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from torchvision.models import resnet18
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from resnet_viz.model.config import BLOCK_NAMES, BLOCKS_PER_STAGE, STAGE_NAMES
-from resnet_viz.model.forward import ALL_OFF, ALL_ON, hooks_left, iter_blocks, logits_from, param_hash, trace
+from resnet_viz.model.forward import ALL_OFF, ALL_ON, hooks_left, iter_blocks, logits_from, trace
+from resnet_viz.model.layers import BLOCK_NAMES, BLOCKS_PER_STAGE, STAGE_NAMES
+from resnet_viz.model.weights import weights_digest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -100,7 +101,7 @@ def test_branch_off_keeps_only_the_shortcut(model):
 
 
 def test_gradients_flow_and_model_untouched(model):
-    before, hooks = param_hash(model), hooks_left(model)
+    before, hooks = weights_digest(model), hooks_left(model)
     x = torch.randn(1, 3, 64, 64, requires_grad=True)
     t = trace(model, x, [False] * 8)
     (g,) = torch.autograd.grad(t.logits[0, 3], t.layers["layer3"], retain_graph=True)
@@ -108,7 +109,7 @@ def test_gradients_flow_and_model_untouched(model):
     t.logits[0, 3].backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     model.zero_grad(set_to_none=True)
-    assert param_hash(model) == before and hooks_left(model) == hooks == 0
+    assert weights_digest(model) == before and hooks_left(model) == hooks == 0
 
 
 def test_bad_inputs_are_refused(model):

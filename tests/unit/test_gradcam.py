@@ -13,8 +13,9 @@ from captum.attr import LayerGradCam
 from torch import nn
 
 from resnet_viz.explain import gradcam as A
-from resnet_viz.model.config import STAGE_NAMES
+from resnet_viz.inputs import classes
 from resnet_viz.model.forward import ALL_OFF, iter_blocks, trace
+from resnet_viz.model.layers import STAGE_NAMES
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -92,16 +93,17 @@ def test_batch_with_per_image_targets(handle):
 
 def test_targets_by_name_and_index(handle):
     labels = handle.labels
-    assert A.resolve_target("tabby", labels) == labels.index("tabby")
-    assert A.resolve_target("281", labels) == 281
-    assert A.find_labels(labels, "TABBY")[0] == (labels.index("tabby"), "tabby")
-    assert A.resolve_target(None, labels, torch.tensor([[0.0, 3.0, 1.0]])) == 1
-    with pytest.raises(A.AttributionError, match="out of range"):
-        A.resolve_target(1000, labels)
+    assert classes.resolve_target("tabby", labels) == labels.index("tabby")
+    assert classes.resolve_target("281", labels) == classes.resolve_target("２８１", labels) == 281
+    assert classes.find_labels(labels, "TABBY")[0] == (labels.index("tabby"), "tabby")
+    assert classes.resolve_target(None, labels, torch.tensor([[0.0, 3.0, 1.0]])) == 1
+    for far in (1000, "1000", "9" * 5000, "-1"):
+        with pytest.raises(A.AttributionError, match="out of range"):
+            classes.resolve_target(far, labels)
     with pytest.raises(A.AttributionError, match="No class"):
-        A.resolve_target("no such thing at all", labels)
+        classes.resolve_target("no such thing at all", labels)
     with pytest.raises(A.AttributionError, match="several"):
-        A.resolve_target("dog", labels)
+        classes.resolve_target("dog", labels)
 
 
 def test_threads_with_different_masks_and_targets_match_sequential(handle):

@@ -66,10 +66,11 @@ def test_compare_init_refuses_unknown_variant() -> None:
 def test_resnet_conv_grad_norms_match_torchvision_forward(random_handle) -> None:
     import copy
 
-    from resnet_viz.model.forward import hooks_left, param_hash
+    from resnet_viz.model.forward import hooks_left
+    from resnet_viz.model.weights import weights_digest
 
     model = random_handle.model
-    before = param_hash(model)
+    before = weights_digest(model)
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     mask = (True, False) * 4
     got = gradnorms.resnet_conv_grad_norms(random_handle, x, mask)
@@ -86,7 +87,7 @@ def test_resnet_conv_grad_norms_match_torchvision_forward(random_handle) -> None
     assert len(got.layers) == 17 and got.mask == mask
     assert got.masked != pytest.approx(got.all_on)
     # The shared model is untouched: same weights, no hooks, no gradients accumulated.
-    assert param_hash(model) == before and hooks_left(model) == 0
+    assert weights_digest(model) == before and hooks_left(model) == 0
     assert all(p.grad is None for p in model.parameters())
     same = gradnorms.resnet_conv_grad_norms(random_handle, x, None)
     assert same.masked == pytest.approx(same.all_on)

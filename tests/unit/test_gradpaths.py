@@ -6,7 +6,7 @@ from torch import nn
 from torchvision.models import resnet18
 
 from resnet_viz.experiments import gradpaths, stacks
-from resnet_viz.model import forward
+from resnet_viz.model import weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -25,7 +25,7 @@ def test_one_block_by_hand():
 def test_parts_add_up_to_autograd_on_resnet18_and_leave_it_untouched():
     torch.manual_seed(0)
     model = resnet18(num_classes=10).eval()
-    before = forward.param_hash(model)
+    before = weights.weights_digest(model)
     x = torch.randn(1, 3, 64, 64)
     r = gradpaths.grad_paths(model, x)
     assert [b.block for b in r.blocks][:3] == ["layer1.0", "layer1.1", "layer2.0"]
@@ -36,7 +36,7 @@ def test_parts_add_up_to_autograd_on_resnet18_and_leave_it_untouched():
     xx = x.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(model(xx)[0, r.target], xx)
     assert abs(r.input_norm - float(g.norm())) < 1e-6 * float(g.norm())
-    assert forward.param_hash(model) == before and all(p.grad is None for p in model.parameters())
+    assert weights.weights_digest(model) == before and all(p.grad is None for p in model.parameters())
 
 
 def test_identity_part_is_the_gradient_at_the_sum():

@@ -34,11 +34,11 @@ def test_hostile_image(case):
 def test_hostile_checkpoint(case):
     PWNED.unlink(missing_ok=True)
     with pytest.raises(errors.WeightsError) as info:
-        weights.load("file", device="cpu", file=case.data)
+        weights.handle_for("file", device="cpu", file=case.data)
     assert case.expected in str(info.value)
     assert not PWNED.exists(), "a pickle ran code"
 
 
 def test_the_valid_checkpoint_after_them_loads():
-    handle = weights.load("file", device="cpu", file=hostile.valid_checkpoint())
+    handle = weights.handle_for("file", device="cpu", file=hostile.valid_checkpoint())
     assert handle.num_classes == 7 and handle.source == "file"

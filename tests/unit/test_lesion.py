@@ -8,7 +8,7 @@ import torch
 
 from resnet_viz.experiments import lesion
 from resnet_viz.model import forward, weights
-from resnet_viz.model.config import BLOCK_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES
 from resnet_viz.text import errors
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster on a shared machine
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch th
 @pytest.fixture(scope="module")
 def shapes_handle():
     try:
-        return weights.load("shapes", device="cpu")
+        return weights.handle_for("shapes", device="cpu")
     except errors.WeightsError as exc:
         pytest.skip(f"no shapes checkpoint: {exc}")
 
@@ -86,9 +86,10 @@ def test_cache_keys_follow_the_weights(random_handle, monkeypatch, tmp_path):
     assert lesion.cached_run(random_handle, "photos") == fake
     assert lesion.cached_run(random_handle, "photos") == fake
     assert len(calls) == 1  # the second call came from disk
-    twin = dataclasses.replace(random_handle, model=copy.deepcopy(random_handle.model))
+    retrained = copy.deepcopy(random_handle.model)
     with torch.no_grad():
-        twin.model.fc.bias.add_(1.0)
+        retrained.fc.bias.add_(1.0)
+    twin = dataclasses.replace(random_handle, model=retrained)  # a new handle digests its weights
     assert lesion.cache_key(twin, "photos", 200, None) != lesion.cache_key(random_handle, "photos", 200, None)
 
 
@@ -120,14 +121,14 @@ def test_summary_by_hand():
 
 
 def test_sessions_computing_the_same_study_at_once_share_the_cache(monkeypatch, tmp_path):
-    # Issue 12: two sessions computing the same lesion study in one process raised FileNotFoundError.
+    # Two sessions computing the same lesion study in one process once raised FileNotFoundError.
     import threading
     import types
 
     monkeypatch.setenv("RESNET_VIZ_CACHE", str(tmp_path))
     fake = _result({"intact": 1.0, "no_shortcuts": 0.0})
     monkeypatch.setattr(lesion, "run", lambda *a, **k: fake)
-    handle = types.SimpleNamespace(source="random", model=torch.nn.Linear(2, 2))  # all cached_run reads
+    handle = types.SimpleNamespace(source="random", digest="0123abcd")  # all cached_run reads
     start, errors, got = threading.Barrier(16), [], []
 
     def work():

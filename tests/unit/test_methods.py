@@ -10,8 +10,9 @@ import torch
 
 from resnet_viz.explain import gradcam
 from resnet_viz.explain import methods as A
-from resnet_viz.model.config import STAGE_NAMES
-from resnet_viz.model.forward import hooks_left, param_hash
+from resnet_viz.model.forward import hooks_left
+from resnet_viz.model.layers import STAGE_NAMES
+from resnet_viz.model.weights import weights_digest
 from resnet_viz.text.i18n import t
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
@@ -20,7 +21,7 @@ OFF = (True, True, False, True, False, False, True, False)  # some shortcuts off
 
 
 def test_shared_model_untouched_even_when_calls_raise(handle, image):
-    before = param_hash(handle.model)
+    before = weights_digest(handle.model)
     gradcam.grad_cam(handle, image, STAGE_NAMES, target=1, mask=OFF)
     for method in A.METHODS:
         A.other_method(handle, image, method, target=1, mask=OFF, ig_steps=2, window=32, stride=32)
@@ -46,7 +47,7 @@ def test_shared_model_untouched_even_when_calls_raise(handle, image):
     finally:
         del twin.fc.forward
     assert hooks_left(handle.model) == 0 and hooks_left(twin) == 0
-    assert param_hash(handle.model) == before
+    assert weights_digest(handle.model) == before
     assert all(not p.requires_grad for p in handle.model.parameters())
 
 

@@ -18,8 +18,9 @@ from resnet_viz.figures import cam as figures_cam
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.inputs import images
 from resnet_viz.model import fallback
-from resnet_viz.model.config import BLOCK_NAMES, STAGE_NAMES
-from resnet_viz.model.forward import hooks_left, param_hash
+from resnet_viz.model.forward import hooks_left
+from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
+from resnet_viz.model.weights import weights_digest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # 112 px single images: one torch thread is faster here
 
@@ -74,7 +75,7 @@ def test_fifty_mixed_requests_do_not_grow_memory(random_handle):
     # The app's shared model and lock (dataclasses.replace shares them), fed SIZE px images.
     preset = ImageClassification(crop_size=SIZE, resize_size=SIZE, mean=random_handle.mean, std=random_handle.std)
     handle = dataclasses.replace(random_handle, preprocess=preset, image_size=SIZE)
-    before = param_hash(random_handle.model)
+    before = weights_digest(random_handle.model)
     for i in range(WARMUP):
         _request(handle, i)
     gc.collect()
@@ -87,7 +88,7 @@ def test_fifty_mixed_requests_do_not_grow_memory(random_handle):
           f"({100 * (after_all / after_warmup - 1):+.1f}%)")
     assert after_all <= 1.10 * after_warmup, f"{after_warmup:.0f} MB -> {after_all:.0f} MB"
     assert hooks_left(random_handle.model) == 0
-    assert param_hash(random_handle.model) == before
+    assert weights_digest(random_handle.model) == before
     # One private copy per model for captum, none made for the CPU fallback (no OOM here).
     assert sum(m is random_handle.model for m in list(methods._TWINS.keys())) == 1
     assert random_handle.model not in fallback._CPU_COPIES

@@ -9,7 +9,8 @@ import torch
 
 from resnet_viz.explain import gradcam
 from resnet_viz.explain import sanity as A
-from resnet_viz.model.forward import hooks_left, param_hash, trace
+from resnet_viz.model.forward import hooks_left, trace
+from resnet_viz.model.weights import weights_digest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -26,14 +27,14 @@ def test_spearman_matches_hand_computed_ranks():
 
 
 def test_sanity_check_randomises_a_copy_only(handle, image):
-    before = param_hash(handle.model)
+    before = weights_digest(handle.model)
     top1 = gradcam.grad_cam(handle, image, ["layer4"]).target  # a class whose map is not all zero
     s = A.sanity_check(handle, image, target=top1, methods=("gradcam",))
     assert s.steps == ["original", *A.CASCADE]
     assert s.correlations["gradcam"][0] == pytest.approx(1.0)
     np.testing.assert_allclose(s.maps["gradcam"][0], gradcam.grad_cam(handle, image, ["layer4"], top1).maps["layer4"],
                                atol=1e-6)
-    assert param_hash(handle.model) == before and hooks_left(handle.model) == 0
+    assert weights_digest(handle.model) == before and hooks_left(handle.model) == 0
 
 
 def test_deletion_curve_against_hand_made_maps(handle, image):

@@ -5,7 +5,7 @@ import torch
 from torchvision.models import resnet18, resnet34, resnet50
 
 from resnet_viz.model import forward, shortcuts
-from resnet_viz.model.config import BLOCK_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES
 
 
 @pytest.fixture(scope="module")

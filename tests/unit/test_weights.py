@@ -42,9 +42,10 @@ def test_fake_imagenet_checkpoint_in_torch_home_is_found(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     state = _state()
     torch.save(state, path)
-    handle = weights.load("auto", device="cpu")
+    handle = weights.handle_for("auto", device="cpu")
     assert handle.source == "imagenet" and handle.why_live.key == "weights.reason.auto"
-    assert handle.live == Reason("weights.reason.cached", {"path": str(path)}) and str(path) in handle.why("zh")
+    assert handle.live == Reason("weights.reason.cached", {"path": str(path)})
+    assert str(path) in handle.why_live.text("zh")
     assert handle.labels[0] == "tench" and len(handle.labels) == 1000
     assert torch.equal(handle.model.fc.weight, state["fc.weight"])
     assert not any(p.requires_grad for p in handle.model.parameters()) and not handle.model.training
@@ -83,7 +84,7 @@ def test_unreachable_network_falls_back_fast_and_says_why(tmp_path, monkeypatch,
     # The configured timeout, shortened: the behaviour (give up, fall back, say why) does not depend on its length.
     short = dataclasses.replace(DEFAULTS, download_timeout_s=0.5)
     monkeypatch.setattr(weights, "DEFAULTS", short)
-    handle = weights.load("auto", device="cpu")
+    handle = weights.handle_for("auto", device="cpu")
     assert handle.source in ("shapes", "random")
     # Our own timeout fired (not urllib's, which does not cover a hanging DNS lookup), with the configured seconds:
     assert handle.skipped["imagenet"] == Reason("weights.err.no_answer", {"host": black_hole.split("/")[2],
@@ -94,7 +95,7 @@ def test_unreachable_network_falls_back_fast_and_says_why(tmp_path, monkeypatch,
 def test_offline_switch_skips_the_download(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(WeightsError) as info:
-        weights.load("imagenet", device="cpu")
+        weights.handle_for("imagenet", device="cpu")
     assert info.value.key == "weights.err.offline" and info.value.params == {"path": str(hub.imagenet_cache_path())}
 
 
@@ -105,7 +106,7 @@ class _Evil:
 
 def _refusal(data, source: str = "file") -> WeightsError:
     with pytest.raises(WeightsError) as info:
-        weights.load(source, device="cpu", file=data)
+        weights.handle_for(source, device="cpu", file=data)
     exc = info.value
     # Every refusal is a key both languages have, with all its placeholders filled.
     assert exc.key in i18n.texts("en") and exc.key in i18n.texts("zh")
@@ -143,7 +144,7 @@ def test_wrong_architecture_names_the_first_mismatch():
 def test_own_checkpoint_with_other_class_count_and_wrappers():
     state = _state(num_classes=7)
     wrapped = {"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 3}
-    handle = weights.load("file", device="cpu", file=_bytes(wrapped))
+    handle = weights.handle_for("file", device="cpu", file=_bytes(wrapped))
     assert handle.labels == [f"class {i}" for i in range(7)]
     x = torch.randn(1, 3, 64, 64)
     ref = resnet18(num_classes=7).eval()
@@ -153,8 +154,8 @@ def test_own_checkpoint_with_other_class_count_and_wrappers():
 
 
 def test_random_is_seeded_and_unknown_source_is_refused():
-    a = weights.load("random", device="cpu")
-    b = weights.load("random", device="cpu")
+    a = weights.handle_for("random", device="cpu")
+    b = weights.handle_for("random", device="cpu")
     assert torch.equal(a.model.conv1.weight, b.model.conv1.weight)
     assert _refusal(None, "bogus").params == {"source": "bogus", "choices": ", ".join(weights.SOURCES)}
 
@@ -173,15 +174,15 @@ def test_device_override(monkeypatch):
 
 
 def test_digest_is_content_not_identity_and_leaves_the_model_alone():
-    a = weights.load("file", device="cpu", file=_bytes(_state(seed=1)))
-    b = weights.load("file", device="cpu", file=_bytes(_state(seed=1)))
-    c = weights.load("file", device="cpu", file=_bytes(_state(seed=2)))
+    a = weights.handle_for("file", device="cpu", file=_bytes(_state(seed=1)))
+    b = weights.handle_for("file", device="cpu", file=_bytes(_state(seed=1)))
+    c = weights.handle_for("file", device="cpu", file=_bytes(_state(seed=2)))
     assert a is not b and a.digest == b.digest
     assert a.digest != c.digest and len(a.digest) == 16
     # one value changed in a buffer (not a parameter) changes it too
     state = _state(seed=1)
     state["layer4.1.bn2.running_var"][0] += 1e-3
-    assert weights.load("file", device="cpu", file=_bytes(state)).digest != a.digest
+    assert weights.handle_for("file", device="cpu", file=_bytes(state)).digest != a.digest
     before = {k: v.clone() for k, v in a.model.state_dict().items()}
     assert weights.weights_digest(a.model) == a.digest  # computed the same way again ...
     after = a.model.state_dict()
@@ -277,7 +278,7 @@ def test_sources_are_one_table_and_handles_take_the_preset_numbers(tmp_path, mon
     for row in weights.SOURCE_TABLE.values():
         assert row.desc_key in i18n.texts("en") and row.desc_key in i18n.texts("zh")
     preset = ResNet18_Weights.IMAGENET1K_V1.transforms()
-    handle = weights.load("random", device="cpu")
+    handle = weights.handle_for("random", device="cpu")
     assert (handle.mean, handle.std, handle.image_size, handle.resize_size) == (
         tuple(preset.mean), tuple(preset.std), preset.crop_size[0], preset.resize_size[0])
     image = Image.new("RGB", (300, 200), (200, 30, 90))
@@ -285,8 +286,8 @@ def test_sources_are_one_table_and_handles_take_the_preset_numbers(tmp_path, mon
     x = images.to_tensor(image, handle.mean, handle.std, handle.image_size, resize=handle.resize_size)
     assert torch.allclose(handle.preprocess(image).unsqueeze(0), x, atol=1e-6)
     assert handle.description == Reason("weights.describe", {"weights": Reason("weights.random"), "device": "cpu"})
-    assert handle.describe("zh").startswith(i18n.t("weights.random", "zh"))
-    shapes = weights.load("shapes", device="cpu")
+    assert handle.description.text("zh").startswith(i18n.t("weights.random", "zh"))
+    shapes = weights.handle_for("shapes", device="cpu")
     meta = weights.shapes_meta()
     assert (shapes.mean, shapes.std, shapes.image_size, shapes.resize_size) == (
         tuple(meta["mean"]), tuple(meta["std"]), meta["image_size"], meta["image_size"])
@@ -303,7 +304,7 @@ def test_auto_does_not_wait_for_the_network_when_asked(tmp_path, monkeypatch):
         raise WeightsError("weights.err.no_answer", host="127.0.0.1:9", seconds=timeout_s)
 
     monkeypatch.setattr(hub, "download", silent_network)
-    handle = weights.load("auto", device="cpu", background_download=True)
+    handle = weights.handle_for("auto", device="cpu", background_download=True)
     probe = hub.imagenet_probe(start=False)
     assert handle.source == "shapes" and probe.state == "running"  # answered while the download waits
     assert handle.skipped["imagenet"] == weights.availability()["imagenet"] == probe.reason
@@ -312,7 +313,7 @@ def test_auto_does_not_wait_for_the_network_when_asked(tmp_path, monkeypatch):
     release.set()
     assert probe.wait(timeout=30) and probe.state == "failed"
     assert probe.reason.key == "weights.err.no_answer" and weights.availability()["imagenet"] == probe.reason
-    assert weights.load("auto", device="cpu", background_download=True).skipped["imagenet"] == probe.reason
+    assert weights.handle_for("auto", device="cpu", background_download=True).skipped["imagenet"] == probe.reason
     assert hub.imagenet_probe() is probe and hub.imagenet_probe(retry=True) is not probe  # remembered
 
 
@@ -341,7 +342,7 @@ def test_background_download_is_used_once_cached(tmp_path, monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
-    handle = weights.load("auto", device="cpu", background_download=True)
+    handle = weights.handle_for("auto", device="cpu", background_download=True)
     assert handle.source == "imagenet" and torch.equal(handle.model.fc.weight, _state()["fc.weight"])
 
 

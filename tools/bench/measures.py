@@ -135,7 +135,7 @@ def bench_gradcam(handle, x, s: BenchSettings) -> tuple[dict, list[Row]]:
     """One-pass four-stage Grad-CAM vs four captum LayerGradCam calls vs four pytorch-grad-cam calls vs the bound."""
     import torch
 
-    from resnet_viz.model.config import STAGE_NAMES
+    from resnet_viz.model.layers import STAGE_NAMES
 
     model, layers, size = handle.model, list(STAGE_NAMES), tuple(x.shape[-2:])
     with handle.lock, torch.no_grad():

@@ -65,7 +65,7 @@ def run(s: BenchSettings, log: Callable[[str], None] = print, only: tuple[str, .
     from resnet_viz.model import weights
 
     torch.set_num_threads(os.cpu_count() or 1)
-    handle = weights.load("random", device=s.device)
+    handle = weights.handle_for("random", device=s.device)
     x = torch.randn(1, 3, s.image_size, s.image_size, generator=torch.Generator().manual_seed(0)).to(handle.device)
     steps = {"trace": lambda: bench_trace(handle, s), "gradcam": lambda: bench_gradcam(handle, x, s),
              "payload": lambda: bench_payload(handle), "pages": lambda: bench_pages(s),

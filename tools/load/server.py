@@ -74,12 +74,15 @@ def rss_mb(pids: list[int]) -> float:
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
+    """Until `url` answers 200 (straight to loopback, whatever proxy the environment names); raises when the
+    process exits first or the time is up."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode} before serving {url}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with opener.open(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -87,15 +90,17 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-def start_streamlit(port: int, server_args: list[str], log_dir: Path) -> subprocess.Popen:
+def start_streamlit(port: int, server_args: list[str], log_dir: Path, env: dict | None = None) -> subprocess.Popen:
     """`streamlit run app.py` headless on 127.0.0.1:port, as deploy/Dockerfile serves it (no file watcher);
-    server_args like 'runner.postScriptGC=false' come after and win."""
+    server_args like 'runner.postScriptGC=false' come after and win; `env` replaces the environment when given.
+    Its output goes to log_dir/streamlit-PORT.log."""
     extra = ["--server.fileWatcherType", "none", *(f"--{a}" for a in server_args)]
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            *extra]
     with open(log_dir / f"streamlit-{port}.log", "wb") as log:  # the child keeps its own copy of the handle
-        return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def nginx_conf(listen: int, replicas: list[int], prefix: Path) -> str:
