@@ -228,7 +228,7 @@ def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THR
     """Exactly one verdict on a short run (final training loss per 'plain-8', 'residual-32', …), labelled with
     its step count, then the paper's converged numbers as cited data beside it. With `chance` (ln K, a uniform
     guess's loss) a deep plain net still at near_chance × chance or above has barely started learning: that is
-    said instead of calling it degradation."""
+    said instead of calling the plain-worse, residual-not-worse run degradation."""
     groups: dict[str, list[tuple[int, float]]] = {}
     for name, loss in final_losses.items():
         kind, depth = name.rsplit("-", 1)
@@ -241,7 +241,7 @@ def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THR
          "r_shallow": r_shallow, "r_deep": r_deep}
     plain_worse = p_deep > p_shallow + th.loss_margin
     res_worse = r_deep > r_shallow + th.loss_margin
-    if chance and plain_worse and p_deep >= th.near_chance * chance:
+    if chance and plain_worse and not res_worse and p_deep >= th.near_chance * chance:
         verdict = "read.deg.not_learning"
         p.update(chance=chance, k=round(math.exp(chance)))
     elif plain_worse and not res_worse:
