@@ -4,10 +4,11 @@ one unit sees (receptive fields, one conv output worked through)."""
 import ui.boot  # noqa: F401  (first: loads the library once, one script thread at a time)
 
 # isort: split
+
 import streamlit as st
 
 from resnet_viz import figures
-from resnet_viz.explain import featuremaps
+from resnet_viz.explain import featuremaps, tiles
 from resnet_viz.figures import cam as figures_cam
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.model import layers
@@ -65,11 +66,11 @@ else:
     def diff_figure():
         full = memo.features(handle, img_key, ALL_ON, not whole, image)
         maps = ft.maps(layer)
-        shrink = featuremaps.shrink_for(maps.shape[1])
+        shrink = tiles.shrink_for(maps.shape[1])
         diff = featuremaps.difference(maps, full.maps(layer))
-        dtiled, biggest = featuremaps.signed_tile(featuremaps.shrink(diff, shrink),
+        dtiled, biggest = tiles.signed_tile(tiles.shrink(diff, shrink),
                                                   order=featuremaps.channel_order(maps, sort),
-                                                  upscale=featuremaps.upscale_for(maps.shape[1] // shrink))
+                                                  upscale=tiles.upscale_for(maps.shape[1] // shrink))
         labels = {**figures.labels("feature_tiles", t), "colorbar_title": t("fm.difference")}
         dfig, _ = figures_maps.feature_tiles(dtiled, t("fm.diff_title", layer=layer, mask=state.mask_label(mask)),
                                              colorscale=figures_maps.DIFF_COLORSCALE,

@@ -1,8 +1,7 @@
-"""resnet-viz: the library behind the app (never imports streamlit).
+"""resnet-viz: the library behind the app (never imports streamlit)."""
 
-Subpackages: model (the network and its weights), inputs (every user byte checked), explain (what the network
-sees), experiments (plain vs residual), text (words and claims), figures (plotly).
-"""
+# Subpackages: model (the network and its weights), inputs (every user byte checked), explain (what the network
+# sees), experiments (plain vs residual), text (words and claims), figures (plotly).
 
 from pathlib import Path
 

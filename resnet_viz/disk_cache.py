@@ -1,9 +1,8 @@
-"""The on-disk cache of computed results: one folder, content-addressed keys, and atomic writes per writer.
+"""The on-disk cache of computed results: one folder, content-addressed keys, and atomic writes per writer."""
 
-Every writer gets its own temporary file beside the target and renames it over the target, so concurrent
-writers of the same key (two sessions computing the same lesion study) never collide, and a reader sees the
-old file or the new one, never half of one.
-"""
+# Every writer gets its own temporary file beside the target and renames it over the target, so concurrent
+# writers of the same key (two sessions computing the same lesion study) never collide, and a reader sees the
+# old file or the new one, never half of one.
 
 from __future__ import annotations
 

@@ -126,7 +126,7 @@ def _options(weights_digest: str, sample: str, _handle):
 def options_section(handle) -> dict:
     """Options A, B, C at layer2.0: what A and B make of x, what each costs, Table 3, and how the block starts."""
     st.subheader(t("arch.opt.title"))
-    sample = readings.default_sample(handle.source, images.list_samples())
+    sample = images.default_sample(handle.source, images.list_samples())
     opts, a_norms, b_norms = _options(handle.digest, sample, handle)
     shape = "×".join
     st.markdown(t("arch.opt.intro", x=shape(map(str, opts.x.shape)), out=shape(map(str, opts.fx.shape)),

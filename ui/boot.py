@@ -1,11 +1,10 @@
-"""Imports the library and every helper module once per server process, one script thread at a time.
+"""Imports the library and every helper module once per server process, one script thread at a time."""
 
-app.py and every page import this module first. Six visitors opening a freshly started server at once run six
-scripts that import torch, torchvision, captum and the library concurrently, in different orders; Python's import
-deadlock detection then hands one of them a half-initialised module ("cannot import name 'weights' from
-'resnet_viz'"). While one thread runs this module's body, the others wait for it on its import lock, holding no
-other module lock, so no cycle can form; afterwards every import in the scripts is a dictionary look-up.
-"""
+# app.py and every page import this module first. Six visitors opening a freshly started server at once run six
+# scripts that import torch, torchvision, captum and the library concurrently, in different orders; Python's import
+# deadlock detection then hands one of them a half-initialised module ("cannot import name 'weights' from
+# 'resnet_viz'"). While one thread runs this module's body, the others wait for it on its import lock, holding no
+# other module lock, so no cycle can form; afterwards every import in the scripts is a dictionary look-up.
 # ruff: noqa: F401
 
 import os
@@ -18,6 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # plotly checks sys.modules for pandas (optional_imports.get_module) and would use a half-imported one while
 # another thread is importing it (streamlit imports pandas lazily): import it here, completely, first.
+
 import pandas
 import plotly.graph_objects
 import plotly.io

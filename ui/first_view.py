@@ -1,15 +1,14 @@
-"""The first view after a server start, drawn before the library has loaded.
+"""The first view after a server start, drawn before the library has loaded."""
 
-Importing torch, torchvision and the library (ui.boot) takes most of a cold start: ~8 s of the first visit on
-this 2-core machine, against ~1.5 s for Streamlit itself. So the first script run starts that import on a
-thread of its own and, until it is done, app.py draws a light view: the sidebar's language choice with a
-"loading the model" status, and Home (which needs no model) or, on another page, a note that it is loading.
-A fragment checks once a second and reruns the whole app when the library is there; every later run, and
-every run in a process where torch is already loaded (tests, a warm server), goes straight to the full app.
-
-Only this thread imports the library while it loads: the light view imports nothing of it, and a page that
-needs it imports ui.boot, which waits on that module's import lock (ui.boot explains why one importer).
-"""
+# Importing torch, torchvision and the library (ui.boot) takes most of a cold start: ~8 s of the first visit on
+# this 2-core machine, against ~1.5 s for Streamlit itself. So the first script run starts that import on a
+# thread of its own and, until it is done, app.py draws a light view: the sidebar's language choice with a
+# "loading the model" status, and Home (which needs no model) or, on another page, a note that it is loading.
+# A fragment checks once a second and reruns the whole app when the library is there; every later run, and
+# every run in a process where torch is already loaded (tests, a warm server), goes straight to the full app.
+#
+# Only this thread imports the library while it loads: the light view imports nothing of it, and a page that
+# needs it imports ui.boot, which waits on that module's import lock (ui.boot explains why one importer).
 
 from __future__ import annotations
 

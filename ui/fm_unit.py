@@ -1,9 +1,8 @@
 """Feature maps page, "What one unit sees": one output cell of a layer, its theoretical receptive field drawn on
 the image beside its effective one (|input gradient| of that unit, Luo et al. 2016), and one conv output worked
-through with the actual numbers (window × weights, sum, BatchNorm, ReLU), checked against the recorded activation.
+through with the actual numbers (window × weights, sum, BatchNorm, ReLU), checked against the recorded activation."""
 
-Everything runs inside one st.fragment: moving the cell or the layer here reruns this section only.
-"""
+# Everything runs inside one st.fragment: moving the cell or the layer here reruns this section only.
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_viz import figures
-from resnet_viz.explain import featuremaps
+from resnet_viz.explain import featuremaps, tiles
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.model import layers
 from resnet_viz.model.layers import BLOCK_NAMES
@@ -16,15 +16,15 @@ from ui.memo import figure
 from ui.text import t
 
 
-def tiles(base: tuple, ft, layer: str, shared: bool, sort: bool):
+def tiled_view(base: tuple, ft, layer: str, shared: bool, sort: bool):
     """(tiled, figure, png bytes) of every channel of `layer`, built once per content and language."""
     def build():
         maps = ft.maps(layer)
         channels, side = maps.shape[0], maps.shape[1]
-        shrink = featuremaps.shrink_for(side)
-        tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), shared=shared,
+        shrink = tiles.shrink_for(side)
+        tiled = tiles.tile(tiles.shrink(maps, shrink), shared=shared,
                                  order=featuremaps.channel_order(maps, sort),
-                                 upscale=featuremaps.upscale_for(side // shrink))
+                                 upscale=tiles.upscale_for(side // shrink))
         title = t("fm.tiles_title", layer=layer, c=channels, h=side, w=maps.shape[2]) + (t("fm.by_mean") if sort
                                                                                            else "")
         fig, png = figures_maps.feature_tiles(tiled, title, height=640, **figures.labels("feature_tiles", t))
@@ -38,7 +38,7 @@ def maps_and_block(base: tuple, ft, layer: str, shared: bool, sort: bool, mask: 
     channels = maps.shape[0]
     if st.session_state.get(keys.FM_CHANNEL, 0) >= channels:
         st.session_state[keys.FM_CHANNEL] = 0  # the previous layer had more channels
-    tiled, fig, png_bytes, shrink = tiles(base, ft, layer, shared, sort)
+    tiled, fig, png_bytes, shrink = tiled_view(base, ft, layer, shared, sort)
     tiles_col, channel_col = st.columns(2)
     with tiles_col:
         event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key=keys.FM_TILES,

@@ -258,7 +258,7 @@ def show_run(figs: dict, result, chart_slot, run_seed: int, chance: float, key: 
         st.caption(t("gf.precomputed", seed=run_seed))
     elif result.source == "cache":
         st.caption(t("gf.replayed"))
-    for r in readings_lab.degradation_of(result):
+    for r in readings_lab.degradation_of(result, degradation.chance_loss(result.settings)):
         st.markdown("- " + say(r))
     step = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
     st.caption(t("gf.loss_note", every=result.settings.log_every, step=step, steps=result.settings.steps,

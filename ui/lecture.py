@@ -8,7 +8,7 @@ import streamlit as st
 
 from resnet_viz import figures
 from resnet_viz.experiments import degradation
-from resnet_viz.explain import featuremaps, gradcam
+from resnet_viz.explain import featuremaps, gradcam, tiles
 from resnet_viz.figures import cam as figures_cam
 from resnet_viz.figures import gradflow as figures_gradflow
 from resnet_viz.figures import maps as figures_maps
@@ -20,14 +20,10 @@ from resnet_viz.model.layers import STAGE_NAMES
 from resnet_viz.text import experiment_readings as readings_lab
 from resnet_viz.text import paper, readings
 from ui import arch, gradflow, lab, memo
-from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
+from ui.lecture_plan import BODY_KEYS, CHOICES, NOTES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
 from ui.picker import image_key, image_kind
 from ui.text import class_name, class_top, lang, say, t
 
-# Presenter notes: the cited ones, with the lesion note moved to the question it belongs to.
-NOTES = {**{k: v for k, v in readings.PRESENTER_NOTES.items() if k != "lesion"},
-         "ask_lesion": readings.PRESENTER_NOTES["lesion"], "ask_grad": "lec.ask_grad.presenter",
-         "grad": "lec.grad.presenter", "lesion": "lec.lesion.presenter_reveal"}
 GRAD_DEPTH = 56  # deep enough for the plain stack's gradient to change by orders of magnitude
 
 
@@ -45,7 +41,7 @@ def fig_degradation():
     configs, settings = degradation.default_degradation(0)
     run = degradation.find_run(configs, settings)
     if run is not None:
-        reading = readings_lab.degradation_of(run)
+        reading = readings_lab.degradation_of(run, degradation.chance_loss(run.settings))
         title = say(readings_lab.degradation_title(reading[0][1]["steps"]))
         fig = figures_gradflow.degradation_curves(run.curves, run.settings.steps,
                                                   chance=degradation.chance_loss(run.settings),
@@ -85,8 +81,8 @@ def fig_stages(handle):
 def fig_features(ft):
     maps = ft.maps(DEFAULTS.default_layer)  # (C, H, W)
     side = maps.shape[1]
-    shrink = featuremaps.shrink_for(side)
-    tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), upscale=featuremaps.upscale_for(side // shrink))
+    shrink = tiles.shrink_for(side)
+    tiled = tiles.tile(tiles.shrink(maps, shrink), upscale=tiles.upscale_for(side // shrink))
     fig, _ = figures_maps.feature_tiles(tiled, t("lec.features.fig", layer=DEFAULTS.default_layer, c=maps.shape[0]),
                                         **figures.labels("feature_tiles", t))
     return fig, t("lec.features.caption")

@@ -16,3 +16,7 @@ QUESTIONS = {"ask_grad": "grad", "ask_lesion": "lesion"}
 # A question's choices, shown on the slide as A, B, C.
 CHOICES = {"ask_grad": ("lec.ask_grad.choice_a", "lec.ask_grad.choice_b", "lec.ask_grad.choice_c"),
            "ask_lesion": ("lec.ask_lesion.choice_a", "lec.ask_lesion.choice_b", "lec.ask_lesion.choice_c")}
+# A step -> the presenter's note (in the presenter's sidebar only, never projected); a question carries the note of
+# the study it asks about, its reveal a note of its own.
+NOTES = {"gradcam": "lec.gradcam.presenter", "off": "lec.off.presenter", "ask_grad": "lec.ask_grad.presenter",
+         "grad": "lec.grad.presenter", "ask_lesion": "lec.lesion.presenter", "lesion": "lec.lesion.presenter_reveal"}

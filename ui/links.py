@@ -1,12 +1,11 @@
-"""Links a slide can hold: a view's state lives in the URL (issue 15, item 7).
+"""Links a slide can hold: a view's state lives in the URL."""
 
-app.py calls `apply()` before any widget is drawn and `write_back()` after the page ran. On a session's first
-run the query parameters (resnet_viz.inputs.urlstate: page, image, layer, block, channel, class, mask, lang, step) are
-checked and copied into the widgets' session-state keys; a refused value keeps its default and leaves a note the
-page shows. After every run the current view goes back into the URL (only what differs from the defaults), and
-the sidebar shows the full link, copyable. A link names the page by its path (/Feature_Maps?layer=layer3.1);
-`?page=Lecture` on any path is also understood. Lecture steps count from 0 in a link (step=3 is "Step 4 of 8").
-"""
+# app.py calls `apply()` before any widget is drawn and `write_back()` after the page ran. On a session's first
+# run the query parameters (resnet_viz.inputs.urlstate: page, image, layer, block, channel, class, mask, lang, step) are
+# checked and copied into the widgets' session-state keys; a refused value keeps its default and leaves a note the
+# page shows. After every run the current view goes back into the URL (only what differs from the defaults), and
+# the sidebar shows the full link, copyable. A link names the page by its path (/Feature_Maps?layer=layer3.1);
+# `?page=Lecture` on any path is also understood. Lecture steps count from 0 in a link (step=3 is "Step 4 of 8").
 
 from __future__ import annotations
 

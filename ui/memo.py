@@ -1,8 +1,7 @@
-"""Caches bounded by bytes, keyed by content (weights digest, image digest, ...), shared by every session.
+"""Caches bounded by bytes, keyed by content (weights digest, image digest, ...), shared by every session."""
 
-st.cache_resource bounds entries, not bytes: a 20:1 panorama traced "whole image" holds ~147 MB, so 16 entries
-could hold 2.3 GB. `BoundedLRU` evicts least recently used entries until the held arrays fit its byte budget.
-"""
+# st.cache_resource bounds entries, not bytes: a 20:1 panorama traced "whole image" holds ~147 MB, so 16 entries
+# could hold 2.3 GB. `BoundedLRU` evicts least recently used entries until the held arrays fit its byte budget.
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import streamlit as st
 from PIL import Image
 
 from resnet_viz.inputs import images
-from resnet_viz.text import readings
 from ui import keys
 from ui.state import digest, get_handle
 from ui.text import lang, literal, named, reason_text, sample_name, t
@@ -53,7 +52,7 @@ def pick_image(where=st.sidebar) -> Image.Image:
     if keys.IMAGE not in st.session_state or st.session_state.get(keys.IMAGE_DEFAULTED):
         # A session that has not chosen an image sees one the live weights can describe (a generated shape
         # for the shapes weights, a photo for ImageNet); it follows a change of weights until it chooses.
-        first = readings.default_sample(get_handle().source, samples)
+        first = images.default_sample(get_handle().source, samples)
         if st.session_state.get(keys.IMAGE, ("",))[0] != first:
             st.session_state[keys.IMAGE] = (first, _sample_bytes(first))
             st.session_state.pop(keys.PICK_SAMPLE, None)  # the selectbox shows the new default

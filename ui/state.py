@@ -1,8 +1,7 @@
-"""Session keys, the cached model handle every session shares, and the sidebar's shortcut mask.
+"""Session keys, the cached model handle every session shares, and the sidebar's shortcut mask."""
 
-Pages also run on their own (AppTest.from_file on a page), so every getter has a default when the sidebar in
-app.py has not run.
-"""
+# Pages also run on their own (AppTest.from_file on a page), so every getter has a default when the sidebar in
+# app.py has not run.
 
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ _frozen = threading.Event()
 
 def _freeze_once() -> None:
     """gc.collect(); gc.freeze() once per process, after the first model is built: the model, torch, plotly and
-    the library then sit in the permanent generation, and no later collection walks them again (issue 16)."""
+    the library then sit in the permanent generation, and no later collection walks them again."""
     if not _frozen.is_set():
         _frozen.set()
         gc.collect()

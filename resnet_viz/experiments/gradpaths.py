@@ -1,12 +1,11 @@
 """Why gradients pass (He et al. 2016b, "Identity Mappings in Deep Residual Networks", eq. 4-5): per block, the
-gradient that reaches the block's input x through the shortcut vs through the residual branch F.
+gradient that reaches the block's input x through the shortcut vs through the residual branch F."""
 
-torchvision's BasicBlock computes out = relu(s) with s = F(x) + x (or + downsample(x)). With g_s = dL/ds (the
-gradient after the ReLU that follows the sum), dL/dx = g_s (identity shortcut; the projection's VJP where there
-is one) + J_F(x)^T g_s (the branch). The two parts add up to autograd's dL/dx exactly. Eq. 4-5 are exact for
-pre-activation blocks (no ReLU after the sum); here the ReLU's mask sits in g_s for both parts alike.
-Only input gradients are taken (torch.autograd.grad), so the model's parameters and .grad are never touched.
-"""
+# torchvision's BasicBlock computes out = relu(s) with s = F(x) + x (or + downsample(x)). With g_s = dL/ds (the
+# gradient after the ReLU that follows the sum), dL/dx = g_s (identity shortcut; the projection's VJP where there
+# is one) + J_F(x)^T g_s (the branch). The two parts add up to autograd's dL/dx exactly. Eq. 4-5 are exact for
+# pre-activation blocks (no ReLU after the sum); here the ReLU's mask sits in g_s for both parts alike.
+# Only input gradients are taken (torch.autograd.grad), so the model's parameters and .grad are never touched.
 
 from __future__ import annotations
 

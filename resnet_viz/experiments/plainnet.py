@@ -1,9 +1,8 @@
 """A small plain (no-shortcut) CIFAR-style stack and its residual twin, trained on the shapes data at 32 px,
-and their lesion study: delete one block, keep everything else (Veit et al. 2016, Fig. 3 and 5).
+and their lesion study: delete one block, keep everything else (Veit et al. 2016, Fig. 3 and 5)."""
 
-The shipped pair (assets/plain/) came from `python -m resnet_viz.experiments.plainnet --minutes 15` then the
-same with `--init` (continue); `--evaluate` re-measures the lesion of the shipped float16 weights.
-"""
+# The shipped pair (assets/plain/) came from `python -m resnet_viz.experiments.plainnet --minutes 15` then the
+# same with `--init` (continue); `--evaluate` re-measures the lesion of the shipped float16 weights.
 
 from __future__ import annotations
 

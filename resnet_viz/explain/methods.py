@@ -1,8 +1,7 @@
 """Other attribution methods on captum: Guided Grad-CAM, Integrated Gradients, Occlusion and Saliency, as a
-table. captum's hook-based methods run on a private deep copy of the model, never on the shared model.
+table. captum's hook-based methods run on a private deep copy of the model, never on the shared model."""
 
-What each method means to a reader is in the locale files under `cam.note.<method>` (MethodMap.note_key).
-"""
+# What each method means to a reader is in the locale files under `cam.note.<method>` (MethodMap.note_key).
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """What one unit sees: its theoretical receptive field on the input, its effective receptive field (the |input
-gradient| of that unit, Luo et al. 2016), and one conv output worked through: window x weights, sum, BN, ReLU.
+gradient| of that unit, Luo et al. 2016), and one conv output worked through: window x weights, sum, BN, ReLU."""
 
-Only the inputs get gradients (torch.autograd.grad); the shared model is read, never changed.
-"""
+# Only the inputs get gradients (torch.autograd.grad); the shared model is read, never changed.
 
 from __future__ import annotations
 

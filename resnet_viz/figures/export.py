@@ -1,8 +1,7 @@
-"""Figures for slides: render plotly figures to PNG on the server (kaleido + a local Chromium), zipped.
+"""Figures for slides: render plotly figures to PNG on the server (kaleido + a local Chromium), zipped."""
 
-Kaleido is optional: without it, or without a Chrome/Chromium binary, `renderer()` says None and the pages
-point to the PNG button (camera icon) in each figure's own toolbar instead.
-"""
+# Kaleido is optional: without it, or without a Chrome/Chromium binary, `renderer()` says None and the pages
+# point to the PNG button (camera icon) in each figure's own toolbar instead.
 
 from __future__ import annotations
 
@@ -45,7 +44,6 @@ def renderer() -> str | None:
     for name in CHROME_CANDIDATES:
         found = shutil.which(name)
         if found:
-            os.environ["BROWSER_PATH"] = found  # kaleido's browser driver (choreographer) reads this
             return found
     return None
 
@@ -73,14 +71,18 @@ def _render_zip(figs: dict, width: int, height: int | None) -> bytes:
     import tempfile
     from pathlib import Path
 
+    import kaleido
     import plotly.io as pio
 
     names = [_filename(name, i) for i, name in enumerate(figs)]
-    heights = [height or fig.layout.height or 500 for fig in figs.values()]
     with tempfile.TemporaryDirectory(prefix="resnet-viz-png-") as tmp:
         paths = [Path(tmp) / n for n in names]
-        # One browser session for every figure: several times faster than one to_image call each.
-        pio.write_images(list(figs.values()), paths, format="png", width=width, height=heights, scale=SCALE)
+        specs = [{"fig": fig.to_dict(), "path": path, "opts": {"format": "png", "width": width, "scale": SCALE,
+                                                               "height": height or fig.layout.height or 500}}
+                 for fig, path in zip(figs.values(), paths, strict=True)]
+        # One browser session for every figure (several times faster than one to_image call each), on the browser
+        # renderer() found, passed to kaleido rather than written into this process's environment.
+        kaleido.write_fig_from_object_sync(specs, kopts={"path": renderer(), "headers": pio.defaults.headers})
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in paths:

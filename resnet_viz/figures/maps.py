@@ -57,7 +57,7 @@ def feature_tiles(tiled, title: str, colorscale: str = FEATURE_COLORSCALE, color
                   per_channel_title: str = "each<br>channel", min_max: tuple[str, str] = ("min", "max"),
                   channel_hover: str = "channel {ch}") -> tuple[go.Figure, int]:
     """All channels as ONE image (a palette PNG inside the figure) with a colour bar and a hover/click
-    target per tile naming its channel. `tiled` is a featuremaps.Tiled. Returns (figure, PNG bytes sent)."""
+    target per tile naming its channel. `tiled` is a tiles.Tiled. Returns (figure, PNG bytes sent)."""
     png = tiles_png(tiled.values, colorscale, gap_rgb)
     h, w = tiled.values.shape
     fig = go.Figure(go.Image(source=data_uri(png), hoverinfo="skip"))

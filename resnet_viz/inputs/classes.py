@@ -1,9 +1,8 @@
 """Class names and numbers: the search text of the Grad-CAM page -> a class index, label matches or a reason key;
-a CLI target -> one class; logits -> the top k.
+a CLI target -> one class; logits -> the top k."""
 
-`parse` never raises, whatever the text: `str.isdigit` accepts '²' and int() then fails, and int() of a
-5,000-digit number fails too, so numbers are recognised here with an explicit pattern and a length cap.
-"""
+# `parse` never raises, whatever the text: `str.isdigit` accepts '²' and int() then fails, and int() of a
+# 5,000-digit number fails too, so numbers are recognised here with an explicit pattern and a length cap.
 
 from __future__ import annotations
 

@@ -355,3 +355,13 @@ def sample_mask(name: str, samples_dir: Path = SAMPLES_DIR) -> np.ndarray | None
     if sample is None or sample.mask is None:
         return None
     return np.asarray(Image.open(sample.mask).convert("L")) > 127
+
+
+def default_sample(weights: str, samples: list[Sample]) -> str:
+    """The sample to show first: a generated shape when the shapes weights are live, else the first photo.
+    `samples` are Samples (a generated shape carries its mask)."""
+    want_shape = weights == "shapes"
+    for s in samples:
+        if (s.mask is not None) == want_shape:
+            return s.name
+    return samples[0].name

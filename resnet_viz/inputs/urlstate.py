@@ -1,8 +1,7 @@
-"""A view's state in the URL: query parameters -> checked values with defaults, and back.
+"""A view's state in the URL: query parameters -> checked values with defaults, and back."""
 
-parse() never raises: every value it cannot use falls back to its default and leaves a Note (the parameter and a
-locale reason key) for the page to show. Query values are hostile; they are never echoed in a note.
-"""
+# parse() never raises: every value it cannot use falls back to its default and leaves a Note (the parameter and a
+# locale reason key) for the page to show. Query values are hostile; they are never echoed in a note.
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
-"""A torchvision ResNet's per-layer table for any input size: shape, parameters, multiply-adds, receptive field.
+"""A torchvision ResNet's per-layer table for any input size: shape, parameters, multiply-adds, receptive field."""
 
-Worked out with the conv output-size formula, module by module, from the model's own hyper-parameters
-(no forward pass): out = floor((in + 2*padding - kernel) / stride) + 1.
-"""
+# Worked out with the conv output-size formula, module by module, from the model's own hyper-parameters
+# (no forward pass): out = floor((in + 2*padding - kernel) / stride) + 1.
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """The ResNet family (He et al. 2015, Table 1) computed from torchvision's own builders: stages, blocks,
-parameters, multiply-adds, and which layers the "18" in ResNet-18 counts.
+parameters, multiply-adds, and which layers the "18" in ResNet-18 counts."""
 
-Models are built on the meta device (no weights, no memory, no download): every number here comes from the
-modules' hyper-parameters and parameter shapes, through architecture.layer_table.
-"""
+# Models are built on the meta device (no weights, no memory, no download): every number here comes from the
+# modules' hyper-parameters and parameter shapes, through architecture.layer_table.
 
 from __future__ import annotations
 

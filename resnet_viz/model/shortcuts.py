@@ -1,8 +1,7 @@
-"""Shortcut options A, B and C (He et al. 2015, §3.3 and Table 3) on the live ResNet-18's real tensors.
+"""Shortcut options A, B and C (He et al. 2015, §3.3 and Table 3) on the live ResNet-18's real tensors."""
 
-A: subsample by the stride and append zero channels (no parameters). B: projection (1x1 conv + BN, torchvision's
-`downsample`) only where the shape changes. C: a projection on every shortcut. The model is only read.
-"""
+# A: subsample by the stride and append zero channels (no parameters). B: projection (1x1 conv + BN, torchvision's
+# `downsample`) only where the shape changes. C: a projection on every shortcut. The model is only read.
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
-"""Where the weights come from (imagenet > shapes > random, or a user's .pth) -> one shared model handle.
+"""Where the weights come from (imagenet > shapes > random, or a user's .pth) -> one shared model handle."""
 
-The handle owns the model and the lock that every computation on it holds; nothing per request is
-ever written on the model.
-"""
+# The handle owns the model and the lock that every computation on it holds; nothing per request is
+# ever written on the model.
 
 from __future__ import annotations
 

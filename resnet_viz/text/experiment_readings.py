@@ -219,7 +219,7 @@ def shattered(correlations: dict[str, list[float]], th: Thresholds = THRESHOLDS)
     return out
 
 
-# ---- item 5: degradation, one threshold, one reading --------------------------------------------------------------
+# ---- degradation, one threshold, one reading ----------------------------------------------------------------------
 DEGRADATION_VERDICTS = ("read.deg.shows", "read.deg.both_worse", "read.deg.plain_not_worse", "read.deg.not_learning")
 
 
@@ -253,14 +253,11 @@ def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THR
     return [(verdict, p), paper.claim("paper.he2015.fig1"), paper.claim("paper.he2015.table2")]
 
 
-def degradation_of(result) -> list[Reading]:
+def degradation_of(result, chance: float | None = None) -> list[Reading]:
     """degradation() of a degradation.TrainResult: final losses per net, at the last step the run reached (a
-    stopped run is read at its own step count)."""
-    from resnet_viz.experiments.degradation import chance_loss
-
+    stopped run is read at its own step count); `chance` is a uniform guess's loss (degradation.chance_loss)."""
     steps = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
-    return degradation({k: c.final_loss for k, c in result.curves.items()}, steps,
-                       chance=chance_loss(result.settings))
+    return degradation({k: c.final_loss for k, c in result.curves.items()}, steps, chance=chance)
 
 
 def degradation_title(steps: int) -> Reading:
@@ -269,12 +266,10 @@ def degradation_title(steps: int) -> Reading:
 
 
 # ---- p-gf-lab: unraveled paths, the plain/residual twins' lesion, the gradient through the identity path ----------
-def unraveled(n: int, share: float = 0.95) -> Reading:
+def unraveled(pc, share: float = 0.95) -> Reading:
     """n blocks unravel into 2^n paths (Veit et al. 2016, §3) whose lengths follow Binomial(n, 1/2): the mean
-    length and the central range [lo, hi] that holds at least `share` of them."""
-    from resnet_viz.experiments import unravel
-
-    pc = unravel.paths(n)
+    length and the central range [lo, hi] that holds at least `share` of them. `pc` is unravel.paths(n)."""
+    n = pc.n
     k = 0
     while pc.share_within(k) < share:
         k += 1

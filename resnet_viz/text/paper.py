@@ -1,8 +1,7 @@
-"""What the papers say, as cited data: source, section/figure/table, and the numbers the paper prints.
+"""What the papers say, as cited data: source, section/figure/table, and the numbers the paper prints."""
 
-The app's words about a paper come from here (through a locale key per claim), so a number is written once
-and the README's "Which claim comes from where" table can be checked against it.
-"""
+# The app's words about a paper come from here (through a locale key per claim), so a number is written once
+# and the README's "Which claim comes from where" table can be checked against it.
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
-"""Words from numbers: measured results in, readings out — a reading is (locale key, params), never prose.
+"""Words from numbers: measured results in, readings out — a reading is (locale key, params), never prose."""
 
-Every threshold that turns a number into a word is in THRESHOLDS, one frozen dataclass. A param may itself be
-a reading (a nested (key, params) tuple); i18n.render() translates it in place. Claims about papers come from
-paper.CLAIMS with their section, figure or table. This module holds the thresholds, number words and the
-readings of the model itself (Grad-CAM grid, architecture, weights); readings_lab.py reads the experiments.
-"""
+# Every threshold that turns a number into a word is in THRESHOLDS, one frozen dataclass. A param may itself be
+# a reading (a nested (key, params) tuple); i18n.render() translates it in place. Claims about papers come from
+# paper.CLAIMS with their section, figure or table. This module holds the thresholds, number words and the
+# readings of the model itself (Grad-CAM grid, architecture, weights); experiment_readings.py reads the experiments.
 
 from __future__ import annotations
 
@@ -14,10 +13,9 @@ from dataclasses import dataclass
 from resnet_viz.model.layers import fact
 from resnet_viz.text import paper
 
-__all__ = ["FC_IN_FEATURES", "IMAGENET_CLASSES", "PRESENTER_NOTES", "THRESHOLDS", "Reading", "Thresholds",
-           "default_sample", "family_macs", "gradcam_grid", "head_params", "ig_completeness", "magnitude",
-           "off_prediction", "output_size_rule", "param_counts", "residual_sizes", "shortcut_options", "times",
-           "weights_fit"]
+__all__ = ["FC_IN_FEATURES", "IMAGENET_CLASSES", "THRESHOLDS", "Reading", "Thresholds", "family_macs",
+           "gradcam_grid", "head_params", "ig_completeness", "magnitude", "off_prediction", "output_size_rule",
+           "param_counts", "residual_sizes", "shortcut_options", "times", "weights_fit"]
 
 Reading = tuple[str, dict]
 
@@ -70,14 +68,6 @@ class Thresholds:
 
 THRESHOLDS = Thresholds()
 
-# Lecture steps -> the presenter's note for that step (shown on the presenter's side only, never projected).
-PRESENTER_NOTES = {
-    "gradcam": "lec.gradcam.presenter",
-    "lesion": "lec.lesion.presenter",
-    "off": "lec.off.presenter",
-}
-
-
 # ---- number words --------------------------------------------------------------------------------------------
 # A factor's order of magnitude: "more than tenfold" for 12.3 (never "tens of times"); decreases have their own
 # words (Chinese says 不到原来的十分之一, never 小了几十倍).
@@ -103,7 +93,7 @@ def times(r: float) -> str:
     return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
 
 
-# ---- item 1: the Grad-CAM grid ---------------------------------------------------------------------------------
+# ---- the Grad-CAM grid --------------------------------------------------------------------------------------------
 def gradcam_grid(layer: str, map_shape: tuple[int, int], image_shape: tuple[int, int]) -> Reading:
     """The measured grid of a Grad-CAM map (e.g. layer4 is 4×4 at 128 px, 7×7 at 224 px) and its cell size."""
     (mh, mw), (ih, iw) = map_shape, image_shape
@@ -150,14 +140,14 @@ def family_macs(arch: str, macs: int, macs_stride_1x1: int, th: Thresholds = THR
     return [paper.claim("paper.he2015.table1"), (key, p)]
 
 
-# ---- item 6: shortcut options -------------------------------------------------------------------------------------
+# ---- shortcut options ---------------------------------------------------------------------------------------------
 def shortcut_options() -> list[Reading]:
     """Which shortcut option each cited number uses: Table 2's ResNets A, torchvision's B, Table 3's A/B/C."""
     return [paper.claim("paper.he2015.table2_option"), paper.claim("paper.torchvision.resnet18"),
             paper.claim("paper.he2015.table3")]
 
 
-# ---- item 7: parameter counts -----------------------------------------------------------------------------------
+# ---- parameter counts ---------------------------------------------------------------------------------------------
 def head_params(classes: int, in_features: int = FC_IN_FEATURES) -> int:
     """Parameters of the fc head: a weight per input feature and class, and a bias per class."""
     return in_features * classes + classes
@@ -172,7 +162,7 @@ def param_counts(live_params: int, classes: int) -> Reading:
                                 "head": head_params(classes), "imagenet_head": head_params(IMAGENET_CLASSES)}
 
 
-# ---- item 8: Integrated Gradients completeness ------------------------------------------------------------------
+# ---- Integrated Gradients completeness ----------------------------------------------------------------------------
 def ig_completeness(gap: float, score_change: float | None = None) -> list[Reading]:
     """Completeness (Sundararajan et al. 2017, eq. 1): the sum of (x − x′) × averaged gradients equals
     F(x) − F(x′); the gap is the measured difference (step error)."""
@@ -182,13 +172,13 @@ def ig_completeness(gap: float, score_change: float | None = None) -> list[Readi
     return out
 
 
-# ---- item 9: the output-size formula ----------------------------------------------------------------------------
+# ---- the output-size formula --------------------------------------------------------------------------------------
 def output_size_rule(pool_in: tuple[int, int]) -> Reading:
     """The formula holds for every conv and the max-pool; the adaptive average pool maps any h×w to 1×1."""
     return "read.arch.rule", {"h": pool_in[0], "w": pool_in[1]}
 
 
-# ---- item 12: can the live weights describe this image? ---------------------------------------------------------
+# ---- can the live weights describe this image? --------------------------------------------------------------------
 def weights_fit(weights: str, image: str, classes: int) -> list[Reading]:
     """`weights`: 'shapes', 'imagenet', 'random' or 'file'; `image`: 'shape' (a generated sample) or 'photo'
     (a sample photo, an upload, the camera). Says so when the weights cannot describe the image."""
@@ -199,13 +189,3 @@ def weights_fit(weights: str, image: str, classes: int) -> list[Reading]:
     if weights == "imagenet" and image == "shape":
         return [("read.fit.imagenet_on_shape", {"classes": classes})]
     return []
-
-
-def default_sample(weights: str, samples: list) -> str:
-    """The sample to show first: a generated shape when the shapes weights are live, else the first photo.
-    `samples` are images.Sample (a generated shape carries its mask)."""
-    want_shape = weights == "shapes"
-    for s in samples:
-        if (s.mask is not None) == want_shape:
-            return s.name
-    return samples[0].name

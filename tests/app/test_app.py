@@ -5,6 +5,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.zh_words import english_words
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
 
@@ -68,7 +70,6 @@ def test_every_page_runs_on_its_own():
 def test_sidebar_in_chinese_has_no_english():
     """Every text the sidebar shows (labels, the live weights and why, why not the others, the mask, the link's help)
     in Chinese: no English word beyond layer names, units and symbols."""
-    from resnet_viz.text import i18n
 
     at = _app()
     at.session_state["lang"] = "zh"
@@ -82,5 +83,5 @@ def test_sidebar_in_chinese_has_no_english():
     texts += [e.label for e in sb.expander]
     assert any("合成" in x for x in texts)  # the live weights are named, in Chinese
     # Scanned as the visitor reads them (Markdown's backslash escapes removed), file-system paths left out.
-    found = {x: i18n.english_words(re.sub(r"[\w.\-]*(?:/[\w.\-]+)+/?", " ", re.sub(r"\\(.)", r"\1", x))) for x in texts}
+    found = {x: english_words(re.sub(r"[\w.\-]*(?:/[\w.\-]+)+/?", " ", re.sub(r"\\(.)", r"\1", x))) for x in texts}
     assert not {x: w for x, w in found.items() if w}, found

@@ -108,3 +108,11 @@ def test_every_step_renders_walked_with_the_buttons(lang):
     assert at.session_state["lecture_step"] == N_STEPS - 2
     at.toggle(key="lecture_presenter").set_value(True).run()
     assert not at.exception
+
+
+def test_every_presenter_note_names_a_step_and_exists_in_both_languages():
+    from ui.lecture_plan import NOTES, STEPS
+
+    assert set(NOTES) <= set(STEPS)
+    for key in NOTES.values():
+        assert i18n.t(key, "zh") != key and i18n.t(key, "en") != key

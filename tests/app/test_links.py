@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_viz.inputs import urlstate
 from resnet_viz.text import i18n
+from tests.zh_words import english_words
 from ui import links
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,7 @@ def test_hostile_query_values_fall_back_with_a_literal_note(language):
     if language == "zh":
         # Only the parameter names and the visitor's own words are Latin letters in a Chinese note.
         theirs = {w for v in HOSTILE.values() for w in re.findall("[A-Za-z]+", v)}
-        assert not i18n.english_words(note, extra={*urlstate.PARAMS, *theirs})
+        assert not english_words(note, extra={*urlstate.PARAMS, *theirs})
     # Nothing refused goes back into the URL.
     assert dict(at.query_params) == ({"lang": "zh"} if language == "zh" else {})
 

@@ -1,10 +1,11 @@
-"""User text (an uploaded file's name, a class search text) shows literally: no bold, no link (issue 12, item 3)."""
+"""User text (an uploaded file's name, a class search text) shows literally: no bold, no link."""
 
 import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.zh_words import english_words
 from ui.text import literal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,12 +80,11 @@ def test_the_class_search_message_in_chinese(monkeypatch):
 
 def test_a_refused_image_is_explained_in_the_readers_language():
     # The refusal is kept as a reason, not as English text: switching to 中文 words it in Chinese.
-    from resnet_viz.text import i18n
 
     at = AppTest.from_function(_picker_app, default_timeout=60)
     at.session_state["lang"] = "zh"
     at.run()
     assert not at.exception and len(at.error) == 1
     message = at.error[0].value.removeprefix(literal(NAME) + "：")  # a Chinese sentence takes a Chinese colon
-    assert not i18n.english_words(message), message
+    assert not english_words(message), message
     assert re.search(r"[\u4e00-\u9fff]", message)

@@ -11,8 +11,7 @@ def test_top_class_is_one_computation_under_both_keys(random_handle, monkeypatch
     calls = []
     real = gradcam.grad_cam
     monkeypatch.setattr(gradcam, "grad_cam", lambda *a, **k: calls.append(a[3:]) or real(*a, **k))
-    torch.manual_seed(0)
-    x = torch.randn(1, 3, 64, 64)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     auto = memo.grad_cams(random_handle, "cam-cache-test", ALL_ON, None, x)
     assert memo.grad_cams(random_handle, "cam-cache-test", ALL_ON, auto.target, x) is auto
     assert len(calls) == 1

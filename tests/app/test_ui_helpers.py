@@ -143,3 +143,15 @@ def test_feature_cache_is_keyed_by_weights_not_by_object_identity(monkeypatch):
     second = memo.features(b, "img", (True,) * 8, True, image).layers["layer4.1"]
     assert not np.allclose(first, second), f"served the old model's maps (same id: {id(b) == old_id})"
     assert torch.is_tensor(next(b.model.parameters()))
+
+
+def test_the_shapes_classes_have_chinese_names():
+    from resnet_viz.experiments import shapes
+    from resnet_viz.text import i18n
+    from tests.zh_words import english_words
+    from ui.text import CLASS_KEYS
+
+    assert set(CLASS_KEYS) == set(shapes.CLASSES)
+    names = [i18n.t(CLASS_KEYS[c], "zh") for c in shapes.CLASSES]
+    assert len(set(names)) == len(names) and not any(english_words(n) for n in names)
+    assert [i18n.t(CLASS_KEYS[c], "en") for c in shapes.CLASSES] == list(shapes.CLASSES)

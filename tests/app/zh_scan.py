@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from resnet_viz.text.i18n import english_words
+from tests.zh_words import english_words
 
 
 def _figure_texts(fig: dict) -> list[str]:

@@ -1,5 +1,5 @@
 """The one real server of a test session, born the way a lecture meets it: fresh, with no network, and a class
-arriving at the same moment (issue 12 item 7, issue 16 item 3).
+arriving at the same moment.
 
 `streamlit run app.py` on a free loopback port, on the CPU, with an empty torch hub, and every request sent to a
 proxy that accepts the connection and never answers: the offline hint ($RESNET_VIZ_OFFLINE) is not set, so the

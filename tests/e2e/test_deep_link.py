@@ -1,4 +1,4 @@
-"""Links a slide can hold (issue 15 item 7): a deep link opened fresh shows the view it names, and the view's link
+"""Links a slide can hold: a deep link opened fresh shows the view it names, and the view's link
 comes back in the sidebar.
 
 The Feature maps link in Chinese is opened the way a browser's first load opens it (its path and query in the

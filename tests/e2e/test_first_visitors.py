@@ -1,5 +1,5 @@
 """A freshly started server with no network and no cached ImageNet weights, opened by six visitors at the same moment
-(a lecturer shows the link; issue 12 item 7, issue 16 item 3), plus the load tool's solo student:
+(a lecturer shows the link), plus the load tool's solo student:
 
 - every visitor gets the page it opened (three by deep link) with app.py's sidebar, and none an exception or a
   traceback (six script runs importing the library at once on a fresh process once handed one a half-initialised

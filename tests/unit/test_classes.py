@@ -1,4 +1,4 @@
-"""The class search parser never raises, for any text (issue 12, item 8), and reads numbers and names."""
+"""The class search parser never raises, for any text, and reads numbers and names."""
 
 import random
 

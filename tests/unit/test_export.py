@@ -1,6 +1,7 @@
 """Server-side PNG export: a clear error without a renderer; real PNGs in a zip with one."""
 
 import io
+import os
 import zipfile
 
 import plotly.graph_objects as go
@@ -21,8 +22,11 @@ def test_without_a_renderer_the_message_points_to_the_toolbar(monkeypatch):
 
 
 @pytest.mark.skipif(export.renderer() is None, reason="kaleido or Chromium not installed")
-def test_zip_holds_one_png_per_figure():
+def test_zip_holds_one_png_per_figure(monkeypatch):
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    export.renderer.cache_clear()  # found again during this test
     figs = {"bars": go.Figure(go.Bar(y=[1, 2])), "line": go.Figure(go.Scatter(y=[2, 1]))}
     with zipfile.ZipFile(io.BytesIO(export.figures_zip(figs, width=400, height=300))) as zf:
         assert zf.namelist() == ["01_bars.png", "02_line.png"]
         assert all(zf.read(n).startswith(b"\x89PNG\r\n\x1a\n") for n in zf.namelist())
+    assert "BROWSER_PATH" not in os.environ  # the renderer is passed to kaleido, not written into the process

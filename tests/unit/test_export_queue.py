@@ -1,5 +1,5 @@
-"""One figure export renders at a time; a caller that cannot get the renderer in time gets ExportBusy (issue 12,
-item 10): three simultaneous "Download all figures" clicks no longer start three Chromium sessions."""
+"""One figure export renders at a time; a caller that cannot get the renderer in time gets ExportBusy:
+three simultaneous "Download all figures" clicks no longer start three Chromium sessions."""
 
 import threading
 

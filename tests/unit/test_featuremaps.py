@@ -11,6 +11,7 @@ from PIL import Image
 
 from resnet_viz import figures
 from resnet_viz.explain import featuremaps as fm
+from resnet_viz.explain import tiles
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.inputs import images
 from resnet_viz.model import layers
@@ -26,7 +27,7 @@ def _maps() -> np.ndarray:
 
 
 def test_tile_layout_gaps_and_empty_cells():
-    t = fm.tile(_maps(), shared=False, gap=1)
+    t = tiles.tile(_maps(), shared=False, gap=1)
     assert (t.rows, t.cols) == (2, 3)  # ceil(sqrt(5)) = 3 columns
     assert t.values.shape == (2 * 3 - 1, 3 * 4 - 1)  # rows*(h+gap)-gap, cols*(w+gap)-gap
     # Tile 0 at the top left, per-channel scale: (v - 0) / 5.
@@ -41,11 +42,11 @@ def test_tile_layout_gaps_and_empty_cells():
 
 def test_per_channel_and_shared_scaling_by_hand():
     m = _maps()
-    per = fm.tile(m, shared=False, gap=0, cols=5)
+    per = tiles.tile(m, shared=False, gap=0, cols=5)
     np.testing.assert_allclose(per.lo, [0, 10, 20, 7, 40])
     np.testing.assert_allclose(per.hi, [5, 15, 25, 7, 45])
     np.testing.assert_allclose(per.values[:, 9:12], np.zeros((2, 3)))  # constant channel -> 0, no NaN
-    shared = fm.tile(m, shared=True, gap=0, cols=5)
+    shared = tiles.tile(m, shared=True, gap=0, cols=5)
     assert shared.shared and np.all(shared.lo == 0) and np.all(shared.hi == 45)
     np.testing.assert_allclose(shared.values[:, 3:6], (10 + np.arange(6).reshape(2, 3)) / 45)
     np.testing.assert_allclose(shared.values[:, 9:12], np.full((2, 3), 7 / 45))
@@ -58,7 +59,7 @@ def test_sort_by_mean_highest_first_and_tile_order():
     assert fm.channel_order(m, by_mean=False).tolist() == [0, 1, 2, 3, 4]
     tied = np.zeros((3, 1, 1), dtype=np.float32)
     assert fm.channel_order(tied, True).tolist() == [0, 1, 2]  # ties keep channel order
-    t = fm.tile(m, shared=True, order=order, gap=0, cols=5)
+    t = tiles.tile(m, shared=True, order=order, gap=0, cols=5)
     assert [t.tile_at(0, 3 * k) for k in range(5)] == [4, 2, 1, 3, 0]
     np.testing.assert_allclose(t.values[0, 0], 40 / 45)
 
@@ -72,12 +73,12 @@ def test_channel_stats_and_bad_channel():
 
 def test_upscale_and_shrink():
     m = np.arange(4, dtype=np.float32).reshape(1, 2, 2)
-    t = fm.tile(m, upscale=2, gap=0)
+    t = tiles.tile(m, upscale=2, gap=0)
     np.testing.assert_allclose(t.values, np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]) / 3)
-    assert fm.upscale_for(56) == 1 and fm.upscale_for(7) == 4 and fm.upscale_for(14) == 2
-    assert fm.shrink_for(112) == 2 and fm.shrink_for(56) == 1
+    assert tiles.upscale_for(56) == 1 and tiles.upscale_for(7) == 4 and tiles.upscale_for(14) == 2
+    assert tiles.shrink_for(112) == 2 and tiles.shrink_for(56) == 1
     big = np.arange(16, dtype=np.float32).reshape(1, 4, 4)
-    np.testing.assert_allclose(fm.shrink(big, 2)[0], [[2.5, 4.5], [10.5, 12.5]])
+    np.testing.assert_allclose(tiles.shrink(big, 2)[0], [[2.5, 4.5], [10.5, 12.5]])
 
 
 def test_residual_ratio_decomposition_and_difference_by_hand():
@@ -94,7 +95,7 @@ def test_residual_ratio_decomposition_and_difference_by_hand():
     assert fm.common_range([np.array([-1.0, 3.0])], symmetric=True) == (-3.0, 3.0)
     d = fm.difference(fx, x)
     np.testing.assert_allclose(d, [[[2, 3], [-1, -1]]])
-    tiled, biggest = fm.signed_tile(d, gap=0)
+    tiled, biggest = tiles.signed_tile(d, gap=0)
     assert biggest == 3.0
     np.testing.assert_allclose(tiled.values, (d[0] + 3) / 6)  # 0 -> 0.5, the white middle of RdBu
     with pytest.raises(ValueError, match="shapes"):
@@ -140,7 +141,7 @@ def test_compute_matches_the_traced_forward(random_handle):
 
 
 def test_tiles_png_colours_and_layer1_payload():
-    t = fm.tile(np.array([[[0.0, 1.0]], [[2.0, 2.0]]], dtype=np.float32), gap=1, cols=2)
+    t = tiles.tile(np.array([[[0.0, 1.0]], [[2.0, 2.0]]], dtype=np.float32), gap=1, cols=2)
     png = figures_maps.tiles_png(t.values, "Viridis")
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     lut = figures.lut("Viridis")
@@ -149,5 +150,5 @@ def test_tiles_png_colours_and_layer1_payload():
     assert rgb[0, 3].tolist() == lut[0].tolist()  # constant channel -> bottom of its scale
     # layer1's 64 maps of 56x56 (noise: the worst case for PNG) stay under the 300 KB budget as sent.
     noise = np.random.default_rng(0).random((64, 56, 56), dtype=np.float32)
-    fig, n = figures_maps.feature_tiles(fm.tile(noise), "layer1")
+    fig, n = figures_maps.feature_tiles(tiles.tile(noise), "layer1")
     assert n < 300 * 1024 and len(fig.data[0].source) < 300 * 1024

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from resnet_viz.explain import tiles
 from resnet_viz.text import i18n
+from tests.zh_words import english_words
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py")),
@@ -86,32 +88,22 @@ def test_render_fills_nested_readings_in_both_languages():
 
 # ---- the Chinese scan ------------------------------------------------------------------------------------
 def test_the_scan_flags_english_and_allows_names_units_and_symbols():
-    assert i18n.english_words("梯度向输入方向急剧增大 (the gradient grows)") == ["the", "gradient", "grows"]
-    assert i18n.english_words("第 8 类 uniform guess") == ["uniform", "guess"]
+    assert english_words("梯度向输入方向急剧增大 (the gradient grows)") == ["the", "gradient", "grows"]
+    assert english_words("第 8 类 uniform guess") == ["uniform", "guess"]
     ok = ("layer3.1 的 conv1、bn1、downsample 与 ReLU；plain-56 和 residual-20；ResNet-18 在 ImageNet 上；"
           "Grad-CAM（Selvaraju 等人）；F(x) + x；128×128 像素，12 KB，3 ms；{label}；`python -m resnet_viz`；"
           "《Deep Residual Learning for Image Recognition》；layer2.0.downsample.0")
-    assert i18n.english_words(ok) == []
-    assert i18n.english_words("tabby 猫", extra={"tabby"}) == []
-    assert i18n.english_words("把 resnet18-f37072fd.pth 放到 $TORCH_HOME/hub/checkpoints/ 或 assets/shapes") == []
-    assert i18n.english_words("第一层 first/last 最后一层") == ["first", "last"]
+    assert english_words(ok) == []
+    assert english_words("tabby 猫", extra={"tabby"}) == []
+    assert english_words("把 resnet18-f37072fd.pth 放到 $TORCH_HOME/hub/checkpoints/ 或 assets/shapes") == []
+    assert english_words("第一层 first/last 最后一层") == ["first", "last"]
 
 
 def test_no_english_in_any_chinese_text():
     # The shapes classes have Chinese names (class.*) and the weights name "shapes" is 合成图形: neither is allowed
     # here; ImageNet's labels (tabby in the search hint) stay data.
-    leaks = {k: w for k, v in i18n.texts("zh").items() if (w := i18n.english_words(v, extra={"tabby"}))}
+    leaks = {k: w for k, v in i18n.texts("zh").items() if (w := english_words(v, extra={"tabby"}))}
     assert not leaks, leaks
-
-
-def test_the_shapes_classes_have_chinese_names():
-    from resnet_viz.experiments import shapes
-    from ui.text import CLASS_KEYS
-
-    assert set(CLASS_KEYS) == set(shapes.CLASSES)
-    names = [i18n.t(CLASS_KEYS[c], "zh") for c in shapes.CLASSES]
-    assert len(set(names)) == len(names) and not any(i18n.english_words(n) for n in names)
-    assert [i18n.t(CLASS_KEYS[c], "en") for c in shapes.CLASSES] == list(shapes.CLASSES)
 
 
 def _figure_texts(fig) -> list[str]:
@@ -140,7 +132,6 @@ def _chinese_figures():
     import numpy as np
 
     from resnet_viz import figures
-    from resnet_viz.explain import featuremaps
     from resnet_viz.figures import cam as figures_cam
     from resnet_viz.figures import gradflow as figures_gradflow
     from resnet_viz.figures import lab as figures_lab
@@ -177,7 +168,7 @@ def _chinese_figures():
                                  {"gradcam": [1.0, 0.5, 0.1], "guided_gradcam": [1.0, 0.9, 0.9]}, **zh("cam_sanity"))
     yield figures_cam.cam_deletion(np.linspace(0, 1, 5), np.linspace(1, 0, 5), np.linspace(1, 0.5, 5), 0.2, 0.4, "条纹",
                                    **zh("cam_deletion"))
-    tiled = featuremaps.tile(np.random.default_rng(0).random((4, 8, 8), dtype=np.float32))
+    tiled = tiles.tile(np.random.default_rng(0).random((4, 8, 8), dtype=np.float32))
     yield figures_maps.feature_tiles(tiled, "layer1：4 个 8×8 的通道", **zh("feature_tiles"))[0]
     yield figures_maps.channel_overlay(picture, heat[:4, :4], "layer1 通道 0，叠加在输入图像上", (0.0, 1.0),
                                        **zh("channel_overlay"))
@@ -203,7 +194,7 @@ def test_every_figure_drawn_with_chinese_labels_shows_no_english():
     for fig in _chinese_figures():
         texts = _figure_texts(fig)
         assert texts, "the scan found no text at all"
-        leaks = [w for text in texts for w in i18n.english_words(text)]
+        leaks = [w for text in texts for w in english_words(text)]
         assert not leaks, (fig.layout.title.text, leaks)
         count += 1
     assert count == 19

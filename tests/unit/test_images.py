@@ -468,3 +468,11 @@ def test_refusals_are_keys_in_both_languages() -> None:
         assert exc.key in i18n.texts("en") and exc.key in i18n.texts("zh")
         assert str(exc) == exc.text("en") and exc.text("zh") != exc.text("en")
     assert exc.params == {"width": 400, "height": 19, "aspect": 400 / 19, "limit": 20.0}
+
+
+def test_the_default_sample_follows_the_live_weights():
+    from resnet_viz.inputs import images
+
+    samples = images.list_samples()
+    assert images.default_sample("shapes", samples).startswith("shapes")
+    assert images.default_sample("imagenet", samples) == "cat"

@@ -18,10 +18,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch th
 
 
 def test_unraveled_counts_paths_and_their_central_range() -> None:
-    key, p = readings_lab.unraveled(8)
+    key, p = readings_lab.unraveled(unravel.paths(8))
     assert key == "read.paths.count" and p["total"] == "256" and p["mean"] == "4"
     assert (p["lo"], p["hi"]) == (1, 7) and p["share"] == pytest.approx(100 * (1 - 2 / 256))
-    _, deep = readings_lab.unraveled(unravel.cifar_blocks(110))
+    _, deep = readings_lab.unraveled(unravel.paths(unravel.cifar_blocks(110)))
     assert deep["total"] == f"{2 ** 54:,}" and deep["share"] >= 95
     # Every path in the range is counted: the share is the binomial mass between lo and hi.
     mass = sum(math.comb(54, k) for k in range(deep["lo"], deep["hi"] + 1)) / 2 ** 54

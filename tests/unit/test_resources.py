@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
-from resnet_viz.explain import featuremaps, gradcam, methods
+from resnet_viz.explain import featuremaps, gradcam, methods, tiles
 from resnet_viz.figures import cam as figures_cam
 from resnet_viz.figures import maps as figures_maps
 from resnet_viz.inputs import images
@@ -55,7 +55,7 @@ def _request(handle, i: int) -> None:
     x = handle.preprocess(image).unsqueeze(0)  # (1, 3, SIZE, SIZE)
     if kind == 0:
         ft = featuremaps.compute(handle, image, mask)
-        tiled = featuremaps.tile(ft.maps("layer1.0"), order=featuremaps.channel_order(ft.maps("layer1.0"), True))
+        tiled = tiles.tile(ft.maps("layer1.0"), order=featuremaps.channel_order(ft.maps("layer1.0"), True))
         figures_maps.feature_tiles(tiled, "layer1.0")
         figures_cam.cam_topk(ft.top5, "top-5")
     elif kind == 1:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch th
 
 CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "shapes" / "resnet18_shapes.pth"
 META_KEYS = {"classes", "image_size", "mean", "std", "seed", "heldout_accuracy", "train_command", "train_minutes"}
-# Measured on the first 200 held-out images at 128 px (see README / the report of issue 3); the test
+# Measured on the first 200 held-out images at 128 px (see README); the test
 # allows a little slack for float differences between machines.
 MIN_ACCURACY_200 = 0.97  # measured 1.000 (0.998 on 500)
 MIN_POINTING_MARGIN = 0.6  # measured 0.865 - 0.135 = 0.73 (layer3, dilated 3 px)

@@ -209,7 +209,7 @@ def bench_payload(handle) -> tuple[dict, list[Row]]:
     """The layer1 / layer4 tile figures exactly as pages/2_Feature_Maps.py builds them, default widgets."""
     import plotly.io as pio
 
-    from resnet_viz.explain import featuremaps
+    from resnet_viz.explain import featuremaps, tiles
     from resnet_viz.figures import maps as figures_maps
     from resnet_viz.inputs import images
 
@@ -219,10 +219,10 @@ def bench_payload(handle) -> tuple[dict, list[Row]]:
     for layer in ("layer1", "layer4"):
         maps = ft.maps(layer)  # (C, H, W)
         side = maps.shape[1]
-        shrink = featuremaps.shrink_for(side)
-        tiled = featuremaps.tile(featuremaps.shrink(maps, shrink), shared=False,
+        shrink = tiles.shrink_for(side)
+        tiled = tiles.tile(tiles.shrink(maps, shrink), shared=False,
                                  order=featuremaps.channel_order(maps, False),
-                                 upscale=featuremaps.upscale_for(side // shrink))
+                                 upscale=tiles.upscale_for(side // shrink))
         fig, png = figures_maps.feature_tiles(tiled, layer, height=640)
         sent = len(pio.to_json(fig, validate=False).encode())  # the PNG travels base64 inside the figure JSON
         out[layer] = {"png_kb": png / 1024, "figure_json_kb": sent / 1024}

@@ -1,8 +1,7 @@
-"""Speed and size measures behind the README's claims, side by side in one run: a table and one JSON object.
+"""Speed and size measures behind the README's claims, side by side in one run: a table and one JSON object."""
 
-Compared variants run interleaved (A, B, C, A, B, C, ...) after a warm-up, so machine load hits them alike;
-claims are ratios of medians from the same run, never absolute times checked by a test.
-"""
+# Compared variants run interleaved (A, B, C, A, B, C, ...) after a warm-up, so machine load hits them alike;
+# claims are ratios of medians from the same run, never absolute times checked by a test.
 
 from __future__ import annotations
 

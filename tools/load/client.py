@@ -1,8 +1,7 @@
-"""One Streamlit browser session without a browser: the /_stcore/stream websocket, BackMsg/ForwardMsg protos.
+"""One Streamlit browser session without a browser: the /_stcore/stream websocket, BackMsg/ForwardMsg protos."""
 
-Widgets are driven by their user key (Streamlit element ids end with it), never by their translated label.
-Used only by the load benchmark (tools.load.run); the app itself never imports this module.
-"""
+# Widgets are driven by their user key (Streamlit element ids end with it), never by their translated label.
+# Used only by the load benchmark (tools.load.run); the app itself never imports this module.
 
 from __future__ import annotations
 

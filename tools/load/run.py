@@ -1,9 +1,8 @@
-"""Classroom load benchmark: N protocol-level sessions walk through a lecture against a real `streamlit run`.
+"""Classroom load benchmark: N protocol-level sessions walk through a lecture against a real `streamlit run`."""
 
-`python -m tools load --sessions 12 --json load.json`. Each session is Streamlit's own websocket protocol
-(tools.load.client), not a browser: six headless Chromium tabs cost this machine more CPU than the server
-they measure. Server CPU comes from /proc of the server processes, so it does not depend on the load.
-"""
+# `python -m tools load --sessions 12 --json load.json`. Each session is Streamlit's own websocket protocol
+# (tools.load.client), not a browser: six headless Chromium tabs cost this machine more CPU than the server
+# they measure. Server CPU comes from /proc of the server processes, so it does not depend on the load.
 
 from __future__ import annotations
 
