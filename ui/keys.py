@@ -141,5 +141,5 @@ def room_choice(i: int) -> str:
 
 
 # Radios and selectboxes whose option texts are translated: a language switch keeps their choice (ui.text).
-TRANSLATED_CHOICES = (WEIGHTS_SOURCE, PICK_HOW, LAB_SET, FM_SCALE, GF_WHICH, GF_SHORTCUT, GF_QUANTITY, CAM_TARGET,
-                      CAM_BASELINE, CAM_DEL_BASE, CAM_SCALE)
+TRANSLATED_CHOICES = (WEIGHTS_SOURCE, PICK_HOW, PICK_SAMPLE, LAB_SET, FM_SCALE, GF_WHICH, GF_SHORTCUT, GF_QUANTITY,
+                      CAM_TARGET, CAM_BASELINE, CAM_DEL_BASE, CAM_SCALE)

@@ -51,7 +51,7 @@ def test_grad_split_reads_shares_and_the_mask() -> None:
     masked = [_row("layer1.0", 0.0, 2.0), rows[1], rows[2]]
     off = readings_lab.grad_split(masked, (False, True, True))
     assert [k for k, _ in off] == ["read.gpath.share", "read.gpath.projection", "read.gpath.off"]
-    assert off[0][1]["n"] == 2 and off[2][1]["blocks"] == "layer1.0"
+    assert off[0][1]["n"] == 2 and off[2][1]["blocks"] == ["layer1.0"]
     assert [k for k, _ in readings_lab.grad_split(masked, (False,) * 3)] == ["read.gpath.all_off"]
 
 
