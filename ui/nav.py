@@ -31,6 +31,7 @@ PAGES = (
     PageSpec("pages/4_Gradient_Flow.py", "nav.gradient_flow", "📉", "Gradient_Flow"),
     PageSpec("pages/5_Shortcut_Lab.py", "nav.shortcut_lab", "🧪", "Shortcut_Lab"),
     PageSpec("pages/6_Lecture.py", "nav.lecture", "🎓", "Lecture"),
+    PageSpec("pages/7_Join.py", "nav.join", "🙋", "Join"),
 )
 
 _run = threading.local()  # one script run happens on one thread: app.py marks it, the page reads the mark

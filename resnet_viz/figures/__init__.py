@@ -55,6 +55,7 @@ LABEL_KEYS: dict[str, dict] = {
     "lesion_chart": {"names": {"intact": "lab.bar.intact", "no_shortcut": "lab.bar.no_shortcut",
                                "no_branch": "lab.bar.no_branch", "no_shortcuts": "lab.bar.no_shortcuts",
                                "chance": "lab.bar.chance"}},
+    "class_answers": {"title": "rooms.fig.title", "y_title": "rooms.fig.students"},
     "gradient_correlation_chart": {"title": "fig.shatter_title", "x_title": "fig.shatter_x",
                                    "y_title": "fig.shatter_y", "legend": "fig.shatter_legend"},
 }

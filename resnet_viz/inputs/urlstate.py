@@ -12,9 +12,10 @@ from typing import NamedTuple
 
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.layers import BLOCK_NAMES
+from resnet_viz.rooms import rules
 from resnet_viz.text.i18n import LANGUAGES
 
-PARAMS: tuple[str, ...] = ("page", "image", "layer", "block", "channel", "class", "mask", "lang", "step")
+PARAMS: tuple[str, ...] = ("page", "image", "layer", "block", "channel", "class", "mask", "lang", "step", "room")
 MAX_LEN = 200  # longer values are refused before any parsing
 _NUMBER = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: int() would also take '１２' or '٣'
 _SLUG = re.compile(r"[A-Za-z0-9_.:\- ]{1,80}")  # sample names read like "shapes: star"
@@ -35,7 +36,8 @@ NOT_A_NUMBER = "family.url.not_a_number"
 OUT_OF_RANGE = "family.url.out_of_range"
 BAD_MASK = "family.url.bad_mask"
 TOO_LONG = "family.url.too_long"
-REASONS: tuple[str, ...] = (UNKNOWN, NOT_A_NUMBER, OUT_OF_RANGE, BAD_MASK, TOO_LONG)
+BAD_ROOM = "family.url.bad_room"
+REASONS: tuple[str, ...] = (UNKNOWN, NOT_A_NUMBER, OUT_OF_RANGE, BAD_MASK, TOO_LONG, BAD_ROOM)
 
 
 class Note(NamedTuple):
@@ -59,6 +61,7 @@ class UrlState:
     mask: tuple[bool, ...] = (True,) * len(BLOCK_NAMES)
     lang: str | None = None
     step: int = 0
+    room: str | None = None  # a class room's code (the Join page)
 
 
 @dataclass
@@ -104,6 +107,11 @@ def parse(query: Mapping, pages: Collection[str] | None = None, images: Collecti
             got["mask"] = tuple(c == "1" for c in raw["mask"])
         else:
             notes.append(Note("mask", BAD_MASK, {"n": len(BLOCK_NAMES)}))
+    if "room" in raw:
+        try:
+            got["room"] = rules.check_code(raw["room"])
+        except rules.RoomError:
+            notes.append(Note("room", BAD_ROOM))
     return Parsed(UrlState(**got), notes)
 
 

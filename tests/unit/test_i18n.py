@@ -208,8 +208,9 @@ def test_label_keys_name_real_arguments_and_real_keys():
     from resnet_viz.figures import gradflow as figures_gradflow
     from resnet_viz.figures import lab as figures_lab
     from resnet_viz.figures import maps as figures_maps
+    from resnet_viz.figures import rooms as figures_rooms
 
-    modules = (figures, figures_cam, figures_maps, figures_gradflow, figures_lab)
+    modules = (figures, figures_cam, figures_maps, figures_gradflow, figures_lab, figures_rooms)
     en = i18n.texts("en")
     for name, args in figures.LABEL_KEYS.items():
         function = next(getattr(m, name.split(".")[0]) for m in modules if hasattr(m, name.split(".")[0]))
