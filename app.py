@@ -18,7 +18,7 @@ from resnet_viz.model import weights  # noqa: E402
 from resnet_viz.model.device import available_devices  # noqa: E402
 from resnet_viz.model.layers import BLOCK_NAMES  # noqa: E402
 from ui import links, state  # noqa: E402
-from ui.text import language_selector, reason_text, t, weights_name  # noqa: E402
+from ui.text import language_selector, named, reason_text, t, weights_name  # noqa: E402
 
 links.apply()  # a link's state into the widgets' keys, before the menu and any widget is drawn
 page = nav.navigation()
@@ -40,7 +40,7 @@ def sidebar() -> None:
         status = weights.availability()
         if keys.WEIGHTS_ERROR in st.session_state:
             source, why = st.session_state[keys.WEIGHTS_ERROR]
-            st.error(f"{weights_name(source)}: {reason_text(why)}{t('side.using_auto')}")
+            st.error(named(weights_name(source), reason_text(why)) + t("side.using_auto"))
         if st.session_state.pop(keys.WEIGHTS_SWITCHED, False):
             st.info(t("side.switched_imagenet"))
         st.success(t("side.live", weights=weights_name(handle.source), device=handle.device.type)
@@ -48,7 +48,7 @@ def sidebar() -> None:
         with st.expander(t("side.why_not")):
             for name, why in {**status, **handle.skipped}.items():
                 if why and name != handle.source:
-                    st.caption(f"**{weights_name(name)}**: {reason_text(why)}")
+                    st.caption(named(weights_name(name), reason_text(why), bold=True))
             st.caption(t("side.imagenet_offline"))
         st.toggle(t("side.shortcuts"), value=True, key=keys.SHORTCUTS_ALL, help=t("side.shortcuts_help"))
         with st.expander(t("side.per_block")):

@@ -21,7 +21,7 @@ from ui.fm_unit import unit_view
 from ui.fm_views import maps_and_block
 from ui.memo import figure
 from ui.picker import image_key, pick_image
-from ui.text import reason_text, t, weights_name
+from ui.text import class_top, reason_text, t, weights_name
 
 nav.require_app(__file__)
 st.title(t("fm.title"))
@@ -43,8 +43,8 @@ if ft.note is not None:  # the GPU ran out of memory and this request ran on the
 base = (handle.digest, img_key, mask, not whole)  # every figure below is cached under this and what it shows
 
 left, right = st.columns([3, 2])
-top5_fig = figure(("fm_top5", *base), lambda: figures_cam.cam_topk(ft.top5, t("fm.top5", mask=state.mask_label(mask)),
-                                                                    **figures.labels("cam_topk", t)))
+top5_fig = figure(("fm_top5", *base), lambda: figures_cam.cam_topk(
+    class_top(ft.top5), t("fm.top5", mask=state.mask_label(mask)), **figures.labels("cam_topk", t)))
 chart(left, top5_fig)
 fit_warning(left, handle)  # e.g. the shapes weights on a photo: the top-5 is the nearest shape
 with right:

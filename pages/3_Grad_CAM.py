@@ -10,7 +10,7 @@ from resnet_viz.inputs import images
 from ui import gradcam_ui, keys, memo, nav, state
 from ui.draw import figures_zip_button, show_error
 from ui.picker import image_key, pick_image
-from ui.text import reason_text, t
+from ui.text import class_name, reason_text, t
 
 nav.require_app(__file__)
 st.title(t("cam.title"))
@@ -32,7 +32,8 @@ except (gradcam.AttributionError, ValueError) as exc:
 # ---- the class to explain (a new class recomputes; everything below it is a fragment that only redraws)
 c1, c2 = st.columns([1, 1])
 eg = min(281, handle.num_classes - 1)  # an example the live weights know (281: tabby in ImageNet)
-query = c1.text_input(t("cam.search"), key=keys.CAM_QUERY, placeholder=t("cam.search_eg", name=handle.labels[eg], i=eg))
+query = c1.text_input(t("cam.search"), key=keys.CAM_QUERY,
+                      placeholder=t("cam.search_eg", name=class_name(handle.labels[eg]), i=eg))
 choices = gradcam_ui.class_choices(c1, query, handle, auto)
 target = c2.selectbox(t("cam.class"), choices, key=keys.CAM_TARGET, format_func=gradcam_ui.class_namer(handle),
                       placeholder=t("cam.top1"))  # after an image change Streamlit shows None as "no choice"

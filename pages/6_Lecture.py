@@ -7,7 +7,7 @@ import ui.boot  # noqa: F401  (first: loads the library once, one script thread 
 import streamlit as st
 
 from resnet_viz.explain import gradcam
-from ui import keys, lecture, nav, state
+from ui import keys, lecture, nav, rooms, state
 from ui.draw import chart, figures_zip_button, show_error
 from ui.lecture import BODY_KEYS, STEPS, TITLE_KEYS
 from ui.picker import pick_image
@@ -27,8 +27,10 @@ NORMAL_CSS = """<style>
 
 
 def _go(delta: int) -> None:
-    step = st.session_state.get(keys.LECTURE_STEP, 0) + delta
-    st.session_state[keys.LECTURE_STEP] = min(max(step, 0), len(STEPS) - 1)
+    step = min(max(int(st.session_state.get(keys.LECTURE_STEP, 0)), 0), len(STEPS) - 1)
+    if delta > 0:
+        rooms.leaving(STEPS[step])  # moving on from a question reveals it on the students' phones
+    st.session_state[keys.LECTURE_STEP] = min(max(step + delta, 0), len(STEPS) - 1)
 
 
 nav.require_app(__file__)
@@ -50,6 +52,7 @@ nav_cols[2].button(t("lec.next"), on_click=_go, args=(1,), disabled=step == len(
 st.markdown(f"## {step + 1}. {t(TITLE_KEYS[name])}")
 if presenter:
     lecture.presenter_notes(name)  # the presenter's side only, never the projected slide
+    rooms.presenter_sidebar()
 
 text_col, fig_col = st.columns([2, 3], gap="large")
 try:
@@ -65,8 +68,12 @@ with text_col:
         st.markdown(f"**{t('lec.reveal_next')}**")
     if caption:
         st.markdown(caption)
+    if presenter:
+        rooms.reveal_panel(name)  # on a reveal step: the class's answers beside the measured one
 with fig_col:
-    if isinstance(fig, list):  # stacked rows
+    if presenter and name in lecture.QUESTIONS and rooms.presenting():  # the class answers from their phones
+        rooms.question_panel(name, fig, _go, (1,))
+    elif isinstance(fig, list):  # stacked rows
         for f in fig:
             chart(st, f)
     elif isinstance(fig, tuple):

@@ -16,11 +16,13 @@ ALLOWED_WORDS = frozenset({
     "conv3", "conv2_x", "conv3_x", "conv4_x", "conv5_x",  # a Bottleneck's third conv; He et al.'s Table 1 stages
     # models, data sets, weights
     "ResNet", "ResNets", "ResNet-18", "ResNet-34", "ImageNet", "CIFAR-10", "CIFAR", "IMAGENET1K_V1", "VGG",
-    "torchvision", "torch", "hub", "captum", "resnet-viz", "shapes", "Top-1", "Top-5", "top-1", "top-5",
+    "torchvision", "torch", "hub", "captum", "resnet-viz", "Top-1", "Top-5", "top-1", "top-5",
     "acc@1",
     # methods and optimisers
     "Grad-CAM", "Guided", "Backpropagation", "Integrated", "Gradients", "Occlusion", "Saliency", "SGD", "Adam",
     "Spearman", "IoU",
+    # colour maps keep their names (plotly's, the same in every language)
+    "Viridis", "Inferno", "Jet", "Greys", "RdBu",
     # cited authors and venues
     "Veit", "Adebayo", "Petsiuk", "Sundararajan", "Balduzzi", "Yang", "Selvaraju", "Luo", "ICLR", "ICML", "CVPR",
     "NeurIPS", "Olah", "Bau",

@@ -65,6 +65,8 @@ def family_section(height: int, width: int) -> dict:
                    t("arch.fam.c.kind"): block_kind(r["block"]), t("arch.fam.c.params"): f"{r['params']:,}",
                    t("arch.fam.c.macs"): f"{r['macs'] / 1e9:.2f} G"} for r in rows], hide_index=True,
                  width="stretch")
+    paper_size = family.family(arch, 224)  # Table 1 counts at 224×224, whatever the page's input size
+    st.markdown(say(readings.family_macs(arch, paper_size.macs, family.macs_stride_on_first_1x1(arch))))
     blocks = block_figures(fam)
     depth_text(fam)
     return {"family": bars, "table1": table, **blocks}

@@ -15,7 +15,7 @@ from resnet_viz.text import channel_readings
 from resnet_viz.text.readings import THRESHOLDS
 from ui import keys, memo, state
 from ui.draw import chart
-from ui.text import literal, say, t
+from ui.text import class_name, sample_name, say, t
 
 LAYER, CHANNEL, TARGET, SIDE, EVERY = keys.CH_LAYER, keys.CH_CHANNEL, keys.CH_TARGET, keys.CH_SIDE, keys.CH_EVERY
 # A channel's examples (9 shapes and 6 photos with their masks: 0.2-1 MB), shared by every session, keyed by content.
@@ -92,7 +92,7 @@ def show_examples(handle, d: channels.Dissection, channel: int) -> None:
     photos = EXAMPLES.get(("photos", *key), lambda: channels.photo_examples(handle, d, channel))
     cols = st.columns(len(ex.images))
     for col, img, m, box, v, name in zip(cols, ex.images, ex.masks, ex.boxes, ex.values, ex.names, strict=True):
-        col.image(figures_channels.overlay(img, m), width="stretch", caption=t("ch.ex.item", name=name,
+        col.image(figures_channels.overlay(img, m), width="stretch", caption=t("ch.ex.item", name=class_name(name),
                                                                                 value=f"{v:.2f}"))
         col.image(figures_channels.patch(img, box), width="stretch")
     st.caption(t("ch.ex.caption", k=len(ex.images), n=d.n, size=d.size))
@@ -101,7 +101,7 @@ def show_examples(handle, d: channels.Dissection, channel: int) -> None:
     for col, img, m, v, name in zip(cols, photos.images, photos.masks, photos.values, photos.names, strict=False):
         key = "ch.ex.photo_item" if m.any() else "ch.ex.photo_below"
         col.image(figures_channels.overlay(img, m, scale=1), width="stretch",
-                  caption=t(key, name=literal(name), value=f"{v:.2f}"))
+                  caption=t(key, name=sample_name(name), value=f"{v:.2f}"))
 
 
 DEAD_SHARE = THRESHOLDS.channel_dead
@@ -113,7 +113,7 @@ def readings(d_on: channels.Dissection, d_now: channels.Dissection, vis: channel
     """(what this channel's numbers say, what the block's label counts say), as readings."""
     concept, iou = d_now.best(channel)
     about = channel_readings.channel(vis.start, vis.final, d_now.best_mean[channel], d_now.active[channel],
-                                     shapes.CLASSES[concept], iou)
+                                     class_name(shapes.CLASSES[concept]), iou)
     counts = channel_readings.label_counts(d_now.layer, len(d_now.iou), d_on.labelled(), d_now.labelled(), mask,
                                            d_on.best(channel)[1], iou)
     return about, counts
@@ -143,13 +143,13 @@ def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, a
     now = None if all(mask) else d_now.iou[channel]
     fig = memo.figure(("ch_iou", handle.digest, d_now.layer, d_now.target, tuple(mask), channel), lambda:
                       figures_channels.iou_chart(
-                          list(shapes.CLASSES), d_on.iou[channel], now, channels.IOU_LABEL,
+                          [class_name(c) for c in shapes.CLASSES], d_on.iou[channel], now, channels.IOU_LABEL,
                           t("ch.fig.iou_title", layer=d_now.layer, channel=channel, target=target_name(d_now.target)),
                           t("ch.fig.class"), t("ch.fig.iou"), t("ch.fig.on"), t("ch.fig.now"),
                           t("ch.fig.bar", bar=channels.IOU_LABEL)))
     chart(st, fig, key="ch_iou")
     best = sorted(range(len(d_now.iou)), key=lambda c: -max(d_now.iou[c]))[:BEST_LISTED]
-    listed = ", ".join(f"#{c} {shapes.CLASSES[d_now.best(c)[0]]} {d_now.best(c)[1]:.2f}" for c in best
+    listed = ", ".join(f"#{c} {class_name(shapes.CLASSES[d_now.best(c)[0]])} {d_now.best(c)[1]:.2f}" for c in best
                        if d_now.best(c)[1] > channels.IOU_LABEL)
     if listed:
         st.caption(t("ch.lab.best_list", layer=d_now.layer, channels=listed))

@@ -11,7 +11,7 @@ from PIL import Image
 from resnet_viz.figures import export
 from resnet_viz.text.errors import UserError
 from ui import keys
-from ui.text import literal, reason_text, t
+from ui.text import literal, named, reason_text, t
 
 # The camera icon in every figure's toolbar saves a PNG; at twice the on-screen pixels it stays sharp on a slide.
 PLOTLY_CONFIG = {"toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -40,7 +40,7 @@ def show_error(exc: BaseException, what: str = "") -> None:
     """A clear message for a person, never a traceback; the exception's text may quote user input, so it is
     shown literally (a UserError in the sidebar's language, its user parts literal)."""
     text = reason_text(exc) if isinstance(exc, UserError) else literal(exc)
-    st.error(f"{what}{': ' if what else ''}{text}")
+    st.error(named(what, text) if what else text)
 
 
 def image_png(img: Image.Image) -> bytes:

@@ -17,7 +17,7 @@ from resnet_viz.figures import maps as figures_maps
 from resnet_viz.model import layers
 from resnet_viz.model.layers import STEM_NAMES
 from ui import keys
-from ui.draw import PLOTLY_CONFIG, chart
+from ui.draw import PLOTLY_CONFIG, chart, show_error
 from ui.memo import BoundedLRU, MiB, figure
 from ui.text import t
 
@@ -81,7 +81,7 @@ def unit_view(handle, img_key: str, mask: tuple, center_crop: bool, ft, image) -
     try:
         e = UNITS.get(("erf", *key), erf)
     except (ValueError, RuntimeError) as exc:
-        st.error(f"{t('fm.unit.failed')}: {type(exc).__name__}")
+        show_error(exc, t("fm.unit.failed"))
         return
     th = e.theoretical
     left, right = st.columns([3, 2])

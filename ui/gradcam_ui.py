@@ -19,7 +19,7 @@ from ui.draw import chart, image_download, show_error
 from ui.fm import fit_warning
 from ui.memo import figure
 from ui.picker import image_name
-from ui.text import literal, say, t, weights_name
+from ui.text import class_label, class_name, class_top, lang, literal, say, t, weights_name
 
 __all__ = ["class_choices", "class_namer", "views"]
 
@@ -65,19 +65,19 @@ def class_choices(where, query: str, handle, auto: gradcam.GradCam) -> list[int 
     """The class selectbox's options for a search text (top-1 first); a clear message when nothing matches."""
     if not query.strip():
         return [None, *(i for i, _, _ in auto.top)]
-    found = classes.parse(query, handle.labels)
+    found = classes.parse(class_label(query), handle.labels)
     if found.reason:
         where.warning(t(found.reason, **{**found.args, "query": literal(found.text)}))
     return [None, *found.choices]
 
 
 def class_namer(handle):
-    top1 = t("cam.top1")  # read now: a format_func may be called outside the script run
+    top1, lang_ = t("cam.top1"), lang()  # read now: a format_func may be called outside the script run
 
     def name(i: int | None) -> str:
         # A stale index from another weights choice must not crash the widget while it resets. The "top-1" label
         # names no class: the browser keeps a keyed selectbox's shown text when only the image changes.
-        return top1 if i is None else f"{handle.labels[i % handle.num_classes]} ({i})"
+        return top1 if i is None else f"{class_name(handle.labels[i % handle.num_classes], lang_)} ({i})"
     return name
 
 
@@ -89,7 +89,7 @@ def overlays(picture: np.ndarray, cam: gradcam.GradCam, opacity: float, scale: s
 
 def prediction_line(cam: gradcam.GradCam) -> str:
     _, name, p = cam.top[0]
-    return t("cam.predicts", name=name, p=100 * p, label=cam.label, q=100 * cam.prob)
+    return t("cam.predicts", name=class_name(name), p=100 * p, label=class_name(cam.label), q=100 * cam.prob)
 
 
 def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale: str, x) -> None:
@@ -116,7 +116,7 @@ def other_methods(figs: dict, handle, img_key: str, mask, cam, stage: str, scale
     for r in results:
         shown[f"{METHOD_TITLES[r.method]} ({r.seconds:.1f} s)"] = figures_cam.colorize(
             gradcam.for_display(r.map, r.signed), "RdBu_r" if r.signed else scale, r.signed)
-    figs["methods"] = figures_cam.cam_image_row(shown, t("cam.explaining_short", label=cam.label))
+    figs["methods"] = figures_cam.cam_image_row(shown, t("cam.explaining_short", label=class_name(cam.label)))
     chart(st, figs["methods"])
     for r in results:
         gap = r.extra.get("completeness_gap")  # |sum of (x − x′) × averaged gradients − (F(x) − F(x′))|
@@ -147,7 +147,7 @@ def trust_checks(figs: dict, handle, img_key: str, mask, cam, stage: str, scale:
     if st.session_state.get(keys.CAM_DELETION_ON):
         d = _deletion(handle.digest, img_key, mask, cam.target, stage, del_base, handle, x, cam.maps[stage])
         figs["deletion"] = figures_cam.cam_deletion(d.fractions, d.probs, d.random_probs, d.area, d.random_area,
-                                                    cam.label, **figures.labels("cam_deletion", t))
+                                                    class_name(cam.label), **figures.labels("cam_deletion", t))
         chart(st, figs["deletion"])
 
 
@@ -160,7 +160,8 @@ def _large(right, figs: dict, key: tuple, cam: gradcam.GradCam, picture: np.ndar
         if outline is not None and outline.shape != picture.shape[:2]:
             outline = None  # the weights' preprocessing cropped or resized it: the mask no longer lines up
         return figures_cam.cam_overlay_figure(picture, gradcam.for_display(cam.maps[stage]), opacity, scale,
-                                              cam.peaks[stage], t("cam.large_title", stage=stage, label=cam.label),
+                                              cam.peaks[stage],
+                                              t("cam.large_title", stage=stage, label=class_name(cam.label)),
                                               outline, **figures.labels("cam_overlay_figure", t))
     figs["gradcam_large"] = figure(("cam_large", *key, stage, opacity, scale), large_figure)
     chart(right, figs["gradcam_large"])
@@ -183,7 +184,7 @@ def _on_off(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np
         with col:
             st.markdown(f"**{title}** — {prediction_line(res)}")
             st.image(figures_cam.cam_overlay_rgb(picture, gradcam.for_display(res.maps[stage]), opacity, scale),
-                     caption=t("cam.at", stage=stage, label=res.label), width="stretch")
+                     caption=t("cam.at", stage=stage, label=class_name(res.label)), width="stretch")
     st.caption(t("cam.same_weights"))
 
 
@@ -201,9 +202,10 @@ def views(handle, img_key: str, mask: tuple, cam: gradcam.GradCam, picture: np.n
     key = (handle.digest, img_key, tuple(mask), cam.target)
     left, right = st.columns([2, 3])
     figs["top5"] = figure(("cam_top5", *key), lambda: figures_cam.cam_topk(
-        cam.top, t("cam.top5", mask=state.mask_label(mask)), highlight=cam.target, **figures.labels("cam_topk", t)))
+        class_top(cam.top), t("cam.top5", mask=state.mask_label(mask)), highlight=cam.target,
+        **figures.labels("cam_topk", t)))
     chart(left, figs["top5"])
-    left.caption(t("cam.explaining", label=cam.label, target=cam.target, p=100 * cam.prob,
+    left.caption(t("cam.explaining", label=class_name(cam.label), target=cam.target, p=100 * cam.prob,
                    weights=weights_name(handle.source)))
     fit_warning(left, handle)  # e.g. the shapes weights on a photo: the prediction is the nearest shape
     _large(right, figs, key, cam, picture, stage, opacity, scale)

@@ -17,7 +17,7 @@ from ui import keys
 from ui.draw import PLOTLY_CONFIG, chart, show_error
 from ui.memo import BoundedLRU, figure
 from ui.state import mask_label
-from ui.text import say, t, weights_name
+from ui.text import class_name, say, t, weights_name
 
 DEPTHS = [8, 14, 20, 32, 44, 56, 110]
 WHICH_KEYS = {"both": "gf.which.both", "plain": "gf.which.plain", "residual": "gf.which.residual"}
@@ -124,7 +124,7 @@ def resnet_section(figs: dict, handle, image, img_key: str, mask: tuple[bool, ..
     except (ValueError, RuntimeError) as exc:
         show_error(exc, t("gf.cannot_resnet"))
         return
-    label = handle.labels[r.target] if r.target < len(handle.labels) else str(r.target)
+    label = class_name(handle.labels[r.target]) if r.target < len(handle.labels) else str(r.target)
     key = (handle.digest, img_key, mask)
 
     def norms_figure():
@@ -173,7 +173,9 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
     with right:
         figs["gradient_split"] = figure(
             ("grad_split", *key),
-            lambda: figures_family.grad_split(paths.names(), [b.identity_norm for b in paths.blocks],
+            # Projection shortcuts are marked on the axis: their part is not the 1 of eq. 5.
+            lambda: figures_family.grad_split([t("gf.why.proj_tick", block=b.block) if b.projection else b.block
+                                               for b in paths.blocks], [b.identity_norm for b in paths.blocks],
                                               [b.branch_norm for b in paths.blocks],
                                               (t("gf.why.identity"), t("gf.why.branch")),
                                               t("gf.why.title", label=label), t("gf.why.y")))
@@ -256,7 +258,7 @@ def show_run(figs: dict, result, chart_slot, run_seed: int, chance: float, key: 
         st.caption(t("gf.precomputed", seed=run_seed))
     elif result.source == "cache":
         st.caption(t("gf.replayed"))
-    for r in readings_lab.degradation_of(result):
+    for r in readings_lab.degradation_of(result, degradation.chance_loss(result.settings)):
         st.markdown("- " + say(r))
     step = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
     st.caption(t("gf.loss_note", every=result.settings.log_every, step=step, steps=result.settings.steps,

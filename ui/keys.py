@@ -123,6 +123,30 @@ CH_TARGET = "ch_target"  # x, F or out
 CH_SIDE = "ch_side"
 CH_EVERY = "ch_every"
 
+# ---- Class rooms (ui.rooms: the Lecture's presenter panel, pages/7_Join.py)
+ROOM_CODE = "room_code"  # the presenter's open room
+ROOM_TOKEN = "room_token"  # its secret: only in the presenter's session state, never in a link
+ROOM_NOTE = "room_note"  # a refusal (or the student's "saved"), shown once on the next run
+ROOM_OPEN = "room_open"
+ROOM_END = "room_end"
+ROOM_ASK = "room_ask"
+ROOM_CLOSE = "room_close"
+ROOM_REOPEN = "room_reopen"
+ROOM_RESET = "room_reset"
+ROOM_REVEAL = "room_reveal"
+ROOM_JOIN = "room_join"  # the room a student joined (from ?room= or typed)
+ROOM_STUDENT = "room_student"  # this browser's anonymous answer id
+ROOM_TYPED = "room_typed"
+ROOM_JOIN_BUTTON = "room_join_button"
+ROOM_LEAVE = "room_leave"
+ROOM_LANG = "room_lang"  # the phone's own language switch
+
+
+def room_choice(i: int) -> str:
+    """A student's button for choice i (A, B, C...)."""
+    return f"room_choice_{i}"
+
+
 # Radios and selectboxes whose option texts are translated: a language switch keeps their choice (ui.text).
-TRANSLATED_CHOICES = (WEIGHTS_SOURCE, PICK_HOW, LAB_SET, FM_SCALE, GF_WHICH, GF_SHORTCUT, GF_QUANTITY, CAM_TARGET,
-                      CAM_BASELINE, CAM_DEL_BASE, CAM_SCALE, CH_TARGET)
+TRANSLATED_CHOICES = (WEIGHTS_SOURCE, PICK_HOW, PICK_SAMPLE, LAB_SET, FM_SCALE, GF_WHICH, GF_SHORTCUT, GF_QUANTITY,
+                      CAM_TARGET, CAM_BASELINE, CAM_DEL_BASE, CAM_SCALE, CH_TARGET)

@@ -91,7 +91,7 @@ def unraveled_section(figs: dict) -> None:
     draw_chart(st, figs["path_lengths"])
     for name, n in ((t("lab.paths.resnet18"), 8), (t("lab.paths.cifar", depth=CIFAR_DEPTH),
                                                    unravel.cifar_blocks(CIFAR_DEPTH))):
-        st.markdown(t("lab.paths.item", name=name, text=say(readings_lab.unraveled(n))))
+        st.markdown(t("lab.paths.item", name=name, text=say(readings_lab.unraveled(unravel.paths(n)))))
 
 
 def _twin_figure(pair: unravel.LesionPair):

@@ -16,13 +16,13 @@ from resnet_viz.inputs import images
 from resnet_viz.model import architecture
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_OFF, ALL_ON
-from resnet_viz.model.layers import DOWNSAMPLING_BLOCKS, STAGE_NAMES
+from resnet_viz.model.layers import STAGE_NAMES
 from resnet_viz.text import experiment_readings as readings_lab
 from resnet_viz.text import paper, readings
 from ui import arch, gradflow, lab, memo
 from ui.lecture_plan import BODY_KEYS, CHOICES, NOTES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
 from ui.picker import image_key, image_kind
-from ui.text import lang, say, t
+from ui.text import class_name, class_top, lang, say, t
 
 GRAD_DEPTH = 56  # deep enough for the plain stack's gradient to change by orders of magnitude
 
@@ -41,7 +41,7 @@ def fig_degradation():
     configs, settings = degradation.default_degradation(0)
     run = degradation.find_run(configs, settings)
     if run is not None:
-        reading = readings_lab.degradation_of(run)
+        reading = readings_lab.degradation_of(run, degradation.chance_loss(run.settings))
         title = say(readings_lab.degradation_title(reading[0][1]["steps"]))
         fig = figures_gradflow.degradation_curves(run.curves, run.settings.steps,
                                                   chance=degradation.chance_loss(run.settings),
@@ -55,8 +55,9 @@ def fig_degradation():
 
 def fig_residual(ft):
     labels = {**figures.labels("residual_ratio_chart", t), "title": t("lec.residual.fig")}
-    fig = figures_maps.residual_ratio_chart(featuremaps.residual_ratios(ft.blocks), **labels)
-    return fig, t("lec.residual.caption")
+    ratios = featuremaps.residual_ratios(ft.blocks)
+    fig = figures_maps.residual_ratio_chart(ratios, **labels)
+    return fig, sentences(say([readings.residual_sizes(ratios)]), t("lec.residual.caption"))
 
 
 def fig_block(ft):
@@ -93,7 +94,7 @@ def fig_gradcam(handle, image):
     picture = images.denormalise(x, handle.mean, handle.std)
     shown = {n: figures_cam.cam_overlay_rgb(picture, gradcam.for_display(cam.maps[n])) for n in STAGE_NAMES}
     # Two rows of two: four in one row would leave each overlay too small for the back of a hall.
-    top = figures_cam.cam_image_row(dict(list(shown.items())[:2]), t("lec.gradcam.fig", label=cam.label))
+    top = figures_cam.cam_image_row(dict(list(shown.items())[:2]), t("lec.gradcam.fig", label=class_name(cam.label)))
     bottom = figures_cam.cam_image_row(dict(list(shown.items())[2:]))
     last = STAGE_NAMES[-1]
     grid = readings.gradcam_grid(last, cam.raw[last].shape, cam.maps[last].shape)
@@ -101,12 +102,10 @@ def fig_gradcam(handle, image):
 
 
 def fig_off(on, off, handle):
-    a = figures_cam.cam_topk(on.top5, t("lec.off.fig_on"), **figures.labels("cam_topk", t))
-    b = figures_cam.cam_topk(off.top5, t("lec.off.fig_off"), **figures.labels("cam_topk", t))
-    same = on.top5[0][0] == off.top5[0][0]
-    text = t("lec.off.caption_same" if same else "lec.off.caption_changed", on=on.top5[0][1], off=off.top5[0][1],
-             p=100 * off.top5[0][2])
-    return (a, b), sentences(text, fit(handle))
+    on_top, off_top = class_top(on.top5), class_top(off.top5)
+    a = figures_cam.cam_topk(on_top, t("lec.off.fig_on"), **figures.labels("cam_topk", t))
+    b = figures_cam.cam_topk(off_top, t("lec.off.fig_off"), **figures.labels("cam_topk", t))
+    return (a, b), sentences(say([readings.off_prediction(on_top[0], off_top[0])]), fit(handle))
 
 
 def fig_ask_lesion(handle):
@@ -115,33 +114,14 @@ def fig_ask_lesion(handle):
     return fig, ""
 
 
-def grad_verdict(norms: dict) -> tuple[str, dict]:
-    """Which choice the measurement supports: the plain stack's gradient from the last layer to the first grows
-    (b), shrinks (a) or keeps its size (c), judged by readings.THRESHOLDS.grad_flat."""
-    plain, res = norms["plain"], norms["residual"]
-    r, flat = plain.output_ratio, readings.THRESHOLDS.grad_flat
-    key = ("lec.grad.verdict_grows" if r > flat else "lec.grad.verdict_fades" if r < 1 / flat
-           else "lec.grad.verdict_flat")
-    return key, {"plain": plain.config.label, "residual": res.config.label, "p": readings.times(max(r, 1 / r)),
-                 "r": readings.times(res.output_ratio)}
-
-
 def fig_grad():
     norms = gradflow.default_init_norms(GRAD_DEPTH)
     named = {n.config.label: n for n in norms.values()}
     fig = figures_gradflow.gradflow_profile(named, title=t("lec.grad.fig", depth=GRAD_DEPTH),
                                             **figures.labels("gradflow_profile.output_grad", t))
-    # The verdict, then He et al.'s §4.1 beside it, and why the two are not in conflict (before vs during training).
-    return fig, say([grad_verdict(norms), paper.claim("paper.he2015.healthy"), ("lec.grad.moments", {})])
-
-
-def lesion_answer(res) -> tuple[str, dict]:
-    """The block whose branch costs least and the one that costs most, from the measured values."""
-    branch = {k.split(":", 1)[1]: 100 * v for k, v in res.values.items() if k.startswith("no_branch:")}
-    best, worst = max(branch, key=branch.get), min(branch, key=branch.get)
-    down = ("、" if lang() == "zh" else ", ").join(DOWNSAMPLING_BLOCKS)  # a Chinese list uses 、
-    return "lec.lesion.answer", {"best": best, "best_value": branch[best], "worst": worst,
-                                 "worst_value": branch[worst], "down": down}
+    # The verdict on both halves of choice B, then He et al.'s §4.1 beside it (no numbers there, no stage of training).
+    return fig, say([*readings_lab.grad_question(norms), paper.claim("paper.he2015.healthy"),
+                     ("lec.grad.moments", {})])
 
 
 def fig_lesion(handle):
@@ -149,7 +129,8 @@ def fig_lesion(handle):
     if res is None:
         return None, ""
     counts = readings_lab.sample_counts(images.list_samples())
-    text = say([lesion_answer(res), *readings_lab.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
+    text = say([readings_lab.lesion_answer(res.values, res.metric, res.n),
+                *readings_lab.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
                 *readings_lab.lesion(res.values, res.metric, res.chance, res.n)])
     return lab.chart(res), text
 

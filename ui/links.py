@@ -85,6 +85,8 @@ def session_keys(query: dict, num_classes: int) -> tuple[dict, list[tuple], str 
         values[keys.CAM_TARGET] = s.cls
     if "step" in given:
         values[keys.LECTURE_STEP] = s.step
+    if "room" in given:
+        values[keys.ROOM_JOIN] = s.room
     notes = [(n.param, n.key, dict(n.args), _shown(query.get(n.param))) for n in parsed.notes]
     return values, notes, s.page if "page" in given else None
 
@@ -173,6 +175,8 @@ def current(page_path: str) -> urlstate.UrlState:
                       target=ss.get(keys.CH_TARGET, urlstate.UrlState.target))
     elif page_path == "Lecture":
         values["step"] = int(ss.get(keys.LECTURE_STEP, 0))
+    elif page_path == "Join":  # a reload keeps the room (never the presenter's token: it is in no link)
+        values["room"] = ss.get(keys.ROOM_JOIN)
     return urlstate.UrlState(**values)
 
 

@@ -31,7 +31,8 @@ PAGES = (
     PageSpec("pages/4_Gradient_Flow.py", "nav.gradient_flow", "📉", "Gradient_Flow"),
     PageSpec("pages/5_Shortcut_Lab.py", "nav.shortcut_lab", "🧪", "Shortcut_Lab"),
     PageSpec("pages/6_Lecture.py", "nav.lecture", "🎓", "Lecture"),
-    PageSpec("pages/7_Channels.py", "nav.channels", "🧿", "Channels"),
+    PageSpec("pages/7_Join.py", "nav.join", "🙋", "Join"),
+    PageSpec("pages/8_Channels.py", "nav.channels", "🧿", "Channels"),
 )
 
 _run = threading.local()  # one script run happens on one thread: app.py marks it, the page reads the mark

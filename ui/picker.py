@@ -8,7 +8,7 @@ from PIL import Image
 from resnet_viz.inputs import images
 from ui import keys
 from ui.state import digest, get_handle
-from ui.text import literal, reason_text, t
+from ui.text import lang, literal, named, reason_text, sample_name, t
 
 SOURCE_LABELS = {"Samples": "common.from.samples", "Upload": "common.from.upload", "Camera": "common.from.camera"}
 
@@ -64,8 +64,9 @@ def pick_image(where=st.sidebar) -> Image.Image:
         names = [s.name for s in samples]
         current = st.session_state[keys.IMAGE][0]
         if how == "Samples":
+            titles = {n: sample_name(n, lang()) for n in names}  # read now: a format_func may run outside the run
             st.selectbox(t("common.sample"), names, index=names.index(current) if current in names else 0,
-                         key=keys.PICK_SAMPLE, on_change=_on_sample)
+                         key=keys.PICK_SAMPLE, on_change=_on_sample, format_func=titles.get)
         elif how == "Upload":
             st.file_uploader(t("common.upload"), key=keys.PICK_UPLOAD,
                              on_change=_on_upload, args=(keys.PICK_UPLOAD,))
@@ -73,10 +74,11 @@ def pick_image(where=st.sidebar) -> Image.Image:
             st.camera_input(t("common.camera"), key=keys.PICK_CAMERA, on_change=_on_upload, args=(keys.PICK_CAMERA,))
         if keys.IMAGE_ERROR in st.session_state:
             name, reason = st.session_state[keys.IMAGE_ERROR]
-            st.error(f"{literal(name)}: {reason_text(reason)}" + t("common.image_kept"))
+            st.error(named(literal(name), reason_text(reason)) + t("common.image_kept"))
         name, data = st.session_state[keys.IMAGE]
         image = _decode(digest(data), data)
-        st.image(image, caption=f"{literal(name)} ({image.width}×{image.height})", width="stretch")
+        shown = sample_name(name) if name in names else literal(name)
+        st.image(image, caption=t("common.image_caption", name=shown, w=image.width, h=image.height), width="stretch")
     return image
 
 

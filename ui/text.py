@@ -1,7 +1,9 @@
-"""The sidebar's language, `t()` for page text, and `literal()` for any text a user typed or uploaded."""
+"""The sidebar's language, `t()` for page text, `literal()` for any text a user typed or uploaded, and the names
+of data (class labels, sample names) in the reader's language."""
 
 from __future__ import annotations
 
+import re
 import string
 
 import streamlit as st
@@ -10,10 +12,22 @@ from resnet_viz.text import i18n
 from resnet_viz.text.errors import Reason, UserError
 from ui import keys
 
-# Every ASCII punctuation character may be backslash-escaped in (GitHub-flavoured) Markdown, and escaping all of
-# them also breaks autolinks (https\:\/\/…, www\.…, a\@b), Streamlit's :color[…] / :icon: directives, $math$ and
-# HTML tags.
+# Every ASCII punctuation character may be backslash-escaped in (GitHub-flavoured) Markdown; escaping all of them
+# breaks emphasis, [links](…), <autolinks>, Streamlit's :color[…] / :icon: directives, $math$ and HTML tags.
 _ESCAPE = {ord(c): "\\" + c for c in string.punctuation}
+# Escapes do not stop GFM's autolink literals: Streamlit's Markdown (remark-gfm) finds www.…, http(s)://… and
+# a@b.c in the text *after* unescaping and makes them links. A word joiner (U+2060, invisible) at the point each
+# pattern needs breaks them: between "www" and ".", between ":" and "//", after "@".
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?<=:)(?=//)|(?<=@)")
+WORD_JOINER = "\u2060"
+# The shapes weights' class names (their metadata) and the sample images' names -> locale keys, so a Chinese page
+# shows them in Chinese; any other label (ImageNet's, a user's checkpoint's) is shown as it is.
+CLASS_KEYS = {"circle": "class.circle", "square": "class.square", "triangle": "class.triangle", "star": "class.star",
+              "ring": "class.ring", "crescent": "class.crescent", "plus": "class.plus", "arrow": "class.arrow",
+              "stripes": "class.stripes", "checker": "class.checker"}
+SAMPLE_KEYS = {"cat": "sample.cat", "coffee": "sample.coffee", "rocket": "sample.rocket",
+               "astronaut": "sample.astronaut", "cameraman": "sample.cameraman", "grace_hopper": "sample.grace_hopper"}
+SHAPE_SAMPLE_PREFIX = "shapes: "
 
 
 def literal(text: object) -> str:
@@ -23,7 +37,7 @@ def literal(text: object) -> str:
     s = "".join(" " if ch.isspace() else ch for ch in str(text))
     stripped = s.lstrip(" ")
     s = "\u00a0" * (len(s) - len(stripped)) + stripped
-    return s.translate(_ESCAPE)
+    return _AUTOLINK.sub(WORD_JOINER, s).translate(_ESCAPE)
 
 
 def lang() -> str:
@@ -35,6 +49,41 @@ def lang() -> str:
 def t(key: str, **kwargs) -> str:
     """The text for `key` in the sidebar's language."""
     return i18n.t(key, lang(), **kwargs)
+
+
+def named(name: str, text: str, bold: bool = False) -> str:
+    """"name: text" with the language's colon (a Chinese sentence takes "："); both parts already shown as wanted
+    (a user's name through literal())."""
+    return t("common.named_bold" if bold else "common.named", name=name, text=text)
+
+
+def class_name(label: str, lang_: str | None = None) -> str:
+    """A class label of the live weights in the reader's language (the shapes classes are translated); pass
+    `lang_` where this may run outside the script run (a format_func)."""
+    key = CLASS_KEYS.get(label)
+    return i18n.t(key, lang_ or lang()) if key else label
+
+
+def class_label(query: str) -> str:
+    """A class search text typed in the reader's language ("圆形") as the weights' own label ("circle"); any other
+    text as it is."""
+    names = {i18n.t(key, lang()): label for label, key in CLASS_KEYS.items()}
+    return names.get(query.strip(), query)
+
+
+def class_top(top: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
+    """(index, label, probability) rows with their labels in the reader's language."""
+    return [(i, class_name(label), p) for i, label, p in top]
+
+
+def sample_name(name: str, lang_: str | None = None) -> str:
+    """A shipped sample's name in the reader's language ("shapes: circle" -> "合成图形：圆形"); other names as they
+    are (shown literally). Pass `lang_` where this may run outside the script run (a format_func)."""
+    lang_ = lang_ or lang()
+    if name.startswith(SHAPE_SAMPLE_PREFIX):
+        return i18n.t("sample.shape", lang_, shape=class_name(name.removeprefix(SHAPE_SAMPLE_PREFIX), lang_))
+    key = SAMPLE_KEYS.get(name)
+    return i18n.t(key, lang_) if key else literal(name)
 
 
 def reason_text(reason: Reason | UserError, lang_: str | None = None) -> str:

@@ -31,7 +31,7 @@ RESIDUAL_COLOR = "#1F77B4"
 #     figures.stage_shapes(stages, **figures.labels("stage_shapes", t))
 LABEL_KEYS: dict[str, dict] = {
     "stage_shapes": {"title": "arch.fig.shapes", "channels": "arch.axis.channels", "map_height": "arch.axis.height"},
-    "param_share": {"title": "arch.fig.params", "x_title": "arch.axis.share", "million": "fig.million"},
+    "param_share": {"title": "arch.fig.params", "x_title": "arch.axis.share", "share_text": "fig.param_share"},
     "block_diagram": {"title": "arch.fig.blocks", "stride": "fig.stride", "projection": "fig.projection",
                       "identity": "fig.identity", "off": "fig.off"},
     "cam_overlay_figure": {"low_high": ("fig.low", "fig.high")},
@@ -55,6 +55,7 @@ LABEL_KEYS: dict[str, dict] = {
     "lesion_chart": {"names": {"intact": "lab.bar.intact", "no_shortcut": "lab.bar.no_shortcut",
                                "no_branch": "lab.bar.no_branch", "no_shortcuts": "lab.bar.no_shortcuts",
                                "chance": "lab.bar.chance"}},
+    "class_answers": {"title": "rooms.fig.title", "y_title": "rooms.fig.students"},
     "gradient_correlation_chart": {"title": "fig.shatter_title", "x_title": "fig.shatter_x",
                                    "y_title": "fig.shatter_y", "legend": "fig.shatter_legend"},
 }
@@ -145,14 +146,16 @@ def stage_shapes(stages: list[dict], title: str = "Channels grow as the map shri
 
 
 def param_share(stages: list[dict], title: str = "Where the parameters are",
-                x_title: str = "% of all parameters", million: str = "M",
+                x_title: str = "% of all parameters", share_text: str = "{share:.1f}% ({m:.2f} M)",
                 stage_names: dict[str, str] | None = None) -> go.Figure:
-    """Share of the parameters per stage (layer4 holds most of them); `stage_names` as in stage_shapes."""
+    """Share of the parameters per stage (layer4 holds most of them); `stage_names` as in stage_shapes.
+    `share_text` words each bar from {share} (%) and {m} (millions)."""
     names = [s["stage"] for s in stages]
     fig = go.Figure(go.Bar(x=[100 * s["share"] for s in stages], y=[(stage_names or {}).get(n, n) for n in names],
                            orientation="h",
                            marker_color=[STAGE_COLORS[n] for n in names],
-                           text=[f"{100 * s['share']:.1f}% ({s['params'] / 1e6:.2f} {million})" for s in stages],
+                           text=[share_text.format(share=100 * s["share"], m=s["params"] / 1e6)
+                                 for s in stages],
                            textposition="outside", textfont={"size": FONT_SIZE}))
     fig.update_layout(xaxis={"title": x_title, "range": [0, 100]},
                       yaxis={"autorange": "reversed"})

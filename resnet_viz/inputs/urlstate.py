@@ -12,9 +12,11 @@ from typing import NamedTuple
 
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.layers import BLOCK_NAMES
+from resnet_viz.rooms import rules
 from resnet_viz.text.i18n import LANGUAGES
 
-PARAMS: tuple[str, ...] = ("page", "image", "layer", "block", "channel", "class", "mask", "lang", "step", "target")
+PARAMS: tuple[str, ...] = ("page", "image", "layer", "block", "channel", "class", "mask", "lang", "step", "room",
+                           "target")
 # What a channel looks for: a block's input x, its branch F(x) or its output (resnet_viz.explain.channels.TARGETS).
 TARGETS: tuple[str, ...] = ("x", "F", "out")
 MAX_LEN = 200  # longer values are refused before any parsing
@@ -37,7 +39,8 @@ NOT_A_NUMBER = "family.url.not_a_number"
 OUT_OF_RANGE = "family.url.out_of_range"
 BAD_MASK = "family.url.bad_mask"
 TOO_LONG = "family.url.too_long"
-REASONS: tuple[str, ...] = (UNKNOWN, NOT_A_NUMBER, OUT_OF_RANGE, BAD_MASK, TOO_LONG)
+BAD_ROOM = "family.url.bad_room"
+REASONS: tuple[str, ...] = (UNKNOWN, NOT_A_NUMBER, OUT_OF_RANGE, BAD_MASK, TOO_LONG, BAD_ROOM)
 
 
 class Note(NamedTuple):
@@ -61,6 +64,7 @@ class UrlState:
     mask: tuple[bool, ...] = (True,) * len(BLOCK_NAMES)
     lang: str | None = None
     step: int = 0
+    room: str | None = None  # a class room's code (the Join page)
     target: str = TARGETS[-1]
 
 
@@ -107,6 +111,11 @@ def parse(query: Mapping, pages: Collection[str] | None = None, images: Collecti
             got["mask"] = tuple(c == "1" for c in raw["mask"])
         else:
             notes.append(Note("mask", BAD_MASK, {"n": len(BLOCK_NAMES)}))
+    if "room" in raw:
+        try:
+            got["room"] = rules.check_code(raw["room"])
+        except rules.RoomError:
+            notes.append(Note("room", BAD_ROOM))
     return Parsed(UrlState(**got), notes)
 
 

@@ -208,5 +208,17 @@ def compare(height: int = 224, width: int | None = None, num_classes: int = 1000
     return out
 
 
+@lru_cache(maxsize=8)
+def macs_stride_on_first_1x1(arch: str, height: int = 224) -> int:
+    """Multiply-adds with every strided Bottleneck's stride on its first 1×1 conv, as in He et al. 2015, instead
+    of on its 3×3 conv, where torchvision puts it ("ResNet v1.5"); BasicBlock nets are unchanged. Table 1's
+    "FLOPs" (multiply-adds) were counted this way."""
+    model = build(arch)  # a fresh meta model: the cached one is never changed
+    for m in model.modules():
+        if isinstance(m, Bottleneck) and m.conv2.stride != (1, 1):
+            m.conv1.stride, m.conv2.stride = m.conv2.stride, (1, 1)
+    return layer_table(model, height, height).macs
+
+
 def is_bottleneck(block: nn.Module) -> bool:
     return isinstance(block, Bottleneck)

@@ -11,8 +11,8 @@ from resnet_viz.text import paper
 from resnet_viz.text.readings import THRESHOLDS, Reading, Thresholds, magnitude, times
 
 __all__ = ["DEGRADATION_VERDICTS", "activation", "degradation", "degradation_of", "degradation_title",
-           "evaluation_set", "grad_split", "gradflow_init", "lesion", "sample_counts", "shattered", "twin_lesion",
-           "unraveled"]
+           "evaluation_set", "grad_question", "grad_split", "gradflow_init", "lesion", "lesion_answer", "sample_counts",
+           "shattered", "twin_lesion", "unraveled"]
 
 
 # ---- items 2 and 3: the lesion study ----------------------------------------------------------------------------
@@ -96,13 +96,26 @@ def _lesion_downsampling(branch: dict[str, float], intact: float, skill: float, 
              "others_worst": others_worst, "others_worst_value": others[others_worst]}
         out.append(("read.lesion.down_worse" if min(down.values()) < others[others_worst]
                     else "read.lesion.down_not_worse", d))
-    out.append(paper.claim("paper.veit2016.fig3"))
+    out += [paper.claim("paper.veit2016.fig3"), paper.claim("paper.veit2016.fig4")]
     if n >= th.few_images and down and others:
         # Veit et al.'s pattern: the non-downsampling blocks cost little, the downsampling ones cost more.
         others_small = all(intact - v <= th.lesion_small * skill for v in others.values())
         pattern = others_small and min(down.values()) < min(others.values())
         out.append(("read.lesion.veit_same" if pattern else "read.lesion.veit_differs", {}))
     return out
+
+
+def lesion_answer(values: dict[str, float], metric: str, n: int) -> Reading:
+    """The Lecture's answer to "which block can you delete?": every block tied for the least harm and for the most
+    (values within half an image of each other count as tied), and on photos how many there are and how many
+    points one photo moves a bar."""
+    branch = {k.split(":", 1)[1]: 100 * v for k, v in values.items() if k.startswith("no_branch:")}
+    tie = 50 / max(n, 1)  # half an image, in percent
+    best_v, worst_v = max(branch.values()), min(branch.values())
+    p = {"best": [b for b, v in branch.items() if best_v - v < tie], "best_value": best_v,
+         "worst": [b for b, v in branch.items() if v - worst_v < tie], "worst_value": worst_v,
+         "down": list(DOWNSAMPLING_BLOCKS), "n": n, "points": 100 / max(n, 1)}
+    return ("lec.lesion.answer" if metric == "accuracy" else "lec.lesion.answer_photos"), p
 
 
 def _lesion_shortcut(shortcut: dict[str, float], b_mean: float, skill: float, th: Thresholds) -> Reading:
@@ -130,7 +143,7 @@ def _gradient(r: float, th: Thresholds, keys: tuple[str, str, str] = GRADIENT_KE
         return flat, {"ratio": f"{r:.2g}"}
     if r > th.grad_flat:
         return grows, {"times": times(r), "mag": magnitude(r)}
-    return fades, {"times": times(1 / r), "mag": magnitude(1 / r)}
+    return fades, {"times": times(1 / r), "mag": magnitude(1 / r, down=True)}
 
 
 def activation(a0: float, a1: float, th: Thresholds = THRESHOLDS) -> Reading:
@@ -173,6 +186,28 @@ def gradflow_init(norms: dict, th: Thresholds = THRESHOLDS) -> list[Reading]:
     return out
 
 
+def grad_question(norms: dict, th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """The Lecture's answer to "do shortcuts cure vanishing gradients?" from a compare_init result with a plain
+    and a residual stack: whether the plain stack's gradient explodes (B), vanishes (A) or keeps its size (C),
+    then, for an explosion, both halves of B: it explodes, and whether the shortcuts tame it (residual ratio
+    within grad_flat), only cut it (plain / residual >= grad_tamed, and it still grows) or leave it."""
+    plain, res = norms["plain"], norms["residual"]
+    r, q = plain.output_ratio, res.output_ratio
+    p = {"plain": plain.config.label, "residual": res.config.label, "option": res.config.shortcut,
+         "p": times(max(r, 1 / r)), "r": times(q)}
+    if r < 1 / th.grad_flat:
+        return [("lec.grad.verdict_fades", p)]
+    if r <= th.grad_flat:
+        return [("lec.grad.verdict_flat", p)]
+    if q <= th.grad_flat:
+        tamed = "lec.grad.tamed"
+    elif r / q >= th.grad_tamed:
+        tamed = "lec.grad.cut"
+    else:
+        tamed = "lec.grad.not_tamed"
+    return [("lec.grad.verdict_grows", p), (tamed, p)]
+
+
 def shattered(correlations: dict[str, list[float]], th: Thresholds = THRESHOLDS) -> list[Reading]:
     """Per network, the neighbours' gradient correlation (lag 1): 'like white noise' only below shatter_noise."""
     out = []
@@ -185,12 +220,15 @@ def shattered(correlations: dict[str, list[float]], th: Thresholds = THRESHOLDS)
 
 
 # ---- degradation, one threshold, one reading ----------------------------------------------------------------------
-DEGRADATION_VERDICTS = ("read.deg.shows", "read.deg.both_worse", "read.deg.plain_not_worse")
+DEGRADATION_VERDICTS = ("read.deg.shows", "read.deg.both_worse", "read.deg.plain_not_worse", "read.deg.not_learning")
 
 
-def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THRESHOLDS) -> list[Reading]:
+def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THRESHOLDS,
+                chance: float | None = None) -> list[Reading]:
     """Exactly one verdict on a short run (final training loss per 'plain-8', 'residual-32', …), labelled with
-    its step count, then the paper's converged numbers as cited data beside it."""
+    its step count, then the paper's converged numbers as cited data beside it. With `chance` (ln K, a uniform
+    guess's loss) a deep plain net still at near_chance × chance or above has barely started learning: that is
+    said instead of calling the plain-worse, residual-not-worse run degradation."""
     groups: dict[str, list[tuple[int, float]]] = {}
     for name, loss in final_losses.items():
         kind, depth = name.rsplit("-", 1)
@@ -203,7 +241,10 @@ def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THR
          "r_shallow": r_shallow, "r_deep": r_deep}
     plain_worse = p_deep > p_shallow + th.loss_margin
     res_worse = r_deep > r_shallow + th.loss_margin
-    if plain_worse and not res_worse:
+    if chance and plain_worse and not res_worse and p_deep >= th.near_chance * chance:
+        verdict = "read.deg.not_learning"
+        p.update(chance=chance, k=round(math.exp(chance)))
+    elif plain_worse and not res_worse:
         verdict = "read.deg.shows"
     elif plain_worse:
         verdict = "read.deg.both_worse"
@@ -212,11 +253,11 @@ def degradation(final_losses: dict[str, float], steps: int, th: Thresholds = THR
     return [(verdict, p), paper.claim("paper.he2015.fig1"), paper.claim("paper.he2015.table2")]
 
 
-def degradation_of(result) -> list[Reading]:
+def degradation_of(result, chance: float | None = None) -> list[Reading]:
     """degradation() of a degradation.TrainResult: final losses per net, at the last step the run reached (a
-    stopped run is read at its own step count)."""
+    stopped run is read at its own step count); `chance` is a uniform guess's loss (degradation.chance_loss)."""
     steps = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
-    return degradation({k: c.final_loss for k, c in result.curves.items()}, steps)
+    return degradation({k: c.final_loss for k, c in result.curves.items()}, steps, chance=chance)
 
 
 def degradation_title(steps: int) -> Reading:
@@ -225,12 +266,10 @@ def degradation_title(steps: int) -> Reading:
 
 
 # ---- p-gf-lab: unraveled paths, the plain/residual twins' lesion, the gradient through the identity path ----------
-def unraveled(n: int, share: float = 0.95) -> Reading:
+def unraveled(pc, share: float = 0.95) -> Reading:
     """n blocks unravel into 2^n paths (Veit et al. 2016, §3) whose lengths follow Binomial(n, 1/2): the mean
-    length and the central range [lo, hi] that holds at least `share` of them."""
-    from resnet_viz.experiments import unravel
-
-    pc = unravel.paths(n)
+    length and the central range [lo, hi] that holds at least `share` of them. `pc` is unravel.paths(n)."""
+    n = pc.n
     k = 0
     while pc.share_within(k) < share:
         k += 1
@@ -270,20 +309,24 @@ def twin_lesion(pair, th: Thresholds = THRESHOLDS) -> list[Reading]:
     return out
 
 
-def grad_split(rows, mask: tuple[bool, ...] | None = None) -> list[Reading]:
-    """Per-block split of dL/dx (gradpaths.BlockGrad rows): the share |identity| / (|identity| + |branch|)
-    over the blocks whose shortcut is on, its highest and lowest block, and the blocks running without one."""
+def grad_split(rows, mask: tuple[bool, ...] | None = None, th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """Per-block split of dL/dx (gradpaths.BlockGrad rows): the share of norms |shortcut| / (|shortcut| +
+    |branch|) over the blocks whose shortcut is on, its highest and lowest block, and the cosines between the two
+    parts (their norms add up to the total's only when they point the same way); projection shortcuts named (not
+    the 1 of eq. 5), and the blocks running without a shortcut."""
     on = [r for i, r in enumerate(rows) if mask is None or mask[i]]
     off = [r.block for i, r in enumerate(rows) if mask is not None and not mask[i]]
     out: list[Reading] = []
     if on:
         hi, lo = max(on, key=lambda r: r.identity_share), min(on, key=lambda r: r.identity_share)
-        out.append(("read.gpath.share", {"n": len(on), "mean": 100 * sum(r.identity_share for r in on) / len(on),
-                                         "hi": hi.block, "hi_value": 100 * hi.identity_share, "lo": lo.block,
-                                         "lo_value": 100 * lo.identity_share}))
+        cos = [r.cosine for r in on]
+        key = "read.gpath.share_aligned" if min(cos) >= th.aligned_cos else "read.gpath.share"
+        out.append((key, {"n": len(on), "mean": 100 * sum(r.identity_share for r in on) / len(on),
+                          "hi": hi.block, "hi_value": 100 * hi.identity_share, "lo": lo.block,
+                          "lo_value": 100 * lo.identity_share, "cmin": min(cos), "cmax": max(cos)}))
         proj = [r.block for r in on if r.projection]
         if proj:
-            out.append(("read.gpath.projection", {"blocks": ", ".join(proj)}))
+            out.append(("read.gpath.projection", {"blocks": proj}))
     if off:
-        out.append(("read.gpath.off", {"blocks": ", ".join(off)}) if on else ("read.gpath.all_off", {}))
+        out.append(("read.gpath.off", {"blocks": off}) if on else ("read.gpath.all_off", {}))
     return out

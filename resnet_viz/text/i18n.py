@@ -34,12 +34,21 @@ def _is_reading(value) -> bool:
     return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], dict)
 
 
+def _param(value, lang: str):
+    """A reading's param as shown: a nested reading rendered, a list of names joined the language's way
+    (layer2.0, layer3.0 / layer2.0、layer3.0)."""
+    if _is_reading(value):
+        return render(value, lang)
+    if isinstance(value, list):
+        return t("read.list_sep", lang).join(str(_param(v, lang)) for v in value)
+    return value
+
+
 def render(reading: tuple[str, dict], lang: str = DEFAULT_LANG) -> str:
     """A reading (locale key, params) from resnet_viz.text.readings or .paper as text; a param that is itself a
-    reading is rendered first."""
+    reading is rendered first, a list is joined with the language's list separator."""
     key, params = reading
-    filled = {k: render(v, lang) if _is_reading(v) else v for k, v in params.items()}
-    return t(key, lang, **filled)
+    return t(key, lang, **{k: _param(v, lang) for k, v in params.items()})
 
 
 def join(readings: list[tuple[str, dict]], lang: str = DEFAULT_LANG) -> str:

@@ -35,7 +35,11 @@ CLAIMS: dict[str, Claim] = {c.key: c for c in (
     Claim("paper.he2015.table6", HE2015, "Table 6", {"res20": 8.75, "res56": 6.97}),
     Claim("paper.he2015.healthy", HE2015, "§4.1", {}),
     Claim("paper.torchvision.resnet18", TORCHVISION, "acc@1", {"acc": 69.758, "err": 30.242, "params": 11_689_512}),
+    # Fig. 3: ResNet-110 on CIFAR-10; Fig. 4: ResNet-200 on ImageNet, where downsampling modules matter more.
     Claim("paper.veit2016.fig3", VEIT2016, "§4, Fig. 3", {}),
+    Claim("paper.veit2016.fig4", VEIT2016, "§4, Fig. 4", {}),
+    # Table 1's "FLOPs" (×10⁹, 224×224) are multiply-adds.
+    Claim("paper.he2015.table1", HE2015, "Table 1", {"r18": 1.8, "r34": 3.6, "r50": 3.8, "r101": 7.6, "r152": 11.3}),
     Claim("paper.sundararajan2017.eq1", SUNDARARAJAN2017, "§3, eq. 1", {}),
     Claim("paper.balduzzi2017", BALDUZZI2017, "abstract", {}),
     Claim("paper.yang2019", YANG2019, "abstract", {}),

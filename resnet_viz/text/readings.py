@@ -3,7 +3,7 @@
 # Every threshold that turns a number into a word is in THRESHOLDS, one frozen dataclass. A param may itself be
 # a reading (a nested (key, params) tuple); i18n.render() translates it in place. Claims about papers come from
 # paper.CLAIMS with their section, figure or table. This module holds the thresholds, number words and the
-# readings of the model itself (Grad-CAM grid, architecture, weights); readings_lab.py reads the experiments.
+# readings of the model itself (Grad-CAM grid, architecture, weights); experiment_readings.py reads the experiments.
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from resnet_viz.model.layers import fact
 from resnet_viz.text import paper
 
-__all__ = ["FC_IN_FEATURES", "IMAGENET_CLASSES", "THRESHOLDS", "Reading",
-           "Thresholds", "gradcam_grid", "head_params", "ig_completeness", "magnitude",
-           "output_size_rule", "param_counts", "shortcut_options", "times", "weights_fit"]
+__all__ = ["FC_IN_FEATURES", "IMAGENET_CLASSES", "THRESHOLDS", "Reading", "Thresholds", "family_macs",
+           "gradcam_grid", "head_params", "ig_completeness", "magnitude", "off_prediction", "output_size_rule",
+           "param_counts", "residual_sizes", "shortcut_options", "times", "weights_fit"]
 
 Reading = tuple[str, dict]
 
@@ -58,21 +58,39 @@ class Thresholds:
     channel_beat: float = 1.0
     # Best-IoU changes within iou_same (absolute) read as "about the same"; channel counts must differ by one.
     iou_same: float = 0.005
+    # A deep net whose final loss is still at least near_chance × ln K (a uniform guess) has barely started
+    # learning: a slow start, not yet degradation.
+    near_chance: float = 0.95
+    # Shortcuts "tame" an exploding plain stack when they keep the residual ratio within grad_flat; they "cut" it
+    # when the plain ratio is at least grad_tamed times the residual one (and the residual one still grows).
+    grad_tamed: float = 10.0
+    # ||F(x)|| / ||x|| up to residual_small: the block only nudges its input.
+    residual_small: float = 0.25
+    # Shortcut and branch parts of dL/dx with every cosine at least aligned_cos point the same way (their norms
+    # then nearly add up to the total's).
+    aligned_cos: float = 0.9
+    # A multiply-add count within macs_match (relative) of Table 1's printed one matches it.
+    macs_match: float = 0.03
 
 
 THRESHOLDS = Thresholds()
 
 # ---- number words --------------------------------------------------------------------------------------------
-_MAGNITUDES = ((10, "read.mag.few"), (100, "read.mag.tens"), (1_000, "read.mag.hundreds"),
-               (10_000, "read.mag.thousands"), (100_000, "read.mag.tens_of_thousands"))
+# A factor's order of magnitude: "more than tenfold" for 12.3 (never "tens of times"); decreases have their own
+# words (Chinese says 不到原来的十分之一, never 小了几十倍).
+# (upper bound, key for a growth, key for a decrease)
+_MAGNITUDES = ((10, "read.mag.few", "read.mag.down_few"), (100, "read.mag.tens", "read.mag.down_tens"),
+               (1_000, "read.mag.hundreds", "read.mag.down_hundreds"),
+               (10_000, "read.mag.thousands", "read.mag.down_thousands"),
+               (100_000, "read.mag.tens_of_thousands", "read.mag.down_tens_of_thousands"),
+               (math.inf, "read.mag.more", "read.mag.down_more"))
 
 
-def magnitude(r: float) -> Reading:
-    """'a few times', 'tens of times', … 'tens of thousands of times' for a factor r >= 1."""
-    for bound, key in _MAGNITUDES:
-        if r < bound:
-            return key, {}
-    return "read.mag.more", {}
+def magnitude(r: float, down: bool = False) -> Reading:
+    """The band of a factor r >= 1: below 10, at least 10, 100, 1,000, 10,000, 100,000; `down` for a decrease
+    by r (the ratio is 1/r)."""
+    _, up, dn = next((m for m in _MAGNITUDES if r < m[0]), _MAGNITUDES[-1])
+    return (dn if down else up), {}
 
 
 def times(r: float) -> str:
@@ -88,6 +106,45 @@ def gradcam_grid(layer: str, map_shape: tuple[int, int], image_shape: tuple[int,
     (mh, mw), (ih, iw) = map_shape, image_shape
     return "read.cam.grid", {"layer": layer, "h": mh, "w": mw, "ih": ih, "iw": iw,
                              "cell": f"{ih / mh:.3g}" if ih / mh == iw / mw else f"{ih / mh:.3g}×{iw / mw:.3g}"}
+
+
+# ---- ||F(x)|| / ||x||: does a block nudge its input? -----------------------------------------------------------
+def residual_sizes(ratios: dict[str, float], th: Thresholds = THRESHOLDS) -> Reading:
+    """The measured ||F(x)|| / ||x|| per block (featuremaps.residual_ratios) in words: every block nudges its
+    input only when every ratio is at most residual_small; otherwise say which blocks do and how far the rest go."""
+    lo, hi = min(ratios, key=ratios.get), max(ratios, key=ratios.get)
+    p = {"lo": f"{ratios[lo]:.2f}", "lo_block": lo, "hi": f"{ratios[hi]:.2f}", "hi_block": hi,
+         "limit": f"{th.residual_small:g}"}
+    small = [b for b, r in ratios.items() if r <= th.residual_small]
+    if len(small) == len(ratios):
+        return "read.res.small", p
+    if not small:
+        return "read.res.large", p
+    return "read.res.mixed", {**p, "small": small}
+
+
+def off_prediction(on_top: tuple[int, str, float], off_top: tuple[int, str, float]) -> Reading:
+    """All shortcuts off: the top-1 (index, label, probability) with and without them; "falls apart" only when
+    the top-1 class changes. The labels are shown as given (the page passes them in its language)."""
+    p = {"on": on_top[1], "p_on": 100 * on_top[2], "off": off_top[1], "p": 100 * off_top[2]}
+    return ("read.off.same" if on_top[0] == off_top[0] else "read.off.changed"), p
+
+
+# ---- Table 1's multiply-adds ---------------------------------------------------------------------------------------
+def family_macs(arch: str, macs: int, macs_stride_1x1: int, th: Thresholds = THRESHOLDS) -> list[Reading]:
+    """torchvision's multiply-adds of one family member at 224×224 beside Table 1's "FLOPs" (which count
+    multiply-adds): a match, or the v1.5 stride placement (3×3 strided) when moving the stride to the first 1×1
+    brings the count to the paper's, or a difference it does not explain."""
+    paper_g = paper.CLAIMS["paper.he2015.table1"].values[arch.replace("resnet", "r")]
+    tv, v1 = macs / 1e9, macs_stride_1x1 / 1e9
+    p = {"tv": f"{tv:.2f}", "v1": f"{v1:.2f}", "paper": f"{paper_g:g}"}
+
+    def close(g: float) -> bool:
+        return abs(g - paper_g) <= th.macs_match * paper_g
+
+    key = ("read.fam.macs_match" if close(tv) else "read.fam.macs_v15" if close(v1)
+           else "read.fam.macs_differ")
+    return [paper.claim("paper.he2015.table1"), (key, p)]
 
 
 # ---- shortcut options ---------------------------------------------------------------------------------------------

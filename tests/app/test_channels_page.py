@@ -18,9 +18,10 @@ from resnet_viz.text import channel_readings, i18n
 from resnet_viz.text.i18n import t
 from tests.app.zh_scan import english_leaks
 from ui import keys, links
+from ui.text import class_name
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages/7_Channels.py")
+PAGE = str(ROOT / "pages/8_Channels.py")
 SMALL = dataclasses.replace(DEFAULTS, channel_size=48, channel_steps=8, channel_snapshots=(4, 8), dissect_n=40,
                             dissect_size=64)
 LAYER = "layer3.1"  # past the first stage; the page opens on DEFAULTS.default_layer
@@ -53,7 +54,7 @@ def _expected(mask, lang: str, layer: str = LAYER, c: int = 17) -> tuple[str, st
     on = channels.cached_dissect(h, layer, "out", ALL_ON, n=40, size=64)
     concept, iou = now.best(c)
     about = channel_readings.channel(vis.start, vis.final, now.best_mean[c], now.active[c],
-                                     shapes.CLASSES[concept], iou)
+                                     class_name(shapes.CLASSES[concept], lang), iou)
     counts = channel_readings.label_counts(layer, len(now.iou), on.labelled(), now.labelled(), mask,
                                            on.best(c)[1], iou)
     return i18n.join(about, lang), i18n.join(counts, lang), on.labelled(), now.labelled()
@@ -107,7 +108,7 @@ def test_a_deep_link_names_block_channel_and_tensor():
     at.query_params.update({"layer": "layer2.1", "channel": "100", "target": "F"})
     at.session_state["weights_source"] = "shapes"
     at.run()
-    at.switch_page("pages/7_Channels.py").run()
+    at.switch_page("pages/8_Channels.py").run()
     assert not at.exception and not at.error
     assert at.selectbox(key=keys.CH_LAYER).value == "layer2.1"
     assert at.number_input(key=keys.CH_CHANNEL).value == 100

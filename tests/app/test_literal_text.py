@@ -85,6 +85,6 @@ def test_a_refused_image_is_explained_in_the_readers_language():
     at.session_state["lang"] = "zh"
     at.run()
     assert not at.exception and len(at.error) == 1
-    message = at.error[0].value.removeprefix(literal(NAME) + ": ")
+    message = at.error[0].value.removeprefix(literal(NAME) + "：")  # a Chinese sentence takes a Chinese colon
     assert not english_words(message), message
     assert re.search(r"[\u4e00-\u9fff]", message)

@@ -18,7 +18,7 @@ from resnet_viz.inputs import checkpoint
 from resnet_viz.model import weights
 from resnet_viz.text import errors
 from ui import memo, state
-from ui.text import literal
+from ui.text import WORD_JOINER, literal
 
 HOSTILE = ["**bold** [link](https://evil.example/x).jpg", "<img src=x onerror=alert(1)>", "# heading", "    code",
            "line\nbreak\r\n- item", "`tick` $x^2$ :red[red] :material/home: :smile:", "www.example.com a@b.co",
@@ -26,7 +26,8 @@ HOSTILE = ["**bold** [link](https://evil.example/x).jpg", "<img src=x onerror=al
 
 
 def _unescape(s: str) -> str:
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", s).replace("\u00a0", " ")
+    """What a reader sees: escapes resolved, no-break spaces as spaces, the (invisible) word joiners gone."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", s).replace("\u00a0", " ").replace(WORD_JOINER, "")
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -46,6 +47,17 @@ def test_literal_escapes_every_markdown_special(text):
         assert out[i] not in string.punctuation, (text, out, i)
         i += 1
     assert "://" not in out and "www." not in out and "**" not in out and "](" not in out
+
+
+def test_literal_breaks_the_autolink_literals_escapes_cannot_stop():
+    # Streamlit's Markdown links www.…, http(s)://… and a@b.c found in the text after unescaping; a word joiner
+    # where each pattern needs an unbroken run stops it (tests/e2e/test_literal_links.py checks a real browser).
+    shown = _unescape(literal("www.example.com a@b.co https://x.y WWW.Z.ORG")).split()
+    assert shown == ["www.example.com", "a@b.co", "https://x.y", "WWW.Z.ORG"]
+    out = literal("www.example.com a@b.co https://x.y WWW.Z.ORG")
+    gfm = re.compile(r"(?i)www\\?\.|:(?:\\/){2}|@(?:\w)")  # the runs GFM's autolink literal needs, escaped or not
+    assert not gfm.search(out), out
+    assert out.count(WORD_JOINER) == 4
 
 
 def test_literal_round_trips_random_text():
@@ -131,3 +143,15 @@ def test_feature_cache_is_keyed_by_weights_not_by_object_identity(monkeypatch):
     second = memo.features(b, "img", (True,) * 8, True, image).layers["layer4.1"]
     assert not np.allclose(first, second), f"served the old model's maps (same id: {id(b) == old_id})"
     assert torch.is_tensor(next(b.model.parameters()))
+
+
+def test_the_shapes_classes_have_chinese_names():
+    from resnet_viz.experiments import shapes
+    from resnet_viz.text import i18n
+    from tests.zh_words import english_words
+    from ui.text import CLASS_KEYS
+
+    assert set(CLASS_KEYS) == set(shapes.CLASSES)
+    names = [i18n.t(CLASS_KEYS[c], "zh") for c in shapes.CLASSES]
+    assert len(set(names)) == len(names) and not any(english_words(n) for n in names)
+    assert [i18n.t(CLASS_KEYS[c], "en") for c in shapes.CLASSES] == list(shapes.CLASSES)

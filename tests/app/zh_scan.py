@@ -67,13 +67,15 @@ def page_texts(at) -> list[str]:
 
 
 def class_words() -> frozenset[str]:
-    """Every word of every class label the app can show (shapes and ImageNet) and of the sample images' names
-    (the shared picker's data): names of data stay as they are."""
+    """Every word of ImageNet's class labels and of the sample photos' names (data, shown as they are). The shapes
+    weights' classes and the generated samples' names are not among them: a Chinese page shows them in Chinese."""
     from resnet_viz.inputs import images
     from resnet_viz.model import weights
 
-    labels = [*weights.shapes_meta()["classes"], *weights._imagenet_labels(), *(s.name for s in images.list_samples())]
-    return frozenset(w for label in labels for w in re.findall(r"[A-Za-z][A-Za-z0-9_@'.-]*", label))
+    shapes = set(weights.shapes_meta()["classes"])
+    labels = [*weights._imagenet_labels(), *(s.name for s in images.list_samples() if s.mask is None)]
+    words = {w for label in labels for w in re.findall(r"[A-Za-z][A-Za-z0-9_@'.-]*", label)}
+    return frozenset(words - shapes)
 
 
 LANGUAGE_RADIO = "Language / 语言"  # the sidebar's language radio names both languages, on purpose
@@ -94,5 +96,8 @@ def english_on(at, extra: frozenset[str] | set[str] = frozenset()) -> dict[str, 
 
 
 def english_leaks(at, labels) -> dict[str, list[str]]:
-    """english_on with the live weights' class labels (and every sample name) allowed."""
-    return english_on(at, extra=class_words() | {w for name in labels for w in [name, *name.split()]})
+    """english_on with the live weights' class labels allowed, except the shapes classes (translated)."""
+    from resnet_viz.model import weights
+
+    own = {w for name in labels for w in [name, *name.split()]} - set(weights.shapes_meta()["classes"])
+    return english_on(at, extra=class_words() | own)

@@ -73,8 +73,14 @@ def test_chinese_has_no_fake_italics():
 def test_render_fills_nested_readings_in_both_languages():
     reading = ("read.gf.grad_grows", {"times": "13,770", "mag": ("read.mag.tens_of_thousands", {})})
     assert i18n.render(reading, "en") == ("the gradient grows toward the input: the first layer's is 13,770× the "
-                                          "last layer's (tens of thousands of times)")
-    assert "13,770 倍" in i18n.render(reading, "zh") and "几万倍" in i18n.render(reading, "zh")
+                                          "last layer's (more than ten-thousandfold)")
+    assert "13,770 倍" in i18n.render(reading, "zh") and "万倍以上" in i18n.render(reading, "zh")
+    # 倍 is the ratio itself (增大到原来的 N 倍), a decrease is 1/N: never 增大了 N 倍 or 小了几倍.
+    grows = ("read.gf.change_grows", {"times": "36.9", "mag": ("read.mag.tens", {})})
+    fades = ("read.gf.change_fades", {"times": "12.3", "mag": ("read.mag.down_tens", {})})
+    assert i18n.render(grows, "zh") == "增大到原来的 36.9 倍（十倍以上）"
+    assert i18n.render(fades, "zh") == "缩小到原来的 1/12.3（不到原来的十分之一）"
+    assert "了" not in i18n.render(grows, "zh") + i18n.render(fades, "zh")
     two = [("read.ig.gap", {"gap": "0.01"}), ("read.ig.gap_share", {"share": 2.0})]
     assert i18n.join(two, "en") == "Completeness gap here: 0.01. That is 2% of the score change."
     assert i18n.join(two, "zh") == "此处的完备性误差：0.01。相当于得分变化量的 2%。"
@@ -93,17 +99,10 @@ def test_the_scan_flags_english_and_allows_names_units_and_symbols():
     assert english_words("第一层 first/last 最后一层") == ["first", "last"]
 
 
-def _class_names() -> set[str]:
-    # Class labels are the weights' data, in English whatever the page's language (the search box takes them);
-    # the search hint names a shapes class and an ImageNet one (tabby).
-    from resnet_viz.experiments import shapes
-
-    return {*shapes.CLASSES, "tabby"}
-
-
 def test_no_english_in_any_chinese_text():
-    extra = _class_names()
-    leaks = {k: w for k, v in i18n.texts("zh").items() if (w := english_words(v, extra=extra))}
+    # The shapes classes have Chinese names (class.*) and the weights name "shapes" is 合成图形: neither is allowed
+    # here; ImageNet's labels (tabby in the search hint) stay data.
+    leaks = {k: w for k, v in i18n.texts("zh").items() if (w := english_words(v, extra={"tabby"}))}
     assert not leaks, leaks
 
 
@@ -209,8 +208,9 @@ def test_label_keys_name_real_arguments_and_real_keys():
     from resnet_viz.figures import gradflow as figures_gradflow
     from resnet_viz.figures import lab as figures_lab
     from resnet_viz.figures import maps as figures_maps
+    from resnet_viz.figures import rooms as figures_rooms
 
-    modules = (figures, figures_cam, figures_maps, figures_gradflow, figures_lab)
+    modules = (figures, figures_cam, figures_maps, figures_gradflow, figures_lab, figures_rooms)
     en = i18n.texts("en")
     for name, args in figures.LABEL_KEYS.items():
         function = next(getattr(m, name.split(".")[0]) for m in modules if hasattr(m, name.split(".")[0]))
@@ -219,3 +219,9 @@ def test_label_keys_name_real_arguments_and_real_keys():
         flat = [k for v in args.values() for k in (v.values() if isinstance(v, dict) else
                                                     v if isinstance(v, tuple) else [v])]
         assert all(k in en for k in flat), name
+
+
+def test_a_list_param_is_joined_the_languages_way():
+    reading = ("read.gpath.off", {"blocks": ["layer2.0", "layer3.0"]})
+    assert "layer2.0, layer3.0" in i18n.render(reading, "en")
+    assert "layer2.0、layer3.0" in i18n.render(reading, "zh")

@@ -18,10 +18,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch th
 
 
 def test_unraveled_counts_paths_and_their_central_range() -> None:
-    key, p = readings_lab.unraveled(8)
+    key, p = readings_lab.unraveled(unravel.paths(8))
     assert key == "read.paths.count" and p["total"] == "256" and p["mean"] == "4"
     assert (p["lo"], p["hi"]) == (1, 7) and p["share"] == pytest.approx(100 * (1 - 2 / 256))
-    _, deep = readings_lab.unraveled(unravel.cifar_blocks(110))
+    _, deep = readings_lab.unraveled(unravel.paths(unravel.cifar_blocks(110)))
     assert deep["total"] == f"{2 ** 54:,}" and deep["share"] >= 95
     # Every path in the range is counted: the share is the binomial mass between lo and hi.
     mass = sum(math.comb(54, k) for k in range(deep["lo"], deep["hi"] + 1)) / 2 ** 54
@@ -51,7 +51,7 @@ def test_grad_split_reads_shares_and_the_mask() -> None:
     masked = [_row("layer1.0", 0.0, 2.0), rows[1], rows[2]]
     off = readings_lab.grad_split(masked, (False, True, True))
     assert [k for k, _ in off] == ["read.gpath.share", "read.gpath.projection", "read.gpath.off"]
-    assert off[0][1]["n"] == 2 and off[2][1]["blocks"] == "layer1.0"
+    assert off[0][1]["n"] == 2 and off[2][1]["blocks"] == ["layer1.0"]
     assert [k for k, _ in readings_lab.grad_split(masked, (False,) * 3)] == ["read.gpath.all_off"]
 
 

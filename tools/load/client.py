@@ -138,18 +138,21 @@ class Session:
                 return h
         raise KeyError(f"no page {name!r} in {sorted(self.pages)}")
 
-    async def rerun(self, page: str | None = None, trigger: str | None = None) -> RunResult:
-        """Send one rerun (the widget values kept so far, plus a one-shot button trigger) and wait for its end."""
+    async def rerun(self, page: str | None = None, trigger: str | None = None,
+                    fragment_id: str | None = None) -> RunResult:
+        """Send one rerun (the widget values kept so far, plus a one-shot button trigger) and wait for its end;
+        with `fragment_id`, only that fragment reruns (a widget inside it, or its run_every tick), as the browser
+        asks, and the run ends with the fragment's (status "fragment")."""
         if page is not None:
             self.page_hash = self.page(page)
         states = [s for s in self.values.values()]
         if trigger is not None:
             states.append(WidgetState(id=self.ids[trigger], trigger_value=True))
-        msg = BackMsg(rerun_script=ClientState(page_script_hash=self.page_hash))
+        msg = BackMsg(rerun_script=ClientState(page_script_hash=self.page_hash, fragment_id=fragment_id or ""))
         msg.rerun_script.widget_states.widgets.extend(states)
         start = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
-        return await self._until_finished(start)
+        return await self._until_finished(start, fragment_ends=fragment_id is not None)
 
     def toggle(self, key: str, on: bool) -> None:
         self.values[key] = WidgetState(id=self.ids[key], bool_value=on)

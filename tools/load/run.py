@@ -297,6 +297,10 @@ def add_load(sub) -> None:
     p.add_argument("--think-s", type=float, default=0.5, help="longest random pause between two actions")
     p.add_argument("--server-arg", action="append", default=[], help="streamlit option, e.g. runner.postScriptGC=false")
     p.add_argument("--replicas", type=int, default=1, help="servers behind deploy/nginx.conf (sticky cookie)")
+    p.add_argument("--scenario", choices=("lecture", "classroom"), default="lecture",
+                   help="lecture: the sessions walk the app and upload; classroom: a presenter's room, students answer")
+    p.add_argument("--follow", type=int, default=0, metavar="N",
+                   help="classroom: then N students follow the presenter through the Lecture's first slides")
     p.add_argument("--inject-mismatch", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_run)
 
@@ -305,7 +309,12 @@ def _run(args: argparse.Namespace) -> int:
     if not (1 <= args.sessions <= MAX_SESSIONS and 1 <= args.rounds <= MAX_ROUNDS and 1 <= args.replicas <= 8):
         print(f"error: sessions 1..{MAX_SESSIONS}, rounds 1..{MAX_ROUNDS}, replicas 1..8", file=sys.stderr)
         return 2
-    report = run_load(args)
+    if args.scenario == "classroom":
+        from tools.load.classroom import run_classroom
+
+        report = run_classroom(args, _strings())
+    else:
+        report = run_load(args)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

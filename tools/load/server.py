@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TICK = os.sysconf("SC_CLK_TCK")
 NGINX = "/usr/sbin/nginx"
+REDIS = "/usr/bin/redis-server"
 
 
 def free_port() -> int:
@@ -101,6 +102,31 @@ def start_streamlit(port: int, server_args: list[str], log_dir: Path, env: dict 
     with open(log_dir / f"streamlit-{port}.log", "wb") as log:  # the child keeps its own copy of the handle
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+
+
+def start_redis(port: int, data_dir: Path) -> subprocess.Popen:
+    """Debian's redis-server on 127.0.0.1:port, every write in its append-only file before it is acknowledged (as
+    deploy/k8s runs it), its data in `data_dir`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), "--appendonly", "yes",
+           "--appendfsync", "always", "--save", "", "--daemonize", "no", "--logfile", str(data_dir / "redis.log")]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_redis(port: int, timeout_s: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"redis-server did not answer on port {port} within {timeout_s:.0f} s")
 
 
 def nginx_conf(listen: int, replicas: list[int], prefix: Path) -> str:
