@@ -55,6 +55,12 @@ def test_visualise_leaves_the_shared_model_alone(random_handle):
     np.testing.assert_array_equal(v.image, again.image)  # one seed, one image
 
 
+def test_links_name_the_same_tensors():
+    from resnet_viz.inputs import urlstate
+
+    assert urlstate.TARGETS == channels.TARGETS  # urlstate stays free of torch, so it keeps its own copy
+
+
 def test_bad_requests_are_refused(random_handle):
     with pytest.raises(ValueError, match=r"channels 0\.\.63"):
         channels.visualise(random_handle, "layer1.0", 64, size=32, steps=1)
