@@ -67,5 +67,7 @@ def label_count_chart(layers: list[str], on: list[int], now: list[int] | None, t
     fig = go.Figure(go.Bar(x=layers, y=share(on), text=text(on), name=on_name, marker_color=ON_COLOR))
     if now is not None:
         fig.add_bar(x=layers, y=share(now), text=text(now), name=now_name, marker_color=NOW_COLOR)
+    # Outside the bars, so a block where no channel gets a label still reads "0/512".
+    fig.update_traces(textposition="outside", cliponaxis=False)
     fig.update_layout(barmode="group", xaxis_title=x_title, yaxis_title=y_title, legend=dict(orientation="h", y=1.12))
     return style(fig, title, height=420)
