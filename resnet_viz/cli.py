@@ -291,3 +291,76 @@ def _run_gradcam(args: argparse.Namespace) -> int:
         print(f"{name}: predicted {top_label} ({100 * top_p:.1f}%); Grad-CAM of {cam.label} "
               f"({100 * cam.prob:.1f}%) at {args.layer} -> {dst}")
     return 1 if failed else 0
+
+
+@command
+def add_channel(sub) -> None:
+    from resnet_viz.model.config import DEFAULTS
+
+    p = sub.add_parser("channel", help="what one channel looks for: an optimised image, its top held-out shapes and "
+                                       "its concept label (Network Dissection)")
+    p.add_argument("--layer", default="layer3.1", help="a block: layer1.0 ... layer4.1")
+    p.add_argument("--channel", type=int, required=True, help="channel index in the block's output")
+    p.add_argument("--target", default="out", choices=("x", "F", "out"),
+                   help="the block's input x, its branch F(x) or its output F(x)+x")
+    p.add_argument("--steps", type=int, default=DEFAULTS.channel_steps, help="optimisation steps (Adam, lr 0.05)")
+    p.add_argument("--size", type=int, default=DEFAULTS.channel_size, help="side of the optimised image in pixels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int, default=DEFAULTS.dissect_n, help="held-out shapes for the examples and the labels")
+    p.add_argument("--mask", default="11111111", help="one 0/1 per block, layer1.0 first: 0 drops its shortcut")
+    p.add_argument("--weights", default="auto", help="auto, imagenet, shapes, random, or a path to a .pth file")
+    p.add_argument("--out", default="channel_out", help="folder for the PNGs (created if missing)")
+    p.add_argument("--json", default="", help="also write the numbers to this JSON file")
+    p.set_defaults(func=_run_channel)
+
+
+def _run_channel(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from resnet_viz.experiments import shapes
+    from resnet_viz.explain import channels
+    from resnet_viz.model import weights
+    from resnet_viz.model.config import DEFAULTS
+    from resnet_viz.text import errors
+
+    try:
+        if len(args.mask) != 8 or set(args.mask) - {"0", "1"}:
+            raise ValueError(f"--mask needs eight 0/1 digits, got {args.mask!r}")
+        if not 1 <= args.steps <= 4096 or not 32 <= args.size <= 512 or not 10 <= args.n <= 5000:
+            raise ValueError("--steps must be 1..4096, --size 32..512 and --n 10..5000")
+        path = Path(args.weights)
+        handle = (weights.handle_for("file", file=path) if args.weights.endswith(".pth") or path.is_file()
+                  else weights.handle_for(args.weights))
+        mask = tuple(c == "1" for c in args.mask)
+        snaps = sorted({s for s in (*DEFAULTS.channel_snapshots[:-1], args.steps) if s <= args.steps})
+        vis = channels.cached_visualise(handle, args.layer, args.channel, args.target, mask, size=args.size,
+                                        steps=args.steps, seed=args.seed, snapshots=snaps)
+        d = channels.cached_dissect(handle, args.layer, args.target, mask, n=args.n, size=DEFAULTS.dissect_size)
+        ex = channels.dataset_examples(handle, d, args.channel)
+    except (errors.WeightsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.layer}_{args.target}_c{args.channel}"
+    Image.fromarray(np.concatenate([vis.snapshots[s] for s in snaps], axis=1)).save(out / f"{stem}_steps.png")
+    Image.fromarray(vis.image).save(out / f"{stem}.png")
+    dim = [np.where(m[..., None], im, im // 3) for im, m in zip(ex.images, ex.masks, strict=True)]
+    Image.fromarray(np.concatenate(dim, axis=1)).save(out / f"{stem}_examples.png")
+    concept, iou = d.best(args.channel)
+    numbers = {"layer": args.layer, "channel": args.channel, "target": args.target, "mask": args.mask,
+               "weights": handle.source, "size": args.size, "steps": args.steps, "start": vis.start,
+               "final": vis.final, "best_heldout": d.best_mean[args.channel], "active": d.active[args.channel],
+               "concept": shapes.CLASSES[concept], "iou": iou, "labelled": d.labelled(), "channels": len(d.iou),
+               "examples": ex.names, "seconds_visualise": vis.seconds, "seconds_dissect": d.seconds}
+    if args.json:
+        Path(args.json).write_text(json.dumps(numbers, indent=1))
+    print(f"{args.layer} {args.target} channel {args.channel} ({handle.source} weights, mask {args.mask}): "
+          f"mean {vis.start:.3g} at the random start -> {vis.final:.3g} after {args.steps} steps "
+          f"(best of {args.n} held-out shapes: {numbers['best_heldout']:.3g}); best concept {numbers['concept']} "
+          f"IoU {iou:.3f}; {numbers['labelled']}/{numbers['channels']} channels labelled -> {out}")
+    return 0

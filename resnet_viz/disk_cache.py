@@ -10,12 +10,15 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["ENV", "atomic_file", "cache_dir", "key", "read_json", "root", "write_json", "write_text"]
+__all__ = ["ENV", "atomic_file", "cache_dir", "computed_once", "in_flight", "key", "read_json", "root", "write_json",
+           "write_text"]
 
 ENV = "RESNET_VIZ_CACHE"
 # Permission bits of a written file: what write_text gives under the usual umask 022 (mkstemp makes 0600).
@@ -79,3 +82,62 @@ def read_json(path: str | Path) -> Any | None:
         return None
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
         return None
+
+
+# ---- one computation per key ------------------------------------------------------------------------------------
+@dataclass
+class _Flight:
+    """A computation in progress: its lock, how far it got, and how many callers share it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: float = 0.0
+    callers: int = 0
+
+
+_FLIGHTS: dict[str, _Flight] = {}
+_FLIGHTS_LOCK = threading.Lock()
+
+
+def in_flight(path: str | Path) -> int:
+    """How many callers are computing or waiting for `path` now (0 when none)."""
+    with _FLIGHTS_LOCK:
+        flight = _FLIGHTS.get(str(path))
+        return flight.callers if flight else 0
+
+
+def computed_once(path: str | Path, compute: Callable[[Callable[[float], None]], Any],
+                  progress: Callable[[float], None] | None = None, poll_s: float = 0.2) -> Any:
+    """The JSON in `path`; when missing, compute(report) writes it, one caller at a time per path.
+
+    Sessions are threads of one server: a second caller for the same path waits for the first (its `progress`
+    follows the first one's reports) and then reads the file, instead of computing it again. Replicas do not
+    share the lock; two of them computing one key both write the same content atomically.
+    """
+    stored = read_json(path)
+    if stored is not None:
+        return stored
+    with _FLIGHTS_LOCK:
+        flight = _FLIGHTS.setdefault(str(path), _Flight())
+        flight.callers += 1
+    try:
+        while not flight.lock.acquire(timeout=poll_s):
+            if progress is not None:
+                progress(flight.done)
+        try:
+            stored = read_json(path)
+            if stored is None:
+                def report(done: float) -> None:
+                    flight.done = done
+                    if progress is not None:
+                        progress(done)
+
+                stored = json.loads(json.dumps(compute(report)))  # what a later reader gets: lists, str keys
+                write_json(path, stored)
+            return stored
+        finally:
+            flight.lock.release()
+    finally:
+        with _FLIGHTS_LOCK:
+            flight.callers -= 1
+            if flight.callers == 0:
+                _FLIGHTS.pop(str(path), None)

@@ -20,12 +20,12 @@ ALLOWED_WORDS = frozenset({
     "acc@1",
     # methods and optimisers
     "Grad-CAM", "Guided", "Backpropagation", "Integrated", "Gradients", "Occlusion", "Saliency", "SGD", "Adam",
-    "Spearman",
+    "Spearman", "IoU",
     # colour maps keep their names (plotly's, the same in every language)
     "Viridis", "Inferno", "Jet", "Greys", "RdBu",
     # cited authors and venues
     "Veit", "Adebayo", "Petsiuk", "Sundararajan", "Balduzzi", "Yang", "Selvaraju", "Luo", "ICLR", "ICML", "CVPR",
-    "NeurIPS",
+    "NeurIPS", "Olah", "Bau",
     # file formats and units
     "PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "HEIC", "zip", "base64", "pth", "KB", "MB", "GB", "ms", "px",
     "CPU", "GPU", "cuda", "mps", "cpu", "auto", "HTML", "PDF", "SVG", "ZIP", "HEIF", "AVIF", "RGB", "kB",

@@ -26,6 +26,7 @@ import resnet_viz.experiments.degradation
 import resnet_viz.experiments.gradnorms
 import resnet_viz.experiments.lesion
 import resnet_viz.experiments.stacks
+import resnet_viz.explain.channels
 import resnet_viz.explain.featuremaps
 import resnet_viz.explain.gradcam
 import resnet_viz.explain.methods
@@ -40,6 +41,7 @@ import resnet_viz.model.device
 import resnet_viz.model.forward
 import resnet_viz.model.weights
 import resnet_viz.text.readings
+import ui.channels
 import ui.draw
 import ui.gradcam_ui
 import ui.gradflow

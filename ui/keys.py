@@ -116,6 +116,13 @@ LECTURE_PRESENTER = "lecture_presenter"
 LEC_PREV = "lec_prev"
 LEC_NEXT = "lec_next"
 
+# ---- Channels
+CH_LAYER = "ch_layer"
+CH_CHANNEL = "ch_channel"
+CH_TARGET = "ch_target"  # x, F or out
+CH_SIDE = "ch_side"
+CH_EVERY = "ch_every"
+
 # ---- Class rooms (ui.rooms: the Lecture's presenter panel, pages/7_Join.py)
 ROOM_CODE = "room_code"  # the presenter's open room
 ROOM_TOKEN = "room_token"  # its secret: only in the presenter's session state, never in a link
@@ -142,4 +149,4 @@ def room_choice(i: int) -> str:
 
 # Radios and selectboxes whose option texts are translated: a language switch keeps their choice (ui.text).
 TRANSLATED_CHOICES = (WEIGHTS_SOURCE, PICK_HOW, PICK_SAMPLE, LAB_SET, FM_SCALE, GF_WHICH, GF_SHORTCUT, GF_QUANTITY,
-                      CAM_TARGET, CAM_BASELINE, CAM_DEL_BASE, CAM_SCALE)
+                      CAM_TARGET, CAM_BASELINE, CAM_DEL_BASE, CAM_SCALE, CH_TARGET)

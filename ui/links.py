@@ -71,10 +71,15 @@ def session_keys(query: dict, num_classes: int) -> tuple[dict, list[tuple], str 
             values[keys.FM_LAYER] = s.layer
         if s.layer in STAGE_NAMES:
             values[keys.CAM_STAGE] = s.layer
+        if s.layer in BLOCK_NAMES:
+            values[keys.CH_LAYER] = s.layer
     if "block" in given:
         values[keys.FM_BLOCK] = s.block
     if "channel" in given:
         values[keys.FM_CHANNEL] = s.channel
+        values[keys.CH_CHANNEL] = s.channel
+    if "target" in given:
+        values[keys.CH_TARGET] = s.target
     if "class" in given:
         values[keys.CAM_QUERY] = str(s.cls)  # the class search finds it by number, so the class list holds it
         values[keys.CAM_TARGET] = s.cls
@@ -165,6 +170,9 @@ def current(page_path: str) -> urlstate.UrlState:
             values["layer"] = ss[keys.CAM_STAGE]
         if isinstance(ss.get(keys.CAM_TARGET), int):
             values["cls"] = ss[keys.CAM_TARGET]
+    elif page_path == "Channels":
+        values.update(layer=ss.get(keys.CH_LAYER, urlstate.UrlState.layer), channel=int(ss.get(keys.CH_CHANNEL, 0)),
+                      target=ss.get(keys.CH_TARGET, urlstate.UrlState.target))
     elif page_path == "Lecture":
         values["step"] = int(ss.get(keys.LECTURE_STEP, 0))
     elif page_path == "Join":  # a reload keeps the room (never the presenter's token: it is in no link)

@@ -32,6 +32,7 @@ PAGES = (
     PageSpec("pages/5_Shortcut_Lab.py", "nav.shortcut_lab", "🧪", "Shortcut_Lab"),
     PageSpec("pages/6_Lecture.py", "nav.lecture", "🎓", "Lecture"),
     PageSpec("pages/7_Join.py", "nav.join", "🙋", "Join"),
+    PageSpec("pages/8_Channels.py", "nav.channels", "🧿", "Channels"),
 )
 
 _run = threading.local()  # one script run happens on one thread: app.py marks it, the page reads the mark

@@ -15,7 +15,10 @@ from resnet_viz.model.layers import BLOCK_NAMES
 from resnet_viz.rooms import rules
 from resnet_viz.text.i18n import LANGUAGES
 
-PARAMS: tuple[str, ...] = ("page", "image", "layer", "block", "channel", "class", "mask", "lang", "step", "room")
+PARAMS: tuple[str, ...] = ("page", "image", "layer", "block", "channel", "class", "mask", "lang", "step", "room",
+                           "target")
+# What a channel looks for: a block's input x, its branch F(x) or its output (resnet_viz.explain.channels.TARGETS).
+TARGETS: tuple[str, ...] = ("x", "F", "out")
 MAX_LEN = 200  # longer values are refused before any parsing
 _NUMBER = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: int() would also take '１２' or '٣'
 _SLUG = re.compile(r"[A-Za-z0-9_.:\- ]{1,80}")  # sample names read like "shapes: star"
@@ -62,6 +65,7 @@ class UrlState:
     lang: str | None = None
     step: int = 0
     room: str | None = None  # a class room's code (the Join page)
+    target: str = TARGETS[-1]
 
 
 @dataclass
@@ -96,7 +100,7 @@ def parse(query: Mapping, pages: Collection[str] | None = None, images: Collecti
     raw = _readable(query, notes)
     layers = LAYER_CHANNELS.keys() if layers is None else layers
     for key, allowed in (("page", pages), ("image", images), ("layer", layers), ("block", BLOCK_NAMES),
-                         ("lang", LANGUAGES)):
+                         ("lang", LANGUAGES), ("target", TARGETS)):
         _choice(raw, key, allowed, got, notes)
     layer = got.get("layer", UrlState.layer)
     _number(raw, "channel", 0, LAYER_CHANNELS.get(layer, 512) - 1, got, notes)

@@ -23,6 +23,13 @@ class Defaults:
     # 64 px is the checkpoint's most frequent training size (objects keep their pixel size on any canvas).
     lesion_n: int = 100
     lesion_size: int = 64
+    # What a channel looks for: lucid's 128 px image; 256 steps (lucid uses 512) keep a CPU run under 10 s. The
+    # held-out shapes for a channel's examples and labels: 200 at the checkpoint's most frequent size.
+    channel_size: int = 128
+    channel_steps: int = 256
+    channel_snapshots: tuple[int, ...] = (32, 128, 256)
+    dissect_n: int = 200
+    dissect_size: int = 64
 
 
 DEFAULTS = Defaults()

@@ -51,6 +51,13 @@ class Thresholds:
     few_images: int = 50
     # Final training losses closer than this (nats) count as equal in the degradation run.
     loss_margin: float = 0.02
+    # A channel that passes its ReLU at fewer than this share of held-out positions is dead.
+    channel_dead: float = 0.001
+    # An optimised image must drive its channel more than channel_beat × the best held-out image's mean, or the
+    # channel is read as noise-like (the optimisation found nothing stronger than real data).
+    channel_beat: float = 1.0
+    # Best-IoU changes within iou_same (absolute) read as "about the same"; channel counts must differ by one.
+    iou_same: float = 0.005
     # A deep net whose final loss is still at least near_chance × ln K (a uniform guess) has barely started
     # learning: a slow start, not yet degradation.
     near_chance: float = 0.95

@@ -12,7 +12,7 @@ from tools.bench import core as bench_core
 
 NUMBERS = ("trace_overhead", "gradcam_speedup_vs_captum", "gradcam_vs_lower_bound", "layer1_payload_kb",
            "page_warm_s_max", "gradflow_init_s", "peak_rss_mb", "trace_overhead_min", "gradcam_speedup_vs_captum_min",
-           "gradcam_vs_lower_bound_min")
+           "gradcam_vs_lower_bound_min", "channel_vis_s", "channel_labels_s")
 
 
 def test_quick_bench_writes_every_key_and_checks_the_maps(tmp_path, capsys, monkeypatch):

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tools.bench.channels import bench_channels
 from tools.bench.core import BenchSettings, Row, machine, peak_rss_mb
 from tools.bench.measures import bench_gradcam, bench_gradflow, bench_pages, bench_payload, bench_trace
 
@@ -26,6 +27,8 @@ GOALS = {
     "page_warm_s_max": ("<=", 0.5),
     "gradflow_init_s": ("<=", 3.0),
     "degradation_s": ("<=", 60.0),
+    "channel_vis_s": ("<=", 10.0),
+    "channel_labels_s": ("<=", 30.0),
 }
 
 
@@ -40,7 +43,7 @@ def _goal_text(key: str, value: float | None) -> str:
     return f"{op} {bound:g}: {'met' if ok else 'MISSED'}"
 
 
-STEPS = ("trace", "gradcam", "payload", "pages", "gradflow")
+STEPS = ("trace", "gradcam", "payload", "pages", "gradflow", "channels")
 
 
 def _get(d: dict, *path):
@@ -68,7 +71,7 @@ def run(s: BenchSettings, log: Callable[[str], None] = print, only: tuple[str, .
     x = torch.randn(1, 3, s.image_size, s.image_size, generator=torch.Generator().manual_seed(0)).to(handle.device)
     steps = {"trace": lambda: bench_trace(handle, s), "gradcam": lambda: bench_gradcam(handle, x, s),
              "payload": lambda: bench_payload(handle), "pages": lambda: bench_pages(s),
-             "gradflow": lambda: bench_gradflow(s)}
+             "gradflow": lambda: bench_gradflow(s), "channels": lambda: bench_channels(s)}
     rows: list[Row] = []
     details: dict = {"errors": {}}
     for name in only:
@@ -109,6 +112,8 @@ def _headline(details: dict, s: BenchSettings) -> dict:
         "page_warm_s_max": max(v["median_s"] for v in pages.values()) if pages else None,
         "gradflow_init_s": _get(details, "gradflow", "init", "median_s"),
         "degradation_s": _get(details, "gradflow", "degradation", "seconds"),
+        "channel_vis_s": _get(details, "channels", "vis_s_max"),
+        "channel_labels_s": _get(details, "channels", "dissect_s_max"),
     }
 
 
@@ -152,7 +157,8 @@ def add_bench(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--json", default="", metavar="FILE", help="also write the results as one JSON object")
     p.add_argument("--quick", action="store_true", help="smoke run: small inputs, few repetitions, no training run")
-    p.add_argument("--only", default="", help="comma-separated measures to run: trace,gradcam,payload,pages,gradflow")
+    p.add_argument("--only", default="", help="comma-separated measures to run: "
+                   + ",".join(STEPS))
     p.set_defaults(func=_run_bench)
 
 
