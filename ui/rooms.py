@@ -40,7 +40,7 @@ PHONE_CSS = """<style>
 </style>"""
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(max_entries=1, show_spinner=False)
 def store() -> rooms_lib.Rooms:
     """One store per server process: SQLite in the cache folder, or Redis at $RESNET_VIZ_REDIS_URL."""
     return rooms_lib.open_rooms()
