@@ -20,8 +20,8 @@ layer, channel, target, side = channels.widgets(handle)
 try:
     st.subheader(t("ch.vis.head"))
     vis = channels.show_visualisations(handle, layer, channel, target, mask, side)
-    d_now = channels.dissection(handle, layer, target, mask)
-    d_on = d_now if all(mask) else channels.dissection(handle, layer, target, ALL_ON)
+    d_now = channels.dissected(handle, layer, target, mask)
+    d_on = d_now if all(mask) else channels.dissected(handle, layer, target, ALL_ON)
     about, counts = channels.readings(d_on, d_now, vis, channel, mask)
     channels.show_doubt(about)  # a dead or noise-like channel: said here, before its pictures
     st.subheader(t("ch.ex.head"))

@@ -321,8 +321,8 @@ def _run_channel(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from resnet_viz.experiments import shapes
-    from resnet_viz.explain import channels
+    from resnet_viz.data import shapes
+    from resnet_viz.explain import channels, dissection
     from resnet_viz.model import weights
     from resnet_viz.model.config import DEFAULTS
     from resnet_viz.text import errors
@@ -339,8 +339,8 @@ def _run_channel(args: argparse.Namespace) -> int:
         snaps = sorted({s for s in (*DEFAULTS.channel_snapshots[:-1], args.steps) if s <= args.steps})
         vis = channels.cached_visualise(handle, args.layer, args.channel, args.target, mask, size=args.size,
                                         steps=args.steps, seed=args.seed, snapshots=snaps)
-        d = channels.cached_dissect(handle, args.layer, args.target, mask, n=args.n, size=DEFAULTS.dissect_size)
-        ex = channels.dataset_examples(handle, d, args.channel)
+        d = dissection.cached_dissect(handle, args.layer, args.target, mask, n=args.n, size=DEFAULTS.dissect_size)
+        ex = dissection.dataset_examples(handle, d, args.channel)
     except (errors.WeightsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

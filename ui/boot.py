@@ -27,6 +27,7 @@ import resnet_viz.experiments.gradnorms
 import resnet_viz.experiments.lesion
 import resnet_viz.experiments.stacks
 import resnet_viz.explain.channels
+import resnet_viz.explain.dissection
 import resnet_viz.explain.featuremaps
 import resnet_viz.explain.gradcam
 import resnet_viz.explain.methods

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz.experiments import shapes
-from resnet_viz.explain import channels
+from resnet_viz.data import shapes
+from resnet_viz.explain import channels, dissection
 from resnet_viz.figures import channels as figures_channels
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_ON
@@ -60,9 +60,9 @@ def visualisation(handle, layer: str, channel: int, target: str, mask) -> channe
         snapshots=DEFAULTS.channel_snapshots, progress=p))
 
 
-def dissection(handle, layer: str, target: str, mask) -> channels.Dissection:
+def dissected(handle, layer: str, target: str, mask) -> dissection.Dissection:
     text = t("ch.ex.progress", n=DEFAULTS.dissect_n, layer=layer, target=target_name(target))
-    return _with_progress(text, lambda p: channels.cached_dissect(handle, layer, target, mask, n=DEFAULTS.dissect_n,
+    return _with_progress(text, lambda p: dissection.cached_dissect(handle, layer, target, mask, n=DEFAULTS.dissect_n,
                                                                   size=DEFAULTS.dissect_size, progress=p))
 
 
@@ -85,11 +85,11 @@ def show_visualisations(handle, layer: str, channel: int, target: str, mask, sid
     return vis
 
 
-def show_examples(handle, d: channels.Dissection, channel: int) -> None:
+def show_examples(handle, d: dissection.Dissection, channel: int) -> None:
     """The top held-out shapes with the unit mask, the patch each mask covers, then the photos."""
     key = (handle.digest, d.layer, d.target, d.mask, channel)
-    ex = EXAMPLES.get(("shapes", *key), lambda: channels.dataset_examples(handle, d, channel))
-    photos = EXAMPLES.get(("photos", *key), lambda: channels.photo_examples(handle, d, channel))
+    ex = EXAMPLES.get(("shapes", *key), lambda: dissection.dataset_examples(handle, d, channel))
+    photos = EXAMPLES.get(("photos", *key), lambda: dissection.photo_examples(handle, d, channel))
     cols = st.columns(len(ex.images))
     for col, img, m, box, v, name in zip(cols, ex.images, ex.masks, ex.boxes, ex.values, ex.names, strict=True):
         col.image(figures_channels.overlay(img, m), width="stretch", caption=t("ch.ex.item", name=class_name(name),
@@ -108,7 +108,7 @@ DEAD_SHARE = THRESHOLDS.channel_dead
 DOUBTFUL = ("ch.read.dead", "ch.read.noise")  # readings that say the pictures are not a finding
 
 
-def readings(d_on: channels.Dissection, d_now: channels.Dissection, vis: channels.Visualisation, channel: int,
+def readings(d_on: dissection.Dissection, d_now: dissection.Dissection, vis: channels.Visualisation, channel: int,
              mask) -> tuple[list, list]:
     """(what this channel's numbers say, what the block's label counts say), as readings."""
     concept, iou = d_now.best(channel)
@@ -129,7 +129,7 @@ def show_doubt(about: list) -> None:
         st.warning(say(about))
 
 
-def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, about: list, counts: list,
+def show_labels(handle, d_on: dissection.Dissection, d_now: dissection.Dissection, about: list, counts: list,
                 channel: int, mask) -> None:
     """Metrics, the readings (a doubtful channel's were shown above), the channel's IoU per class (shortcuts on and
     now) and the block's best-labelled channels."""
@@ -143,14 +143,14 @@ def show_labels(handle, d_on: channels.Dissection, d_now: channels.Dissection, a
     now = None if all(mask) else d_now.iou[channel]
     fig = memo.figure(("ch_iou", handle.digest, d_now.layer, d_now.target, tuple(mask), channel), lambda:
                       figures_channels.iou_chart(
-                          [class_name(c) for c in shapes.CLASSES], d_on.iou[channel], now, channels.IOU_LABEL,
+                          [class_name(c) for c in shapes.CLASSES], d_on.iou[channel], now, dissection.IOU_LABEL,
                           t("ch.fig.iou_title", layer=d_now.layer, channel=channel, target=target_name(d_now.target)),
                           t("ch.fig.class"), t("ch.fig.iou"), t("ch.fig.on"), t("ch.fig.now"),
-                          t("ch.fig.bar", bar=channels.IOU_LABEL)))
+                          t("ch.fig.bar", bar=dissection.IOU_LABEL)))
     chart(st, fig, key="ch_iou")
     best = sorted(range(len(d_now.iou)), key=lambda c: -max(d_now.iou[c]))[:BEST_LISTED]
     listed = ", ".join(f"#{c} {class_name(shapes.CLASSES[d_now.best(c)[0]])} {d_now.best(c)[1]:.2f}" for c in best
-                       if d_now.best(c)[1] > channels.IOU_LABEL)
+                       if d_now.best(c)[1] > dissection.IOU_LABEL)
     if listed:
         st.caption(t("ch.lab.best_list", layer=d_now.layer, channels=listed))
 
@@ -160,7 +160,7 @@ def every_block(handle, target: str, mask) -> None:
     if not st.toggle(t("ch.lab.every"), value=False, key=EVERY, help=t("ch.lab.every_help")):
         return
     masks = (ALL_ON,) if all(mask) else (ALL_ON, tuple(mask))
-    counts = {m: [dissection(handle, b, target, m).labelled() for b in BLOCK_NAMES] for m in masks}
+    counts = {m: [dissected(handle, b, target, m).labelled() for b in BLOCK_NAMES] for m in masks}
     totals = [channels.width(handle.model, b) for b in BLOCK_NAMES]
     fig = figures_channels.label_count_chart(
         list(BLOCK_NAMES), counts[ALL_ON], counts.get(tuple(mask)) if not all(mask) else None, totals,

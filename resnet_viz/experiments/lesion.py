@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from resnet_viz import disk_cache as cache
-from resnet_viz.experiments import shapes
+from resnet_viz.data import shapes
 from resnet_viz.inputs import images
 from resnet_viz.model import forward
 from resnet_viz.model.forward import ALL_OFF, ALL_ON, Mask

@@ -22,7 +22,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from resnet_viz import ASSETS
-from resnet_viz.experiments import shapes
+from resnet_viz.data import shapes
 from resnet_viz.experiments.stacks import CifarStack, PadShortcut, StackConfig, build_stack
 
 ASSET_DIR = ASSETS / "plain"

@@ -258,7 +258,7 @@ def _shapes_pool(pool_size: int, image_size: int, seed: int) -> tuple[torch.Tens
     size, so small inputs such as 32x32 are made by downscaling, not by drawing on a smaller canvas."""
     from PIL import Image
 
-    from resnet_viz.experiments import shapes
+    from resnet_viz.data import shapes
 
     canvas = max(image_size, shapes.MIN_SIZE)
     images, labels = [], []
@@ -275,7 +275,7 @@ def _shapes_pool(pool_size: int, image_size: int, seed: int) -> tuple[torch.Tens
 
 def num_classes_for(data: str) -> int:
     if data == "shapes":
-        from resnet_viz.experiments import shapes
+        from resnet_viz.data import shapes
 
         return len(shapes.CLASSES)
     return 10

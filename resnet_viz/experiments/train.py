@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torchvision.models import resnet18
 
 from resnet_viz import disk_cache as cache
-from resnet_viz.experiments import shapes
+from resnet_viz.data import shapes
 from resnet_viz.model.forward import ALL_OFF
 from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
 

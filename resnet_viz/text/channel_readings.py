@@ -1,4 +1,4 @@
-"""Readings of one channel and one layer's concept labels (resnet_viz.explain.channels): (locale key, params)."""
+"""Readings of one channel and one layer's concept labels (explain.channels, explain.dissection): (key, params)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from resnet_viz.text.readings import THRESHOLDS, Reading, Thresholds
 
 __all__ = ["channel", "label_counts"]
 
-IOU_LABEL = 0.04  # Bau et al. 2017's bar for a concept label (the same number as explain.channels.IOU_LABEL)
+IOU_LABEL = 0.04  # Bau et al. 2017's bar for a concept label (the same number as explain.dissection.IOU_LABEL)
 
 
 def channel(start: float | None, final: float | None, best_heldout: float, active: float, concept: str,

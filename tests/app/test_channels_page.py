@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 import ui.channels
 from resnet_viz import disk_cache
-from resnet_viz.experiments import shapes
-from resnet_viz.explain import channels
+from resnet_viz.data import shapes
+from resnet_viz.explain import channels, dissection
 from resnet_viz.model import weights
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_ON
@@ -50,8 +50,8 @@ def _expected(mask, lang: str, layer: str = LAYER, c: int = 17) -> tuple[str, st
     """The readings the page must show (about the channel, about the block), from the same cached library results."""
     h = weights.handle_for("shapes", device="cpu")
     vis = channels.cached_visualise(h, layer, c, "out", mask, size=48, steps=8, snapshots=(4, 8))
-    now = channels.cached_dissect(h, layer, "out", mask, n=40, size=64)
-    on = channels.cached_dissect(h, layer, "out", ALL_ON, n=40, size=64)
+    now = dissection.cached_dissect(h, layer, "out", mask, n=40, size=64)
+    on = dissection.cached_dissect(h, layer, "out", ALL_ON, n=40, size=64)
     concept, iou = now.best(c)
     about = channel_readings.channel(vis.start, vis.final, now.best_mean[c], now.active[c],
                                      class_name(shapes.CLASSES[concept], lang), iou)
@@ -86,7 +86,7 @@ def test_channels_page_reads_its_numbers(lang, mask, side):
 
 def test_a_dead_channel_is_said_to_be_dead_before_its_pictures():
     h = weights.handle_for("shapes", device="cpu")
-    d = channels.cached_dissect(h, "layer4.1", "out", (False,) * 8, n=40, size=64)
+    d = dissection.cached_dissect(h, "layer4.1", "out", (False,) * 8, n=40, size=64)
     dead = next(c for c, a in enumerate(d.active) if a < channel_readings.THRESHOLDS.channel_dead)
     at = _app("en", (False,) * 8, layer="layer4.1", channel=dead)
     assert not at.exception and not at.error

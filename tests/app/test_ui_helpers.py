@@ -146,7 +146,7 @@ def test_feature_cache_is_keyed_by_weights_not_by_object_identity(monkeypatch):
 
 
 def test_the_shapes_classes_have_chinese_names():
-    from resnet_viz.experiments import shapes
+    from resnet_viz.data import shapes
     from resnet_viz.text import i18n
     from tests.zh_words import english_words
     from ui.text import CLASS_KEYS

@@ -25,7 +25,8 @@ def shapes_scores():
     checkpoint tests (test_train, test_gradcam) read these numbers instead of each running the same evaluation."""
     from types import SimpleNamespace
 
-    from resnet_viz.experiments import shapes, train
+    from resnet_viz.data import shapes
+    from resnet_viz.experiments import train
     from resnet_viz.model import weights
 
     if not weights.SHAPES_CHECKPOINT.exists():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from resnet_viz import disk_cache
-from resnet_viz.explain import channels
+from resnet_viz.explain import channels, dissection
 from resnet_viz.model import forward, weights
 from resnet_viz.text import channel_readings
 
@@ -36,7 +36,7 @@ def test_forward_to_equals_the_traced_forward(random_handle, layer):
 
 def test_optimised_image_beats_its_start_and_the_best_heldout_image(shapes_handle):
     layer, size = "layer3.1", 64
-    d = channels.dissect(shapes_handle, layer, "out", n=100, size=size)
+    d = dissection.dissect(shapes_handle, layer, "out", n=100, size=size)
     for channel in (0, 17, 200):
         v = channels.visualise(shapes_handle, layer, channel, "out", size=size, steps=16, snapshots=(4, 16))
         assert v.final > v.start
@@ -65,9 +65,9 @@ def test_bad_requests_are_refused(random_handle):
     with pytest.raises(ValueError, match=r"channels 0\.\.63"):
         channels.visualise(random_handle, "layer1.0", 64, size=32, steps=1)
     with pytest.raises(ValueError, match="target"):
-        channels.dissect(random_handle, "layer1.0", "y", n=2, size=48)
+        dissection.dissect(random_handle, "layer1.0", "y", n=2, size=48)
     with pytest.raises(ValueError, match="block"):
-        channels.dissect(random_handle, "fc", n=2, size=48)
+        dissection.dissect(random_handle, "fc", n=2, size=48)
 
 
 def test_colour_matrices():
@@ -89,18 +89,18 @@ def test_iou_on_a_hand_built_case():
     acts = torch.zeros(2, 2, 4, 4)  # maps at the masks' size: the upsampling is the identity
     acts[0, 0, :, :2] = 1.0  # channel 0 covers image 0's object exactly ...
     acts[1, 0, :, 0] = 1.0  # ... and image 1's first column (2 of its 4 pixels in the object)
-    iou = channels.iou_table(acts, np.array([0, 1]), concept, torch.tensor([0.5, 0.5]), classes=2)
+    iou = dissection.iou_table(acts, np.array([0, 1]), concept, torch.tensor([0.5, 0.5]), classes=2)
     # class 0: 8 shared / (12 unit + 8 concept - 8); class 1: 2 shared / (12 + 8 - 2); channel 1 never fires.
     np.testing.assert_allclose(iou.numpy(), [[8 / 12, 2 / 18], [0.0, 0.0]])
 
 
 def test_dissection_labels_and_examples(shapes_handle):
-    d = channels.dissect(shapes_handle, "layer4.1", "out", n=60, size=64)
+    d = dissection.dissect(shapes_handle, "layer4.1", "out", n=60, size=64)
     assert len(d.iou) == 512 and len(d.iou[0]) == 10
     best = [max(row) for row in d.iou]
-    assert d.labelled() == sum(b > channels.IOU_LABEL for b in best) > 0
+    assert d.labelled() == sum(b > dissection.IOU_LABEL for b in best) > 0
     c = int(np.argmax(best))
-    ex = channels.dataset_examples(shapes_handle, d, c)
+    ex = dissection.dataset_examples(shapes_handle, d, c)
     np.testing.assert_allclose(ex.values, d.top_value[c], rtol=1e-4, atol=1e-4)
     assert all(m.any() for m in ex.masks[:1])  # the strongest image passes the top-0.5% level
     top, left, bottom, right = ex.boxes[0]
@@ -136,20 +136,20 @@ def test_one_computation_per_key(tmp_path):
 
 def test_cache_hit_reads_the_disk(random_handle, monkeypatch, tmp_path):
     monkeypatch.setenv(disk_cache.ENV, str(tmp_path))
-    first = channels.cached_dissect(random_handle, "layer1.0", "x", n=4, size=48)
+    first = dissection.cached_dissect(random_handle, "layer1.0", "x", n=4, size=48)
     vis = channels.cached_visualise(random_handle, "layer1.0", 2, "x", size=32, steps=2, snapshots=(1,))
 
     def boom(*args, **kwargs):
         raise AssertionError("computed again")
 
-    monkeypatch.setattr(channels, "dissect", boom)
+    monkeypatch.setattr(dissection, "dissect", boom)
     monkeypatch.setattr(channels, "visualise", boom)
-    assert channels.cached_dissect(random_handle, "layer1.0", "x", n=4, size=48) == first
+    assert dissection.cached_dissect(random_handle, "layer1.0", "x", n=4, size=48) == first
     again = channels.cached_visualise(random_handle, "layer1.0", 2, "x", size=32, steps=2, snapshots=(1,))
     np.testing.assert_array_equal(again.image, vis.image)
     assert again.snapshots.keys() == {1} and again.final == vis.final
     with pytest.raises(AssertionError, match="computed again"):  # another mask is another key
-        channels.cached_dissect(random_handle, "layer1.0", "x", (False,) * 8, n=4, size=48)
+        dissection.cached_dissect(random_handle, "layer1.0", "x", (False,) * 8, n=4, size=48)
 
 
 def test_two_channels_two_readings():

@@ -7,14 +7,15 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# A room may import the rooms listed after it, never the ones before: figures draw what the others compute, text
-# words it, explain and experiments run the model, inputs check bytes (a link's class-room code by the rooms' rules),
-# rooms keep the class's answers, model is the network itself.
-ROOMS = ("figures", "experiments", "explain", "inputs", "rooms", "model", "text")
+# A room imports downwards only (ALLOWED): figures draw what the others compute, text words it, explain and
+# experiments run the model, data is the synthetic shapes, inputs check bytes (a link's class-room code by the
+# rooms' rules), rooms keep the class's answers, model is the network itself.
+ROOMS = ("figures", "experiments", "explain", "data", "inputs", "rooms", "model", "text")
 ALLOWED = {  # room -> rooms it may import (besides itself and resnet_viz's top-level modules)
     "figures": set(ROOMS) - {"figures"},
-    "experiments": {"explain", "inputs", "model", "text"},
-    "explain": {"inputs", "model", "text"},
+    "experiments": {"explain", "data", "inputs", "model", "text"},
+    "explain": {"data", "inputs", "model", "text"},
+    "data": set(),  # the synthetic shapes: numpy and PIL only
     "inputs": {"model", "rooms", "text"},
     "rooms": {"text"},  # class questions: no model, no figures
     "model": {"inputs", "text"},  # weights.py reads a checkpoint through inputs/checkpoint.py

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from resnet_viz.experiments import shapes
+from resnet_viz.data import shapes
 
 
 def _digest(sample: shapes.Sample) -> str:

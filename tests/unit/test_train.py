@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from resnet_viz.__main__ import main
-from resnet_viz.experiments import shapes, train
+from resnet_viz.data import shapes
+from resnet_viz.experiments import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 

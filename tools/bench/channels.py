@@ -15,7 +15,7 @@ VIS_LAYERS = ("layer1.0", "layer4.1")  # the cheapest and the dearest place to s
 def bench_channels(s: BenchSettings) -> tuple[dict, list[Row]]:
     """Feature visualisation at the page's size and steps (128 px, 256) for the first and the last block, and
     `dissect` + the shown channel's examples for every channel of layer1.0 (the largest maps) and layer4.1."""
-    from resnet_viz.explain import channels
+    from resnet_viz.explain import channels, dissection
     from resnet_viz.model import weights
     from resnet_viz.model.config import DEFAULTS
 
@@ -32,9 +32,9 @@ def bench_channels(s: BenchSettings) -> tuple[dict, list[Row]]:
                         goal="<= 10 s"))
     for layer in VIS_LAYERS:
         t0 = time.perf_counter()
-        d = channels.dissect(handle, layer, "out", n=n, size=DEFAULTS.dissect_size)
-        channels.dataset_examples(handle, d, 0)
-        channels.photo_examples(handle, d, 0)
+        d = dissection.dissect(handle, layer, "out", n=n, size=DEFAULTS.dissect_size)
+        dissection.dataset_examples(handle, d, 0)
+        dissection.photo_examples(handle, d, 0)
         seconds = time.perf_counter() - t0
         out[f"dissect_{layer}"] = {"seconds": seconds, "dissect_s": d.seconds, "labelled": d.labelled(),
                                    "channels": len(d.iou)}

@@ -1,0 +1,1 @@
+"""Data the app generates itself: the synthetic shapes data set (images, object masks, labels)."""
