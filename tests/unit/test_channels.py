@@ -152,6 +152,26 @@ def test_cache_hit_reads_the_disk(random_handle, monkeypatch, tmp_path):
         dissection.cached_dissect(random_handle, "layer1.0", "x", (False,) * 8, n=4, size=48)
 
 
+def test_the_pages_first_view_is_shipped_and_still_true(shapes_handle, monkeypatch, tmp_path):
+    """assets/channels holds the Channels page's default view for the shapes weights: read, not computed, and
+    its image still drives its channel far harder than its random start did."""
+    from resnet_viz.model.config import DEFAULTS
+
+    monkeypatch.setenv(disk_cache.ENV, str(tmp_path))  # an empty cache: only the shipped file can answer
+    monkeypatch.setattr(channels, "visualise", lambda *a, **k: pytest.fail("the default view was computed"))
+    shipped = [p.name for p in channels.SHIPPED_DIR.glob("vis-*.json")]
+    assert len(shipped) == 1
+    v = channels.cached_visualise(shapes_handle, DEFAULTS.default_layer, 0, "out", None, size=DEFAULTS.channel_size,
+                                  steps=DEFAULTS.channel_steps, snapshots=DEFAULTS.channel_snapshots)
+    assert (v.layer, v.channel, v.target, v.size) == (DEFAULTS.default_layer, 0, "out", DEFAULTS.channel_size)
+    assert v.image.shape == (DEFAULTS.channel_size, DEFAULTS.channel_size, 3) and set(v.snapshots) == {32, 128, 256}
+    with torch.no_grad():
+        x = (torch.from_numpy(v.image).permute(2, 0, 1)[None].float() / 255 - torch.tensor(shapes_handle.mean)
+             .view(1, 3, 1, 1)) / torch.tensor(shapes_handle.std).view(1, 3, 1, 1)
+        now = float(channels.objective(channels.forward_to(shapes_handle.model, x, v.layer), "out", 0))
+    assert now > v.start + 0.5 * (v.final - v.start)  # the stored picture, re-measured (PNG rounding aside)
+
+
 def test_two_channels_two_readings():
     dead = channel_readings.channel(0.1, 0.2, 1.0, 0.0, "ring", 0.3)
     live = channel_readings.channel(0.1, 5.0, 1.0, 0.4, "ring", 0.3)
