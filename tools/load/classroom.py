@@ -211,10 +211,12 @@ async def classroom(base: str, pids: list[int], n: int, env: dict, strings: dict
     async with presenter_lock:
         log.add("presenter", "reveal", await presenter.rerun(trigger="room_reveal"))
     interval = max((p.session.auto_rerun[1] for p in live), default=2.0)
-    await asyncio.sleep(2 * interval + 1.0)  # two refreshes of every phone
+    revealed = strings["rooms.student.phase.revealed"].encode()
+    deadline = time.perf_counter() + 2 * interval + 1.0  # two refreshes of every phone, at most
+    while time.perf_counter() < deadline and not all(revealed in p.last_blob for p in live):
+        await asyncio.sleep(0.1)
     stop.set()
     await asyncio.gather(*pollers)
-    revealed = strings["rooms.student.phase.revealed"].encode()
     seen = sum(revealed in p.last_blob for p in live)
     for s in [presenter, *(p.session for p in phones)]:
         await s.close()
