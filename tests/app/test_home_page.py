@@ -24,3 +24,13 @@ def test_home_introduces_the_new_sections(lang):
     assert at.title[0].value == i18n.t("home.title", lang)  # the title from that language's locale file
     if lang == "zh":
         assert not english_on(at), english_on(at)
+
+
+def test_home_names_every_page_of_the_menu_in_both_languages():
+    from resnet_viz.text import i18n
+    from ui.nav import PAGES
+
+    for lang in i18n.LANGUAGES:
+        listed = i18n.t("home.pages", lang)
+        missing = [i18n.t(p.title_key, lang) for p in PAGES[1:] if f"**{i18n.t(p.title_key, lang)}**" not in listed]
+        assert not missing, (lang, missing)
