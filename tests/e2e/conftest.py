@@ -110,3 +110,19 @@ def shot(page, name: str) -> Path | None:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def upload(uploader, name: str, data: bytes) -> None:
+    """Bytes into a Streamlit file uploader, under a name of the test's choosing (a browser sends both)."""
+    uploader.locator('input[type="file"]').set_input_files(
+        {"name": name, "mimeType": "application/octet-stream", "buffer": data})
+
+
+def checkpoint_uploader(page, server: str):
+    """Home with the weights source switched to "Your own .pth checkpoint": the sidebar's uploader for it."""
+    page.goto(server)
+    settle(page, "Live: ", sidebar(page))
+    sidebar(page).locator('[data-testid="stSelectbox"]').filter(has_text="Weights").click()
+    page.get_by_role("option").filter(has_text="Your own .pth checkpoint").first.click()
+    settle(page, "ResNet-18 checkpoint", sidebar(page))
+    return sidebar(page).locator('[data-testid="stFileUploader"]').filter(has_text="ResNet-18 checkpoint")

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests import hostile
-from tests.e2e.conftest import assert_no_error, settle, shot, sidebar
+from tests.e2e.conftest import assert_no_error, checkpoint_uploader, settle, shot, sidebar, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -31,11 +31,6 @@ def _valid_jpeg() -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=90)
     return buf.getvalue()
-
-
-def _upload(uploader, name: str, data: bytes) -> None:
-    uploader.locator('input[type="file"]').set_input_files(
-        {"name": name, "mimeType": "application/octet-stream", "buffer": data})
 
 
 def _in_use(page) -> str:
@@ -54,7 +49,7 @@ def test_hostile_images(server, page):
     uploader = sidebar(page).locator('[data-testid="stFileUploader"]').filter(has_text="Upload an image")
 
     bomb = CASES["bomb.png"]
-    _upload(uploader, bomb.name, bomb.data)
+    upload(uploader, bomb.name, bomb.data)
     settle(page, f"{bomb.name}: ", sidebar(page))
     alert = sidebar(page).locator('[data-testid="stAlert"]').filter(has_text=f"{bomb.name}: ").last.inner_text()
     assert bomb.expected in alert and alert.endswith("The previous image is still in use."), alert
@@ -64,13 +59,13 @@ def test_hostile_images(server, page):
 
     rotated = CASES["rotated.jpg"]
     w, h = rotated.size
-    _upload(uploader, rotated.name, rotated.data)
+    upload(uploader, rotated.name, rotated.data)
     settle(page, f"{rotated.name} ({w}×{h})", sidebar(page))
     assert _in_use(page) == f"{rotated.name} ({w}×{h})"  # upright: 64 wide, 96 high
     assert sidebar(page).get_by_text("The previous image is still in use").count() == 0
     assert_no_error(page)
 
-    _upload(uploader, "valid.jpg", _valid_jpeg())
+    upload(uploader, "valid.jpg", _valid_jpeg())
     settle(page, "valid.jpg (160×120)", sidebar(page))
     assert _in_use(page) == "valid.jpg (160×120)"
     assert_no_error(page)
@@ -79,14 +74,9 @@ def test_hostile_images(server, page):
 def test_hostile_checkpoint(server, page):
     """Home with the weights source on "file": a code-running pickle is refused, a valid checkpoint is taken."""
     PWNED.unlink(missing_ok=True)
-    page.goto(server)
-    settle(page, "Live: ", sidebar(page))
-    sidebar(page).locator('[data-testid="stSelectbox"]').filter(has_text="Weights").click()
-    page.get_by_role("option").filter(has_text="Your own .pth checkpoint").first.click()
-    settle(page, "ResNet-18 checkpoint", sidebar(page))
-    uploader = sidebar(page).locator('[data-testid="stFileUploader"]').filter(has_text="ResNet-18 checkpoint")
+    uploader = checkpoint_uploader(page, server)
     evil = hostile.EVIL
-    _upload(uploader, evil.name, evil.data)
+    upload(uploader, evil.name, evil.data)
     settle(page, evil.expected, sidebar(page))
     alert = sidebar(page).locator('[data-testid="stAlert"]').filter(has_text=evil.expected).last.inner_text()
     assert alert.endswith("— using auto instead."), alert
@@ -94,7 +84,7 @@ def test_hostile_checkpoint(server, page):
     assert not PWNED.exists(), "a pickle ran code on the server"
     assert_no_error(page)
 
-    _upload(uploader, "resnet18_7_classes.pth", hostile.valid_checkpoint())
+    upload(uploader, "resnet18_7_classes.pth", hostile.valid_checkpoint())
     settle(page, "your checkpoint, 7 classes", sidebar(page))
     assert "Live: Your own .pth checkpoint on cpu" in sidebar(page).inner_text()
     assert sidebar(page).locator('[data-testid="stAlert"]').filter(has_text="using auto instead").count() == 0

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tests import hostile
-from tests.e2e.conftest import assert_no_error, main, settle, sidebar
+from tests.e2e.conftest import assert_no_error, checkpoint_uploader, main, settle, sidebar, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -21,11 +21,6 @@ CAT = Path(__file__).resolve().parents[2] / "assets" / "samples" / "cat.jpg"
 
 # Every form of link GFM knows: a Markdown link, a bare URL, www.…, an e-mail address.
 HOSTILE = "[x](https://evil.example/a) www.evil.example a@evil.example"
-
-
-def _upload(uploader, name: str, data: bytes) -> None:
-    uploader.locator('input[type="file"]').set_input_files(
-        {"name": name, "mimeType": "application/octet-stream", "buffer": data})
 
 
 def _no_links(locator, words: tuple[str, ...] = ("evil.example", "a@")) -> str:
@@ -43,12 +38,12 @@ def test_an_image_name_shows_as_text(server, page):
     settle(page, "Upload an image", sidebar(page))
     uploader = sidebar(page).locator('[data-testid="stFileUploader"]').filter(has_text="Upload an image")
 
-    _upload(uploader, f"{HOSTILE}.txt", b"not an image")  # refused: the error names the file
+    upload(uploader, f"{HOSTILE}.txt", b"not an image")  # refused: the error names the file
     settle(page, "The previous image is still in use", sidebar(page))
     alert = sidebar(page).locator('[data-testid="stAlert"]').filter(has_text="The previous image is still in use")
     _no_links(alert.last)
 
-    _upload(uploader, f"{HOSTILE}.jpg", CAT.read_bytes())
+    upload(uploader, f"{HOSTILE}.jpg", CAT.read_bytes())
     caption = sidebar(page).locator('[data-testid="stImageCaption"]').filter(has_text="evil").first
     settle(page, "evil", caption)  # (while the page redraws, the previous image's caption may still be there)
     _no_links(caption)
@@ -74,13 +69,8 @@ def _checkpoint_with_key(key: str) -> bytes:
 
 
 def test_a_checkpoint_key_shows_as_text(server, page):
-    page.goto(server)
-    settle(page, "Live: ", sidebar(page))
-    sidebar(page).locator('[data-testid="stSelectbox"]').filter(has_text="Weights").click()
-    page.get_by_role("option").filter(has_text="Your own .pth checkpoint").first.click()
-    settle(page, "ResNet-18 checkpoint", sidebar(page))
-    uploader = sidebar(page).locator('[data-testid="stFileUploader"]').filter(has_text="ResNet-18 checkpoint")
-    _upload(uploader, "keys.pth", _checkpoint_with_key(HOSTILE))
+    uploader = checkpoint_uploader(page, server)
+    upload(uploader, "keys.pth", _checkpoint_with_key(HOSTILE))
     settle(page, "unexpected key", sidebar(page))
     _no_links(sidebar(page).locator('[data-testid="stAlert"]').filter(has_text="unexpected key").last)
     assert_no_error(page)
