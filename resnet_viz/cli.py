@@ -131,7 +131,7 @@ def _run_evaluate_shapes(args: argparse.Namespace) -> int:
 
     import torch
 
-    from resnet_viz import disk_cache as cache
+    from resnet_viz import disk_cache
     from resnet_viz.experiments import train
 
     torch.set_num_threads(args.threads)
@@ -149,7 +149,7 @@ def _run_evaluate_shapes(args: argparse.Namespace) -> int:
         meta["heldout_accuracy"] = res["accuracy"]
         meta["heldout_n"] = res["n"]
         meta["evaluation"] = res
-        cache.write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+        disk_cache.write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
         print(f"wrote {path.with_suffix('.json')}")
     return 0
 
@@ -205,7 +205,7 @@ def _run_gradflow(args: argparse.Namespace) -> int:
 def _gradflow_degradation(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from resnet_viz import disk_cache as cache
+    from resnet_viz import disk_cache
     from resnet_viz.experiments import degradation
 
     configs, settings = degradation.default_degradation(seed=args.seed)
@@ -220,7 +220,7 @@ def _gradflow_degradation(args: argparse.Namespace) -> int:
     if args.out:
         # Named by the settings' cache key: the page finds shipped curves the way it finds cached ones.
         path = Path(args.out) / f"{degradation.cache_key(_result_configs(result), settings)}.json"
-        cache.write_json(path, degradation.result_to_json(result))
+        disk_cache.write_json(path, degradation.result_to_json(result))
         print(f"wrote {path}")
     return 0
 

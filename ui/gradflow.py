@@ -11,8 +11,7 @@ from resnet_viz.experiments.stacks import num_classes_for
 from resnet_viz.figures import family as figures_family
 from resnet_viz.figures import gradflow as figures_gradflow
 from resnet_viz.model.forward import ALL_ON
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import readings
+from resnet_viz.text import experiment_readings, readings
 from ui import keys
 from ui.draw import PLOTLY_CONFIG, chart, show_error
 from ui.memo import BoundedLRU, figure
@@ -91,7 +90,7 @@ def init_section(figs: dict) -> None:
                                                   **figures.labels(f"gradflow_profile.{quantity}", t)))
     chart(st, figs["init_profile"])
     st.caption(t("gf.init_caption", batch=batch, seed=seed))
-    for r in readings_lab.gradflow_init(norms):
+    for r in experiment_readings.gradflow_init(norms):
         st.markdown("- " + say(r))
     with st.expander(t("gf.claims"), expanded=False):
         st.markdown(t("gf.claims_body"))
@@ -108,7 +107,7 @@ def init_section(figs: dict) -> None:
                 lambda: figures_gradflow.gradient_correlation_chart(
                     corr, 32, **figures.labels("gradient_correlation_chart", t)))
             chart(st, figs["gradient_correlation"])
-            for r in readings_lab.shattered(corr):
+            for r in experiment_readings.shattered(corr):
                 st.markdown("- " + say(r))
 
 
@@ -180,7 +179,7 @@ def why_section(figs: dict, handle, image, key: tuple, target: int, label: str) 
                                               (t("gf.why.identity"), t("gf.why.branch")),
                                               t("gf.why.title", label=label), t("gf.why.y")))
         chart(st, figs["gradient_split"])
-    st.markdown(say(readings_lab.grad_split(paths.blocks, mask)))
+    st.markdown(say(experiment_readings.grad_split(paths.blocks, mask)))
     st.caption(t("gf.why.caption"))
 
 
@@ -200,7 +199,7 @@ def find_run(configs, settings):
 
 
 def degradation_figure(curves: dict, total: int, chance: float):
-    title = say(readings_lab.degradation_title(total))
+    title = say(experiment_readings.degradation_title(total))
     return figures_gradflow.degradation_curves(curves, total, chance=chance, title=title,
                                                **figures.labels("degradation_curves", t))
 
@@ -258,7 +257,7 @@ def show_run(figs: dict, result, chart_slot, run_seed: int, chance: float, key: 
         st.caption(t("gf.precomputed", seed=run_seed))
     elif result.source == "cache":
         st.caption(t("gf.replayed"))
-    for r in readings_lab.degradation_of(result, degradation.chance_loss(result.settings)):
+    for r in experiment_readings.degradation_of(result, degradation.chance_loss(result.settings)):
         st.markdown("- " + say(r))
     step = max((c.steps[-1] for c in result.curves.values() if c.steps), default=0)
     st.caption(t("gf.loss_note", every=result.settings.log_every, step=step, steps=result.settings.steps,

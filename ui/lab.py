@@ -10,8 +10,7 @@ from resnet_viz.figures import family as figures_family
 from resnet_viz.figures import lab as figures_lab
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.layers import DOWNSAMPLING_BLOCKS
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import readings
+from resnet_viz.text import experiment_readings, readings
 from ui.draw import chart as draw_chart
 from ui.draw import show_error
 from ui.memo import figure
@@ -47,8 +46,8 @@ def chart(res: lesion.LesionResult, what: str = "metric", height: int = figures.
 def readings_of(res: lesion.LesionResult) -> list[readings.Reading]:
     """What the evaluation set is (and whether it is large enough), then the lesion study read from its numbers."""
     n_photos, n_shapes = (res.n, 0) if res.data == "photos" else (0, res.n)
-    evaluated = readings_lab.evaluation_set(res.data, res.n, n_photos, n_shapes, image_size=res.image_size)
-    return evaluated + readings_lab.lesion(res.values, res.metric, res.chance, res.n)
+    evaluated = experiment_readings.evaluation_set(res.data, res.n, n_photos, n_shapes, image_size=res.image_size)
+    return evaluated + experiment_readings.lesion(res.values, res.metric, res.chance, res.n)
 
 
 def reading(res: lesion.LesionResult) -> str:
@@ -91,7 +90,7 @@ def unraveled_section(figs: dict) -> None:
     draw_chart(st, figs["path_lengths"])
     for name, n in ((t("lab.paths.resnet18"), 8), (t("lab.paths.cifar", depth=CIFAR_DEPTH),
                                                    unravel.cifar_blocks(CIFAR_DEPTH))):
-        st.markdown(t("lab.paths.item", name=name, text=say(readings_lab.unraveled(unravel.paths(n)))))
+        st.markdown(t("lab.paths.item", name=name, text=say(experiment_readings.unraveled(unravel.paths(n)))))
 
 
 def _twin_figure(pair: unravel.LesionPair):
@@ -113,5 +112,5 @@ def twin_section(figs: dict) -> None:
     st.markdown(t("lab.twin.body"))
     figs["plain_lesion"] = figure(("twin", pair.plain_intact, pair.residual_intact), lambda: _twin_figure(pair))
     draw_chart(st, figs["plain_lesion"])
-    st.markdown(say(readings_lab.twin_lesion(pair)))
+    st.markdown(say(experiment_readings.twin_lesion(pair)))
     st.caption(t("lab.twin.caption", n=pair.n, steps=pair.meta.get("train_steps", 0)) + " `" + pair.command + "`")

@@ -17,8 +17,7 @@ from resnet_viz.model import architecture
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_OFF, ALL_ON
 from resnet_viz.model.layers import STAGE_NAMES
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import paper, readings
+from resnet_viz.text import experiment_readings, paper, readings
 from ui import arch, gradflow, lab, memo
 from ui.lecture_plan import BODY_KEYS, CHOICES, NOTES, QUESTIONS, STEPS, TITLE_KEYS  # noqa: F401  (re-exported)
 from ui.picker import image_key, image_kind
@@ -41,8 +40,8 @@ def fig_degradation():
     configs, settings = degradation.default_degradation(0)
     run = degradation.find_run(configs, settings)
     if run is not None:
-        reading = readings_lab.degradation_of(run, degradation.chance_loss(run.settings))
-        title = say(readings_lab.degradation_title(reading[0][1]["steps"]))
+        reading = experiment_readings.degradation_of(run, degradation.chance_loss(run.settings))
+        title = say(experiment_readings.degradation_title(reading[0][1]["steps"]))
         fig = figures_gradflow.degradation_curves(run.curves, run.settings.steps,
                                                   chance=degradation.chance_loss(run.settings),
                                                   title=title, **figures.labels("degradation_curves", t))
@@ -120,7 +119,7 @@ def fig_grad():
     fig = figures_gradflow.gradflow_profile(named, title=t("lec.grad.fig", depth=GRAD_DEPTH),
                                             **figures.labels("gradflow_profile.output_grad", t))
     # The verdict on both halves of choice B, then He et al.'s §4.1 beside it (no numbers there, no stage of training).
-    return fig, say([*readings_lab.grad_question(norms), paper.claim("paper.he2015.healthy"),
+    return fig, say([*experiment_readings.grad_question(norms), paper.claim("paper.he2015.healthy"),
                      ("lec.grad.moments", {})])
 
 
@@ -128,10 +127,10 @@ def fig_lesion(handle):
     res = lab.lesion_study(handle, "shapes" if handle.source == "shapes" else "photos", DEFAULTS.lesion_n)
     if res is None:
         return None, ""
-    counts = readings_lab.sample_counts(images.list_samples())
-    text = say([readings_lab.lesion_answer(res.values, res.metric, res.n),
-                *readings_lab.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
-                *readings_lab.lesion(res.values, res.metric, res.chance, res.n)])
+    counts = experiment_readings.sample_counts(images.list_samples())
+    text = say([experiment_readings.lesion_answer(res.values, res.metric, res.n),
+                *experiment_readings.evaluation_set(res.data, res.n, *counts, image_size=res.image_size),
+                *experiment_readings.lesion(res.values, res.metric, res.chance, res.n)])
     return lab.chart(res), text
 
 

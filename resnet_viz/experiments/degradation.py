@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_viz import ASSETS
-from resnet_viz import disk_cache as cache
+from resnet_viz import ASSETS, disk_cache
 from resnet_viz.experiments.stacks import (
     CifarStack,
     StackConfig,
@@ -198,12 +197,12 @@ def find_run(configs: dict[str, StackConfig], settings: TrainSettings) -> TrainR
 
 def cache_dir() -> Path:
     """Gradient-flow runs go in the cache's gradflow/ folder (see resnet_viz.disk_cache)."""
-    return cache.cache_dir("gradflow")
+    return disk_cache.cache_dir("gradflow")
 
 
 def cache_key(configs: dict[str, StackConfig], settings: TrainSettings) -> str:
     """Content address of a run: the file name of its cached (and shipped) curves."""
-    return cache.key({"v": CACHE_VERSION, "configs": {k: asdict(c) for k, c in sorted(configs.items())},
+    return disk_cache.key({"v": CACHE_VERSION, "configs": {k: asdict(c) for k, c in sorted(configs.items())},
                       "settings": asdict(settings)})
 
 
@@ -222,13 +221,13 @@ def result_from_json(data: dict) -> TrainResult:
 
 
 def save_cached(key: str, result: TrainResult) -> Path:
-    return cache.write_json(cache_dir() / f"{key}.json", result_to_json(result))
+    return disk_cache.write_json(cache_dir() / f"{key}.json", result_to_json(result))
 
 
 def load_cached(key: str) -> TrainResult | None:
     """The user's cache first, then the curves shipped in assets/gradflow/ (named by the same key)."""
     for folder, source in ((cache_dir(), "cache"), (ASSET_DIR, "precomputed")):
-        data = cache.read_json(folder / f"{key}.json")
+        data = disk_cache.read_json(folder / f"{key}.json")
         if data is None:
             continue
         try:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from resnet_viz import disk_cache as cache
+from resnet_viz import disk_cache
 from resnet_viz.data import shapes
 from resnet_viz.inputs import images
 from resnet_viz.model import forward
@@ -179,12 +179,12 @@ def run(handle: ModelHandle, data: str = "auto", n: int = 200, size: int | None 
 # ---- disk cache, keyed by the weights' content ----------------------------------------------------------------
 def cache_dir() -> Path:
     """Lesion studies go in the cache's lesion/ folder (see resnet_viz.disk_cache)."""
-    return cache.cache_dir("lesion")
+    return disk_cache.cache_dir("lesion")
 
 
 def cache_key(handle: ModelHandle, data: str, n: int, size: int | None) -> str:
     """Weights source + their digest: a retrained checkpoint gets a fresh entry."""
-    return cache.key([CACHE_VERSION, handle.source, handle.digest, data, n, size])
+    return disk_cache.key([CACHE_VERSION, handle.source, handle.digest, data, n, size])
 
 
 def cached_run(handle: ModelHandle, data: str = "auto", n: int = 200, size: int | None = None) -> LesionResult:
@@ -192,14 +192,14 @@ def cached_run(handle: ModelHandle, data: str = "auto", n: int = 200, size: int 
     if data == "auto":
         data = "shapes" if handle.source == "shapes" else "photos"
     path = cache_dir() / f"{cache_key(handle, data, n, size)}.json"
-    stored = cache.read_json(path)
+    stored = disk_cache.read_json(path)
     if stored is not None:
         try:
             return LesionResult(**stored)
         except TypeError:
             pass  # an older file: recompute and overwrite it
     result = run(handle, data, n, size)
-    cache.write_json(path, asdict(result))
+    disk_cache.write_json(path, asdict(result))
     return result
 
 

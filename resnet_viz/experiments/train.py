@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models import resnet18
 
-from resnet_viz import disk_cache as cache
+from resnet_viz import disk_cache
 from resnet_viz.data import shapes
 from resnet_viz.model.forward import ALL_OFF
 from resnet_viz.model.layers import BLOCK_NAMES, STAGE_NAMES
@@ -51,9 +51,9 @@ def save_checkpoint(model: nn.Module, path: str | Path, meta: dict) -> None:
     """Write the float16 state dict to `path` and its metadata to the same name with .json."""
     path = Path(path)
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    with cache.atomic_file(path) as f:  # a reader never sees half a file
+    with disk_cache.atomic_file(path) as f:  # a reader never sees half a file
         torch.save(state, f)
-    cache.write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    disk_cache.write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:

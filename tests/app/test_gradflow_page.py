@@ -9,8 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz.experiments import gradnorms
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n
+from resnet_viz.text import experiment_readings, i18n
 from tests.app.zh_scan import class_words, english_on
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Gradient_Flow.py")
@@ -41,7 +40,7 @@ def test_page_runs_with_defaults(page) -> None:
     assert "**plain-20**" in text and "**residual-20**" in text
     # The readings are the library's, rendered from the same numbers the figure shows.
     norms = gradnorms.compare_init(20, batch_size=16, seed=0)
-    for r in readings_lab.gradflow_init(norms):
+    for r in experiment_readings.gradflow_init(norms):
         assert i18n.render(r, "en") in text
     # Figure 1, ResNet-18's norms, the identity/branch split, the degradation run.
     assert len(page.get("plotly_chart")) >= 4
@@ -97,7 +96,7 @@ def test_zero_init_without_batchnorm_is_explained(page) -> None:
     assert "(without BatchNorm)" in text
     assert "each identity block starts as the identity and each downsampling block as its shortcut" in text
     corr = gradnorms.compare_correlation(20, batchnorm=False, shortcut="B", seed=0)
-    assert i18n.render(readings_lab.shattered(corr)[-1], "en") in text
+    assert i18n.render(experiment_readings.shattered(corr)[-1], "en") in text
 
 
 def test_the_page_in_chinese_has_no_english(page) -> None:

@@ -8,8 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz.experiments import gradnorms
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n
+from resnet_viz.text import experiment_readings, i18n
 from tests.app.zh_scan import class_words, english_on
 from ui import lecture
 from ui.lecture import STEPS
@@ -55,7 +54,7 @@ def _ask_grad(at) -> str:
     for key in lecture.CHOICES["ask_grad"]:
         assert i18n.t(key, "en") in shown  # the choices are on the slide
     norms = gradnorms.compare_init(lecture.GRAD_DEPTH, batch_size=32)
-    verdict = i18n.join(readings_lab.grad_question(norms), "en")
+    verdict = i18n.join(experiment_readings.grad_question(norms), "en")
     assert verdict.split(".")[0] not in shown  # no answer before the click
     # The measured plain stack explodes toward the input (the first half of B); the shortcuts cut the growth to
     # 36.9× and it still grows (the second half, judged too).

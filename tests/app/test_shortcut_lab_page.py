@@ -10,8 +10,7 @@ from resnet_viz.experiments import lesion, unravel
 from resnet_viz.model import weights
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.layers import BLOCK_NAMES
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n
+from resnet_viz.text import experiment_readings, i18n
 from resnet_viz.text.i18n import t
 from tests.app.zh_scan import class_words, english_on
 
@@ -40,13 +39,13 @@ def test_lab_shows_the_lesion_numbers_in_both_languages():
     assert at.metric[0].value == f"{100 * ref.values['intact']:.1f}%"
     assert at.metric[3].value == f"{100 * ref.values['no_shortcuts']:.1f}%"
     text = _text(at)
-    assert i18n.join(readings_lab.lesion(ref.values, ref.metric, ref.chance, ref.n), "en") in text
+    assert i18n.join(experiment_readings.lesion(ref.values, ref.metric, ref.chance, ref.n), "en") in text
     assert "layer2.0" in text and "layer3.0" in text and "layer4.0" in text
     # The lesion chart, the unraveled paths, the plain/residual twins.
     assert len(at.get("plotly_chart")) == 3
     assert "2^8 = 256 paths" in text and "2^54 = 18,014,398,509,481,984 paths" in text
     pair = unravel.shipped_lesion()
-    assert i18n.join(readings_lab.twin_lesion(pair), "en") in text
+    assert i18n.join(experiment_readings.twin_lesion(pair), "en") in text
     at.radio(key="lab_set").set_value("photos").run()
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 4  # agreement and the intact top-1 probability
@@ -79,12 +78,12 @@ def test_two_results_give_two_readings(monkeypatch, lang):
         at.session_state["lab_n"] = 200
         at.run()
         assert not at.exception and not at.error
-        want = i18n.join(readings_lab.lesion(fake.values, "accuracy", 0.1, 200), lang)
+        want = i18n.join(experiment_readings.lesion(fake.values, "accuracy", 0.1, 200), lang)
         assert want in _text(at)
         shown.append(want)
     assert shown[0] != shown[1]
-    assert "read.lesion.down_worse" in [k for k, _ in readings_lab.lesion(_fake("layer3.0", 0.2).values, "accuracy",
-                                                                          0.1, 200)]
+    worse = experiment_readings.lesion(_fake("layer3.0", 0.2).values, "accuracy", 0.1, 200)
+    assert "read.lesion.down_worse" in [k for k, _ in worse]
     st.cache_data.clear()
 
 

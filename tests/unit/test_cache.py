@@ -11,44 +11,44 @@ from pathlib import Path
 
 import pytest
 
-from resnet_viz import disk_cache as cache
+from resnet_viz import disk_cache
 
 WRITERS = 60
 
 
 def test_root_follows_the_environment(monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv(cache.ENV, str(tmp_path))
-    assert cache.cache_dir("lesion") == tmp_path / "lesion"
-    monkeypatch.delenv(cache.ENV)
-    assert cache.root() == Path.home() / ".cache" / "resnet-viz"
+    monkeypatch.setenv(disk_cache.ENV, str(tmp_path))
+    assert disk_cache.cache_dir("lesion") == tmp_path / "lesion"
+    monkeypatch.delenv(disk_cache.ENV)
+    assert disk_cache.root() == Path.home() / ".cache" / "resnet-viz"
 
 
 def test_keys_are_the_sha256_of_canonical_json() -> None:
     # By hand: json.dumps with sorted keys and default separators.
     expected = hashlib.sha256(b'{"a": 1, "b": [2, 3]}').hexdigest()[:20]
-    assert cache.key({"b": [2, 3], "a": 1}) == cache.key({"a": 1, "b": [2, 3]}) == expected
-    assert cache.key({"a": 1, "b": [3, 2]}) != expected
+    assert disk_cache.key({"b": [2, 3], "a": 1}) == disk_cache.key({"a": 1, "b": [2, 3]}) == expected
+    assert disk_cache.key({"a": 1, "b": [3, 2]}) != expected
 
 
 def test_round_trip_and_damaged_files(tmp_path) -> None:
     path = tmp_path / "deep" / "k.json"
-    assert cache.read_json(path) is None
-    cache.write_json(path, {"x": [1.5, None]})
-    assert cache.read_json(path) == {"x": [1.5, None]}
-    assert oct(path.stat().st_mode & 0o777) == oct(cache.FILE_MODE)
+    assert disk_cache.read_json(path) is None
+    disk_cache.write_json(path, {"x": [1.5, None]})
+    assert disk_cache.read_json(path) == {"x": [1.5, None]}
+    assert oct(path.stat().st_mode & 0o777) == oct(disk_cache.FILE_MODE)
     path.write_bytes(b'{"x": [1.5')  # half a file, as a crash of a non-atomic writer would leave
-    assert cache.read_json(path) is None
+    assert disk_cache.read_json(path) is None
     path.write_bytes(b"\xff\xfe")
-    assert cache.read_json(path) is None
+    assert disk_cache.read_json(path) is None
 
 
 def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path) -> None:
     path = tmp_path / "k.json"
-    cache.write_json(path, {"v": 1})
-    with pytest.raises(RuntimeError), cache.atomic_file(path) as f:
+    disk_cache.write_json(path, {"v": 1})
+    with pytest.raises(RuntimeError), disk_cache.atomic_file(path) as f:
         f.write(b'{"v": ')
         raise RuntimeError("the computation failed half-way")
-    assert cache.read_json(path) == {"v": 1}
+    assert disk_cache.read_json(path) == {"v": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json"]
 
 
@@ -91,7 +91,7 @@ def _hammer(write: Callable[[Path, dict], object], path: Path) -> tuple[list[Bas
 
 
 def test_simultaneous_writers_and_readers_of_one_key(tmp_path) -> None:
-    errors, bad = _hammer(cache.write_json, tmp_path / "gradflow" / "k.json")
+    errors, bad = _hammer(disk_cache.write_json, tmp_path / "gradflow" / "k.json")
     assert errors == [] and bad == []
     assert [p.name for p in (tmp_path / "gradflow").iterdir()] == ["k.json"]  # no temporary left behind
 

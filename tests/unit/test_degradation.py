@@ -10,7 +10,7 @@ import pytest
 
 from resnet_viz.experiments import degradation
 from resnet_viz.experiments.stacks import StackConfig, TrainSettings
-from resnet_viz.text import experiment_readings as readings_lab
+from resnet_viz.text import experiment_readings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -94,8 +94,8 @@ def test_degradation_shows_on_a_cheap_seeded_run(tmp_path, monkeypatch) -> None:
     # One verdict per run, from the same numbers. plain-20 at ~2.22 is still near a uniform guess (ln 10 = 2.30): it
     # has barely started learning, which is not called the degradation pattern; then the deep residual net worse.
     chance = degradation.chance_loss(settings)
-    assert readings_lab.degradation_of(result, chance)[0][0] == "read.deg.not_learning"
-    assert readings_lab.degradation_of(worse, chance)[0][0] == "read.deg.both_worse"
+    assert experiment_readings.degradation_of(result, chance)[0][0] == "read.deg.not_learning"
+    assert experiment_readings.degradation_of(worse, chance)[0][0] == "read.deg.both_worse"
 
 
 # The shipped runs' deep plain net ends at 2.27 (seed 0), 2.06 (seed 1), 2.22 (seed 2) against ln 10 = 2.30: only
@@ -112,7 +112,7 @@ def test_shipped_default_curves_match_the_defaults_and_show_degradation(seed: in
     final = {k: c.final_loss for k, c in result.curves.items()}
     assert final["plain-32"] > final["plain-8"] and final["residual-32"] <= final["residual-8"]
     assert degradation.degradation_shows(result)
-    verdict, params = readings_lab.degradation_of(result, degradation.chance_loss(result.settings))[0]
+    verdict, params = experiment_readings.degradation_of(result, degradation.chance_loss(result.settings))[0]
     assert verdict == SHIPPED_VERDICTS[seed] and params["steps"] == settings.steps
     assert params["p_deep"] == final["plain-32"] and params["r_deep"] == final["residual-32"]
 

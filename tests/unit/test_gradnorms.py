@@ -13,8 +13,7 @@ from torch import nn
 
 from resnet_viz.experiments import degradation, gradnorms
 from resnet_viz.experiments.stacks import StackConfig, TrainSettings, build_stack
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n
+from resnet_viz.text import experiment_readings, i18n
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -100,7 +99,7 @@ def _norms(residual: bool, out_grad: list[float], act: list[float], w_grad: list
 
 
 def test_init_readings_follow_the_numbers() -> None:
-    lines = readings_lab.gradflow_init({
+    lines = experiment_readings.gradflow_init({
         "plain": _norms(False, [2000.0, 1.0], [0.6, 0.6], [1500.0, 1.0]),
         "residual": _norms(True, [1.0, 1.0], [1.0, 1e4], [0.01, 1.0]),
     })
@@ -108,7 +107,8 @@ def test_init_readings_follow_the_numbers() -> None:
     assert "grows toward the input" in text[0] and "2,000×" in text[0] and "keeps its scale" in text[0]
     assert "keeps roughly its size" in text[1] and "blows up" in text[1]
     assert any("weight-gradient ratio (0.01)" in x for x in text)
-    fading = i18n.render(readings_lab.gradflow_init({"p": _norms(False, [0.01, 1.0], [1.0, 0.001], [0.01, 1.0])})[0])
+    fades = experiment_readings.gradflow_init({"p": _norms(False, [0.01, 1.0], [1.0, 0.001], [0.01, 1.0])})
+    fading = i18n.render(fades[0])
     assert "fades toward the input" in fading and "100× smaller" in fading and "forward signal fades" in fading
 
 

@@ -8,8 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from resnet_viz.experiments import degradation, gradnorms
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n, paper, readings
+from resnet_viz.text import experiment_readings, i18n, paper, readings
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small inputs: one torch thread is faster here
 
@@ -39,8 +38,8 @@ VEIT_LIKE = _lesion_values([0.99, 0.98, 0.80, 0.99, 0.75, 0.98, 0.70, 0.99], [0.
 
 
 def test_lesion_judges_the_worst_block_and_names_the_downsampling_blocks():
-    shapes = readings_lab.lesion(SHAPES_100, "accuracy", 0.1, 100)
-    veit = readings_lab.lesion(VEIT_LIKE, "accuracy", 0.1, 100)
+    shapes = experiment_readings.lesion(SHAPES_100, "accuracy", 0.1, 100)
+    veit = experiment_readings.lesion(VEIT_LIKE, "accuracy", 0.1, 100)
     ks, kv = keys(shapes), keys(veit)
     # Mean 76% but layer2.1 leaves 26%: never "costs little".
     assert "read.lesion.branch_small" not in ks and "read.lesion.branch_uneven" in ks
@@ -59,20 +58,20 @@ def test_lesion_judges_the_worst_block_and_names_the_downsampling_blocks():
 
 
 def test_lesion_on_few_images_makes_no_comparison_with_the_paper():
-    few = keys(readings_lab.lesion(VEIT_LIKE, "agreement", 0.0, 16))
+    few = keys(experiment_readings.lesion(VEIT_LIKE, "agreement", 0.0, 16))
     assert "read.lesion.intact_agree" in few
     assert "read.lesion.veit_same" not in few and "read.lesion.veit_differs" not in few
 
 
 def test_lesion_all_shortcuts_off_collapse_or_survive():
-    survive = keys(readings_lab.lesion({**SHAPES_100, "no_shortcuts": 0.8}, "accuracy", 0.1, 100))
+    survive = keys(experiment_readings.lesion({**SHAPES_100, "no_shortcuts": 0.8}, "accuracy", 0.1, 100))
     assert "read.lesion.survive" in survive and "read.lesion.not_plain" not in survive
 
 
 def test_evaluation_set_is_named_honestly_with_its_size():
-    shapes = readings_lab.evaluation_set("shapes", 100, image_size=64)
-    samples = readings_lab.evaluation_set("photos", 16, n_photos=6, n_shapes=10)
-    photos = readings_lab.evaluation_set("photos", 6, n_photos=6)
+    shapes = experiment_readings.evaluation_set("shapes", 100, image_size=64)
+    samples = experiment_readings.evaluation_set("photos", 16, n_photos=6, n_shapes=10)
+    photos = experiment_readings.evaluation_set("photos", 6, n_photos=6)
     assert keys(shapes) == ["read.set.shapes"]
     assert keys(samples) == ["read.set.samples", "read.set.too_few"]
     assert keys(photos) == ["read.set.photos", "read.set.too_few"]
@@ -84,7 +83,7 @@ def test_evaluation_set_is_named_honestly_with_its_size():
 def test_sample_counts_tell_photos_from_generated_shapes():
     from resnet_viz.inputs import images
 
-    photos, shapes = readings_lab.sample_counts(images.list_samples())
+    photos, shapes = experiment_readings.sample_counts(images.list_samples())
     assert (photos, shapes) == (6, 10)
 
 
@@ -121,7 +120,7 @@ DEPTH56_NO_BN = {"plain": _norms("plain-56", False, False, 0.557, 0.67, 0.816, 0
 
 
 def test_gradient_flow_says_the_factors_with_numbers():
-    bn, no_bn = readings_lab.gradflow_init(DEPTH56_BN), readings_lab.gradflow_init(DEPTH56_NO_BN)
+    bn, no_bn = experiment_readings.gradflow_init(DEPTH56_BN), experiment_readings.gradflow_init(DEPTH56_NO_BN)
     assert keys(bn) != keys(no_bn)
     pair = next(r for r in bn if r[0] == "read.gf.compare")
     compare = i18n.render(pair, "en")
@@ -142,23 +141,23 @@ def test_gradient_flow_says_the_factors_with_numbers():
 
 def test_gradient_flow_on_real_stacks_depth_20():
 
-    with_bn = keys(readings_lab.gradflow_init(gradnorms.compare_init(20, batchnorm=True, batch_size=16)))
-    without = keys(readings_lab.gradflow_init(gradnorms.compare_init(20, batchnorm=False, batch_size=16)))
+    with_bn = keys(experiment_readings.gradflow_init(gradnorms.compare_init(20, batchnorm=True, batch_size=16)))
+    without = keys(experiment_readings.gradflow_init(gradnorms.compare_init(20, batchnorm=False, batch_size=16)))
     assert with_bn != without
 
 
 def test_activation_keeps_its_scale_only_within_the_threshold():
     th = readings.THRESHOLDS
-    assert readings_lab.activation(0.58, 0.62)[0] == "read.gf.fwd_keeps"
-    assert readings_lab.activation(0.58, 2.51)[0] == "read.gf.fwd_grows"
-    assert readings_lab.activation(0.816, 0.41)[0] == "read.gf.fwd_shrinks"
-    assert readings_lab.activation(0.816, 0.032)[0] == "read.gf.fwd_fades"
-    assert readings_lab.activation(1.0, th.act_extreme * 1.01)[0] == "read.gf.fwd_blows"
+    assert experiment_readings.activation(0.58, 0.62)[0] == "read.gf.fwd_keeps"
+    assert experiment_readings.activation(0.58, 2.51)[0] == "read.gf.fwd_grows"
+    assert experiment_readings.activation(0.816, 0.41)[0] == "read.gf.fwd_shrinks"
+    assert experiment_readings.activation(0.816, 0.032)[0] == "read.gf.fwd_fades"
+    assert experiment_readings.activation(1.0, th.act_extreme * 1.01)[0] == "read.gf.fwd_blows"
 
 
 def test_white_noise_only_when_the_correlation_says_so():
     # Measured with gradnorms.compare_correlation(20, batchnorm=False) and (20, True); 0.05 stands for a deeper net.
-    r = readings_lab.shattered({"plain-20 no BN": [0.798], "plain-20 BN": [0.294], "plain-110 BN": [0.05]})
+    r = experiment_readings.shattered({"plain-20 no BN": [0.798], "plain-20 BN": [0.294], "plain-110 BN": [0.05]})
     assert keys(r) == ["read.gf.shatter_smooth", "read.gf.shatter_partial", "read.gf.shatter_noise"]
 
 
@@ -168,8 +167,8 @@ FINALS = [(1.64, 2.22, 1.77, 1.12), (1.64, 1.65, 1.77, 1.12), (1.64, 1.50, 1.77,
 
 @pytest.mark.parametrize("p8, p32, r8, r32", FINALS)
 def test_degradation_gives_exactly_one_verdict(p8, p32, r8, r32):
-    rs = readings_lab.degradation({"plain-8": p8, "plain-32": p32, "residual-8": r8, "residual-32": r32}, 200)
-    verdicts = [k for k in keys(rs) if k in readings_lab.DEGRADATION_VERDICTS]
+    rs = experiment_readings.degradation({"plain-8": p8, "plain-32": p32, "residual-8": r8, "residual-32": r32}, 200)
+    verdicts = [k for k in keys(rs) if k in experiment_readings.DEGRADATION_VERDICTS]
     assert len(verdicts) == 1
     assert "After 200 steps" in i18n.render(rs[0], "en") and "训练 200 步后" in i18n.render(rs[0], "zh")
     assert {"paper.he2015.fig1", "paper.he2015.table2"} <= set(keys(rs))
@@ -183,8 +182,9 @@ def test_degradation_two_runs_two_readings():
                 if json.loads(p.read_text())["settings"]["seed"] == 2)
 
     run = degradation.result_from_json(json.loads(path.read_text()))
-    shipped = readings_lab.degradation_of(run, degradation.chance_loss(run.settings))
-    flat = readings_lab.degradation({"plain-8": 1.64, "plain-32": 1.65, "residual-8": 1.77, "residual-32": 1.12}, 200)
+    shipped = experiment_readings.degradation_of(run, degradation.chance_loss(run.settings))
+    flat = experiment_readings.degradation({"plain-8": 1.64, "plain-32": 1.65, "residual-8": 1.77, "residual-32": 1.12},
+                                           200)
     assert keys(shipped)[0] == "read.deg.not_learning" and keys(flat)[0] == "read.deg.plain_not_worse"
     assert "ln 10 = 2.30" in i18n.render(shipped[0], "en") and "barely started" in i18n.render(shipped[0], "en")
     assert "27.94" in i18n.render(shipped[2], "en") and "28.54" in i18n.render(shipped[2], "en")
@@ -194,13 +194,13 @@ def test_degradation_near_chance_is_not_called_degradation():
     # Two deep plain nets worse than the shallow one (1.64): one still at a uniform guess's loss, one that learnt.
     losses = {"plain-8": 1.64, "residual-8": 1.77, "residual-32": 1.12}
     chance = 2.302585  # ln 10
-    stuck = readings_lab.degradation({**losses, "plain-32": 2.27}, 200, chance=chance)
-    learnt = readings_lab.degradation({**losses, "plain-32": 1.90}, 200, chance=chance)
+    stuck = experiment_readings.degradation({**losses, "plain-32": 2.27}, 200, chance=chance)
+    learnt = experiment_readings.degradation({**losses, "plain-32": 1.90}, 200, chance=chance)
     assert keys(stuck)[0] == "read.deg.not_learning" and keys(learnt)[0] == "read.deg.shows"
     assert "degradation pattern, in a short run" not in i18n.render(stuck[0], "en")
     # without the chance level the old verdict stands
-    assert keys(readings_lab.degradation({**losses, "plain-32": 2.27}, 200))[0] == "read.deg.shows"
-    assert i18n.render(readings_lab.degradation_title(200), "en") == "Training loss over the first 200 steps"
+    assert keys(experiment_readings.degradation({**losses, "plain-32": 2.27}, 200))[0] == "read.deg.shows"
+    assert i18n.render(experiment_readings.degradation_title(200), "en") == "Training loss over the first 200 steps"
 
 
 def test_parameter_counts_with_a_small_head_name_the_imagenet_count():

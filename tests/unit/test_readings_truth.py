@@ -7,8 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from resnet_viz.experiments.gradpaths import BlockGrad
-from resnet_viz.text import experiment_readings as readings_lab
-from resnet_viz.text import i18n, paper, readings
+from resnet_viz.text import experiment_readings, i18n, paper, readings
 
 BLOCKS = ["layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1"]
 
@@ -26,11 +25,11 @@ def _stack(label: str, residual: bool, ratio: float, shortcut: str = "A"):
 # Measured: gradnorms.compare_init(56, shortcut=A or B, batch_size=32, seed=0): plain 13,770×, residual 36.9× (A),
 # 104.9× (B).
 def test_grad_question_judges_both_halves_of_choice_b():
-    cut = readings_lab.grad_question({"plain": _stack("plain-56", False, 13770.4),
+    cut = experiment_readings.grad_question({"plain": _stack("plain-56", False, 13770.4),
                                       "residual": _stack("residual-56", True, 36.9)})
-    tamed = readings_lab.grad_question({"plain": _stack("plain-56", False, 13770.4),
+    tamed = experiment_readings.grad_question({"plain": _stack("plain-56", False, 13770.4),
                                         "residual": _stack("residual-56", True, 1.4)})
-    untamed = readings_lab.grad_question({"plain": _stack("plain-56", False, 40.0),
+    untamed = experiment_readings.grad_question({"plain": _stack("plain-56", False, 40.0),
                                           "residual": _stack("residual-56", True, 30.0)})
     assert [k for k, _ in cut] == ["lec.grad.verdict_grows", "lec.grad.cut"]
     assert [k for k, _ in tamed][1] == "lec.grad.tamed" and [k for k, _ in untamed][1] == "lec.grad.not_tamed"
@@ -42,8 +41,9 @@ def test_grad_question_judges_both_halves_of_choice_b():
 
 
 def test_grad_question_for_a_vanishing_or_flat_plain_stack_says_so():
-    fades = readings_lab.grad_question({"plain": _stack("plain-56", False, 0.01), "residual": _stack("r", True, 1.0)})
-    flat = readings_lab.grad_question({"plain": _stack("plain-56", False, 1.5), "residual": _stack("r", True, 1.0)})
+    residual = _stack("r", True, 1.0)
+    fades = experiment_readings.grad_question({"plain": _stack("plain-56", False, 0.01), "residual": residual})
+    flat = experiment_readings.grad_question({"plain": _stack("plain-56", False, 1.5), "residual": residual})
     assert [k for k, _ in fades] == ["lec.grad.verdict_fades"] and [k for k, _ in flat] == ["lec.grad.verdict_flat"]
     assert "1/100" in both(fades[0])[1] and "分之一" not in both(fades[0])[1]
 
@@ -56,20 +56,21 @@ def _values(branch: list[float]) -> dict[str, float]:
 def test_lesion_answer_lists_every_tied_block():
     # Measured on the 6 photos (shapes weights): three blocks leave 3 of 6 answers unchanged, layer4.1 all 6.
     photos = _values([0.5, 0.5, 1 / 3, 1 / 3, 0.0, 0.5, 0.5, 1.0])
-    key, p = readings_lab.lesion_answer(photos, "agreement", 6)
+    key, p = experiment_readings.lesion_answer(photos, "agreement", 6)
     assert key == "lec.lesion.answer_photos" and p["best"] == ["layer4.1"] and p["worst"] == ["layer3.0"]
-    tied = readings_lab.lesion_answer(_values([1.0, 0.5, 1 / 3, 1 / 3, 0.0, 0.5, 0.5, 1.0]), "agreement", 6)
+    tied = experiment_readings.lesion_answer(_values([1.0, 0.5, 1 / 3, 1 / 3, 0.0, 0.5, 0.5, 1.0]), "agreement", 6)
     assert tied[1]["best"] == ["layer1.0", "layer4.1"]  # not the first of max() alone
     en, zh = both(tied)
     assert "layer1.0, layer4.1" in en and "6 photos" in en and "17 points" in en
     assert "layer1.0、layer4.1" in zh and "6 张照片" in zh
     # Measured on 100 held-out shapes at 64 px: layer3.1 100%, layer4.0 / layer4.1 99% (one image less: not tied)
-    shapes = readings_lab.lesion_answer(_values([0.71, 0.94, 0.38, 0.26, 0.82, 1.0, 0.99, 0.99]), "accuracy", 100)
+    kept = _values([0.71, 0.94, 0.38, 0.26, 0.82, 1.0, 0.99, 0.99])
+    shapes = experiment_readings.lesion_answer(kept, "accuracy", 100)
     assert shapes[0] == "lec.lesion.answer" and shapes[1]["best"] == ["layer3.1"] and shapes[1]["worst"] == ["layer2.1"]
 
 
 def test_the_lesion_reading_cites_veit_fig3_on_cifar_and_fig4_on_imagenet():
-    out = readings_lab.lesion(_values([0.71, 0.94, 0.38, 0.26, 0.82, 1.0, 0.99, 0.99])
+    out = experiment_readings.lesion(_values([0.71, 0.94, 0.38, 0.26, 0.82, 1.0, 0.99, 0.99])
                               | {f"no_shortcut:{b}": 0.95 for b in BLOCKS}, "accuracy", 0.1, 100)
     keys = [k for k, _ in out]
     assert "paper.veit2016.fig3" in keys and "paper.veit2016.fig4" in keys
@@ -107,8 +108,8 @@ def _row(block: str, idn: float, br: float, cos: float, projection: bool = False
 
 def test_grad_split_says_the_parts_point_apart_and_names_projections():
     # Measured cosines between the two parts on the samples (shapes weights): 0.002 to 0.53.
-    apart = readings_lab.grad_split([_row("layer1.0", 3.0, 1.0, 0.02), _row("layer2.0", 1.0, 1.0, 0.5, True)])
-    aligned = readings_lab.grad_split([_row("layer1.0", 3.0, 1.0, 0.97), _row("layer2.0", 1.0, 1.0, 0.95, True)])
+    apart = experiment_readings.grad_split([_row("layer1.0", 3.0, 1.0, 0.02), _row("layer2.0", 1.0, 1.0, 0.5, True)])
+    aligned = experiment_readings.grad_split([_row("layer1.0", 3.0, 1.0, 0.97), _row("layer2.0", 1.0, 1.0, 0.95, True)])
     assert apart[0][0] == "read.gpath.share" and aligned[0][0] == "read.gpath.share_aligned"
     en, _ = both(apart[0])
     assert "do not add up" in en and "0.02 to 0.50" in en and "arrives through the shortcut" not in en

@@ -20,19 +20,20 @@ def bench_channels(s: BenchSettings) -> tuple[dict, list[Row]]:
     from resnet_viz.model.config import DEFAULTS
 
     handle = weights.handle_for("shapes" if weights.SHAPES_CHECKPOINT.exists() else "random", device=s.device)
-    size, steps = (64, 16) if s.quick else (DEFAULTS.channel_size, DEFAULTS.channel_steps)
-    n = 20 if s.quick else DEFAULTS.dissect_n
-    out: dict = {"weights": handle.source, "size": size, "steps": steps, "n": n, "dissect_size": DEFAULTS.dissect_size}
+    size, steps = (32, 8) if s.quick else (DEFAULTS.channel_size, DEFAULTS.channel_steps)
+    n, dissect_size = (10, 48) if s.quick else (DEFAULTS.dissect_n, DEFAULTS.dissect_size)
+    out: dict = {"weights": handle.source, "size": size, "steps": steps, "n": n, "dissect_size": dissect_size}
     rows = []
     for layer in VIS_LAYERS:
-        channels.visualise(handle, layer, 0, "out", size=size, steps=2)  # warm-up: first-call allocations
+        if s.warmup:
+            channels.visualise(handle, layer, 0, "out", size=size, steps=2)  # warm-up: first-call allocations
         v = channels.visualise(handle, layer, 0, "out", size=size, steps=steps)
         out[f"vis_{layer}"] = {"seconds": v.seconds, "start": v.start, "final": v.final}
         rows.append(Row("7. channel image", f"{layer}, {size} px, {steps} steps", f"{v.seconds:.2f} s",
                         goal="<= 10 s"))
     for layer in VIS_LAYERS:
         t0 = time.perf_counter()
-        d = dissection.dissect(handle, layer, "out", n=n, size=DEFAULTS.dissect_size)
+        d = dissection.dissect(handle, layer, "out", n=n, size=dissect_size)
         dissection.dataset_examples(handle, d, 0)
         dissection.photo_examples(handle, d, 0)
         seconds = time.perf_counter() - t0
