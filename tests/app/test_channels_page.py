@@ -27,6 +27,8 @@ SMALL = dataclasses.replace(DEFAULTS, channel_size=48, channel_steps=8, channel_
 LAYER = "layer3.1"  # past the first stage; the page opens on DEFAULTS.default_layer
 OFF = (True, True, True, True, True, False, False, False)  # layer3.1 and layer4 without their shortcuts
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # the page at test sizes: one torch thread is faster here
+
 
 @pytest.fixture(autouse=True)
 def small(monkeypatch, tmp_path):

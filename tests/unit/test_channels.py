@@ -13,6 +13,8 @@ from resnet_viz.explain import channels, dissection
 from resnet_viz.model import forward, weights
 from resnet_viz.text import channel_readings
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # 32-64 px images and a few steps: one torch thread is faster here
+
 
 @pytest.fixture(scope="module")
 def shapes_handle():
