@@ -10,7 +10,7 @@ from resnet_viz.explain import channels, dissection
 from resnet_viz.figures import channels as figures_channels
 from resnet_viz.model.config import DEFAULTS
 from resnet_viz.model.forward import ALL_ON
-from resnet_viz.model.layers import BLOCK_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES, fact
 from resnet_viz.text import channel_readings
 from resnet_viz.text.readings import THRESHOLDS
 from ui import keys, memo, state
@@ -34,7 +34,7 @@ def widgets(handle) -> tuple[str, int, str, bool]:
     """Block, channel (kept within the block's width), tensor and the side-by-side toggle."""
     c1, c2, c3 = st.columns([1, 1, 2])
     layer = c1.selectbox(t("ch.layer"), BLOCK_NAMES, index=BLOCK_NAMES.index(DEFAULTS.default_layer), key=LAYER)
-    top = channels.width(handle.model, layer) - 1
+    top = fact(layer).channels - 1  # x, F(x) and the output have the block's width
     if st.session_state.get(CHANNEL, 0) > top:  # a narrower block than the last one picked
         st.session_state[CHANNEL] = top
     channel = int(c2.number_input(t("ch.channel"), 0, top, key=CHANNEL))
@@ -161,9 +161,10 @@ def every_block(handle, target: str, mask) -> None:
         return
     masks = (ALL_ON,) if all(mask) else (ALL_ON, tuple(mask))
     counts = {m: [dissected(handle, b, target, m).labelled() for b in BLOCK_NAMES] for m in masks}
-    totals = [channels.width(handle.model, b) for b in BLOCK_NAMES]
-    fig = figures_channels.label_count_chart(
-        list(BLOCK_NAMES), counts[ALL_ON], counts.get(tuple(mask)) if not all(mask) else None, totals,
-        t("ch.fig.count_title", target=target_name(target)), t("ch.fig.block"), t("ch.fig.share"), t("ch.fig.on"),
-        t("ch.fig.now"))
+    totals = [fact(b).channels for b in BLOCK_NAMES]
+    fig = memo.figure(
+        ("ch_every", handle.digest, target, tuple(mask)), lambda: figures_channels.label_count_chart(
+            list(BLOCK_NAMES), counts[ALL_ON], counts.get(tuple(mask)) if not all(mask) else None, totals,
+            t("ch.fig.count_title", target=target_name(target)), t("ch.fig.block"), t("ch.fig.share"), t("ch.fig.on"),
+            t("ch.fig.now")))
     chart(st, fig, key="ch_every_chart")

@@ -20,10 +20,10 @@ from torch import Tensor, nn
 from resnet_viz import ASSETS, disk_cache
 from resnet_viz.data import shapes
 from resnet_viz.model.forward import iter_blocks, normalise_mask, run_block
-from resnet_viz.model.layers import BLOCK_NAMES
+from resnet_viz.model.layers import BLOCK_NAMES, fact
 
 __all__ = ["CACHE_VERSION", "IMAGENET_COLOUR", "TARGETS", "Progress", "Visualisation", "cached_visualise",
-           "check_request", "colour_matrix", "forward_to", "objective", "visualise", "width"]
+           "check_request", "colour_matrix", "forward_to", "objective", "visualise"]
 
 TARGETS: tuple[str, ...] = ("x", "F", "out")
 # lucid's square root of ImageNet's RGB covariance (lucid/optvis/param/color.py), for weights not trained on shapes.
@@ -188,18 +188,13 @@ def visualise(handle, layer: str, channel: int, target: str = "out", mask: Seque
                          time.perf_counter() - t0)
 
 
-def width(model: nn.Module, layer: str) -> int:
-    """Channels of a block's output (x and F(x) have as many)."""
-    return getattr(model, layer.split(".")[0])[0].conv1.out_channels
-
-
 def check_request(handle, layer: str, target: str, channel: int = 0) -> None:
     """A block, one of its tensors and a channel it has; ValueError otherwise."""
     if layer not in BLOCK_NAMES:
         raise ValueError(f"layer must be a block ({', '.join(BLOCK_NAMES)}), got {layer!r}")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
-    if not 0 <= channel < (n := width(handle.model, layer)):
+    if not 0 <= channel < (n := fact(layer).channels):
         raise ValueError(f"{layer} has channels 0..{n - 1}, got {channel}")
 
 

@@ -18,12 +18,13 @@ from resnet_viz.data import shapes
 from resnet_viz.explain.channels import CACHE_VERSION, Progress, check_request, forward_to
 from resnet_viz.inputs import images
 from resnet_viz.model.forward import normalise_mask
+from resnet_viz.text.readings import THRESHOLDS
 
 __all__ = ["IOU_LABEL", "TOP_K", "TOP_QUANTILE", "Dissection", "Examples", "activations", "cached_dissect",
            "dataset_examples", "dissect", "heldout", "iou_table", "photo_examples", "unit_masks"]
 
 TOP_QUANTILE = 0.005  # Network Dissection: a unit's mask is where it passes its top-0.5% level over the data set,
-IOU_LABEL = 0.04  # and a concept labels the unit when their IoU is above 0.04 (Bau et al. 2017, sec. 2.2)
+IOU_LABEL = THRESHOLDS.iou_label  # and a concept labels the unit when their IoU is above 0.04 (Bau et al. 2017)
 TOP_K = 9  # dataset examples per channel (Zeiler & Fergus 2014 show 9)
 
 

@@ -8,8 +8,6 @@ from resnet_viz.text.readings import THRESHOLDS, Reading, Thresholds
 
 __all__ = ["channel", "label_counts"]
 
-IOU_LABEL = 0.04  # Bau et al. 2017's bar for a concept label (the same number as explain.dissection.IOU_LABEL)
-
 
 def channel(start: float | None, final: float | None, best_heldout: float, active: float, concept: str,
             iou: float, th: Thresholds = THRESHOLDS) -> list[Reading]:
@@ -23,10 +21,10 @@ def channel(start: float | None, final: float | None, best_heldout: float, activ
             out.append(("ch.read.noise", {"final": final, "best": best_heldout}))
         else:
             out.append(("ch.read.drives", {"start": start, "final": final, "best": best_heldout}))
-    if iou > IOU_LABEL:
-        out.append(("ch.read.label", {"concept": concept, "iou": iou, "bar": IOU_LABEL}))
+    if iou > th.iou_label:
+        out.append(("ch.read.label", {"concept": concept, "iou": iou, "bar": th.iou_label}))
     else:
-        out.append(("ch.read.no_label", {"iou": iou, "bar": IOU_LABEL}))
+        out.append(("ch.read.no_label", {"iou": iou, "bar": th.iou_label}))
     return out
 
 
@@ -35,7 +33,7 @@ def label_counts(layer: str, total: int, on: int, now: int, mask: Sequence[bool]
     """How many of a layer's channels get a concept label with every shortcut on and with the current mask, and
     how the shown channel's best IoU moves between the two."""
     if all(mask):
-        return [("ch.read.count", {"layer": layer, "n": on, "total": total, "bar": IOU_LABEL})]
+        return [("ch.read.count", {"layer": layer, "n": on, "total": total, "bar": th.iou_label})]
     key = "ch.read.count_same" if now == on else "ch.read.count_fewer" if now < on else "ch.read.count_more"
     out: list[Reading] = [(key, {"layer": layer, "on": on, "now": now, "total": total})]
     drop = iou_on - iou_now

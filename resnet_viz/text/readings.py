@@ -58,6 +58,9 @@ class Thresholds:
     channel_beat: float = 1.0
     # Best-IoU changes within iou_same (absolute) read as "about the same"; channel counts must differ by one.
     iou_same: float = 0.005
+    # Network Dissection's bar (Bau et al. 2017, sec. 2.2): a concept labels a unit whose IoU with it is above this;
+    # it decides both the labels (explain/dissection.py) and the words about them.
+    iou_label: float = 0.04
     # A deep net whose final loss is still at least near_chance × ln K (a uniform guess) has barely started
     # learning: a slow start, not yet degradation.
     near_chance: float = 0.95
