@@ -15,7 +15,7 @@ from resnet_viz import rooms as rooms_lib
 from resnet_viz.figures import rooms as figures_rooms
 from resnet_viz.rooms import Question, RoomError, qr, rules
 from resnet_viz.text import i18n
-from ui import keys
+from ui import keys, memo
 from ui.draw import chart
 from ui.lecture_plan import BODY_KEYS, CHOICES, QUESTIONS, TITLE_KEYS
 from ui.nav import PAGES
@@ -176,8 +176,10 @@ def _live(name: str, height: int) -> None:
         except RoomError as exc:
             st.error(reason_text(exc))
             return
-        fig = figures_rooms.class_answers(res.counts, res.shares, **figures.labels("class_answers", t))
-        chart(st, fig.update_layout(height=height))
+        # Rebuilt only when an answer changed the counts: the presenter's refresh mostly redraws the same chart.
+        fig = memo.figure(("class_answers", tuple(res.counts), height), lambda: figures_rooms.class_answers(
+            res.counts, res.shares, **figures.labels("class_answers", t)).update_layout(height=height))
+        chart(st, fig)
         st.markdown(t(PHASE_KEYS[state.phase], n=res.total))
 
 

@@ -125,17 +125,20 @@ class Rooms:
     def reopen(self, code: object, token: object) -> None:
         self._phase(code, token, OPEN)
 
-    def _phase(self, code: object, token: object, phase: str) -> None:
+    def _asked(self, code: object, token: object) -> Record:
+        """The presenter's room, which must have a question asked."""
         record = self._presenter(code, token)
         if record.state.question is None:
             raise RoomError(rules.NO_QUESTION)
+        return record
+
+    def _phase(self, code: object, token: object, phase: str) -> None:
+        record = self._asked(code, token)
         now, cutoff = self._times()
         self._found(self.engine.set_phase(record.state.code, phase, now, cutoff), record)
 
     def reset(self, code: object, token: object) -> None:
-        record = self._presenter(code, token)
-        if record.state.question is None:
-            raise RoomError(rules.NO_QUESTION)
+        record = self._asked(code, token)
         now, cutoff = self._times()
         self._found(self.engine.reset(record.state.code, now, cutoff), record)
 
