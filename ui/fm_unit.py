@@ -92,7 +92,7 @@ def unit_view(handle, img_key: str, mask: tuple, center_crop: bool, ft, image) -
     ph, pw = e.grad.shape
     if float(e.grad.sum()) > 0:
         left.caption(t("fm.unit.rf_caption", size=th.size, h=ph, w=pw, on=100 * th.share_on_image,
-                       inside=100 * e.share_in_box, s50=e.side50, s90=e.side90, jump=th.jump))
+                       s50=e.side50, s90=e.side90, jump=th.jump))
     else:  # a unit the ReLU switched off: no pixel moves it, so it has no effective receptive field here
         left.caption(t("fm.unit.rf_box_only", size=th.size, h=ph, w=pw, on=100 * th.share_on_image, jump=th.jump))
         left.info(t("fm.unit.dead", v=f"{e.value:.3g}"))
